@@ -1,0 +1,25 @@
+"""``GET /api/v1/health/``: is Fleetwatch up, and can it reach its time-series store?
+
+Public on purpose (load balancers and uptime checks call it without credentials), so it
+says only the backend's name and whether it answers: no address, version or error text.
+"""
+
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fleetwatch.core.timeseries import get_backend
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        health = get_backend().health()
+        reachable = bool(health["reachable"])
+        body = {
+            "status": "ok" if reachable else "degraded",
+            "timeseries": {"backend": health["backend"], "reachable": reachable},
+        }
+        return Response(body, status=200 if reachable else 503)

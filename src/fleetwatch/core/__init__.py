@@ -1,0 +1,1 @@
+"""Shared Django-side helpers: settings parsing, the time-series connection."""

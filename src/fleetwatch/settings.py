@@ -1,0 +1,128 @@
+"""Django settings, all from environment variables with embedded defaults.
+
+With no variable set, Fleetwatch runs on SQLite (relational data and time series) under
+``./var``, with no broker and no other server. See docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from fleetwatch.core.env import env_bool, env_list, env_str
+
+DATA_DIR = Path(env_str("FLEETWATCH_DATA_DIR", "var")).expanduser().resolve()
+
+
+def _secret_key() -> str:
+    key = env_str("FLEETWATCH_SECRET_KEY")
+    if key:
+        return key
+    # First run of the embedded default: make a key and keep it with the data.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database(url: str) -> dict:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        name = path[1:] if path.startswith("/") else path
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 30}}
+    if parts.scheme in ("postgresql", "postgres"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": parts.port or "",
+            "CONN_MAX_AGE": 60,
+        }
+    raise ImproperlyConfigured(f"FLEETWATCH_DATABASE: unsupported scheme {parts.scheme!r}")
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("FLEETWATCH_DEBUG", False)
+ALLOWED_HOSTS = env_list("FLEETWATCH_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "fleetwatch.core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "fleetwatch.urls"
+WSGI_APPLICATION = "fleetwatch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": _database(
+        env_str("FLEETWATCH_DATABASE", f"sqlite:///{DATA_DIR / 'fleetwatch.sqlite3'}")
+    )
+}
+
+# The time-series store: a URL (sqlite://, postgresql://) or, in a settings override, a dict.
+TIMESERIES_DATABASE = env_str(
+    "FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / 'timeseries.sqlite3'}"
+)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("FLEETWATCH_LOG_LEVEL", "INFO")},
+}

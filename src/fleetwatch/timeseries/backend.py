@@ -1,0 +1,318 @@
+"""The interface every time-series backend implements.
+
+The public methods here validate, resolve time (the clock, retention bounds, buckets) and
+shape results; the ``_``-prefixed methods are what a backend supplies. Everything that
+decides what a user sees (gap filling, scale and rounding, cumulative sums, top-N ranking,
+retention bounds) lives here once, so backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fleetwatch.timeseries.buckets import Bucketing
+from fleetwatch.timeseries.errors import ConfigurationError, InvalidInput, InvalidQuery
+from fleetwatch.timeseries.model import (
+    ChartQuery,
+    Point,
+    ReadQuery,
+    Result,
+    Row,
+    TagFilter,
+    check_query_name,
+    normalise_tag_filters,
+    require_aware,
+)
+
+DEFAULT_RETENTION = {"short": 24 * 3600, "default": 3 * 365 * 24 * 3600}
+
+_DURATION_RE = re.compile(r"(\d+)(w|d|h|m|s)")
+_DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: str | int | float | timedelta) -> int:
+    """Seconds of ``"24h"``, ``"26280h0m0s"``, ``"90d"``, ``"1w2d"``, a number or a timedelta."""
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = int(value)
+    elif isinstance(value, str) and value and _DURATION_RE.sub("", value) == "":
+        seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_RE.findall(value))
+    else:
+        raise ConfigurationError(f"invalid duration {value!r}: use e.g. '24h', '90d' or seconds")
+    if seconds <= 0:
+        raise ConfigurationError(f"duration {value!r} must be positive")
+    return seconds
+
+
+@dataclass
+class BackendConfig:
+    """Normalised settings of one backend (see ``loading.configure``)."""
+
+    backend: str
+    name: str = ""
+    host: str = ""
+    port: int | None = None
+    user: str = ""
+    password: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    retention: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+
+
+class Features:
+    """Capabilities. Kept few and coarse; each one is exercised by the conformance suite."""
+
+    supports_point_delete = True
+    supports_exact_count_distinct = True
+    supports_rollups = False
+    max_write_batch = 50_000
+
+
+class BaseBackend:
+    vendor = "base"
+    display_name = "base"
+    features_class = Features
+
+    def __init__(self, config: BackendConfig, clock: Callable[[], datetime] | None = None):
+        self.config = config
+        self.features = self.features_class()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        if "default" not in config.retention:
+            raise ConfigurationError("retention tiers must include 'default'")
+
+    # ------------------------------------------------------------------ time & retention
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def retention_seconds(self, tier: str) -> int:
+        try:
+            return self.config.retention[tier]
+        except KeyError:
+            raise InvalidInput(
+                f"unknown retention tier {tier!r}; configured: {', '.join(self.config.retention)}"
+            ) from None
+
+    def retention_floor(self, tier: str) -> datetime:
+        """Oldest instant still kept in a tier: anything earlier is expired."""
+        return self.now() - timedelta(seconds=self.retention_seconds(tier))
+
+    def list_retention(self) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "duration": seconds, "default": name == "default"}
+            for name, seconds in self.config.retention.items()
+        ]
+
+    def ensure_retention(self, tiers: Mapping[str, Any] | None = None) -> None:
+        """Set (or change) the retention tiers; backends with server-side policies apply them."""
+        if tiers is not None:
+            parsed = {
+                check_query_name(k, "retention tier"): parse_duration(v) for k, v in tiers.items()
+            }
+            if "default" not in parsed:
+                raise ConfigurationError("retention tiers must include 'default'")
+            self.config.retention = parsed
+        self._apply_retention()
+
+    def enforce_retention(self) -> int:
+        """Remove expired points of every tier now; returns how many were removed."""
+        return sum(
+            self._purge_before(tier, self.retention_floor(tier)) for tier in self.config.retention
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def write(self, points: Iterable[Point], retention: str = "default") -> int:
+        """Store points (idempotently) in a retention tier; returns how many were kept.
+
+        Points already older than the tier keeps are dropped, as InfluxDB does, and not counted.
+        The whole call is one transaction where the backend has them.
+        """
+        floor = self.retention_floor(retention)
+        batch = []
+        for point in points:
+            if not isinstance(point, Point):
+                raise InvalidInput(f"write() takes Point objects, got {type(point).__name__}")
+            if point.time >= floor:
+                batch.append(point)
+        if batch:
+            self._write(batch, retention)
+        return len(batch)
+
+    # ------------------------------------------------------------------ reads
+
+    def _bounds(self, query: ReadQuery) -> tuple[datetime, datetime | None]:
+        floor = self.retention_floor(query.retention)
+        since = max(query.since, floor) if query.since is not None else floor
+        return since, query.until
+
+    def read(self, query: ReadQuery) -> list[Row]:
+        since, until = self._bounds(query)
+        if until is not None and until < since:
+            return []
+        return self._read(query, since, until)
+
+    def count_distinct(self, query: ReadQuery, field: str) -> int:
+        """Exact number of distinct values of ``field`` among the points ``query`` selects."""
+        check_query_name(field, "field")
+        since, until = self._bounds(query)
+        if until is not None and until < since:
+            return 0
+        return self._count_distinct(query, field, since, until)
+
+    # ------------------------------------------------------------------ charts
+
+    def _chart_range(self, query: ChartQuery) -> tuple[datetime, datetime, datetime]:
+        """(start, end, lower bound of stored data considered) for a chart query."""
+        end = query.end or self.now()
+        floor = self.retention_floor(query.retention)
+        return query.start, end, max(query.start, floor)
+
+    def _resolve_top_fields(self, query: ChartQuery, start, end) -> ChartQuery | None:
+        if query.top_fields is None:
+            return query
+        names = self._rank_fields(query, start, end, query.top_fields.n)
+        return query.with_fields(names) if names else None
+
+    def chart(self, query: ChartQuery) -> Result:
+        """Aggregates per bucket, every bucket of the range present (gaps filled)."""
+        start, end, lower = self._chart_range(query)
+        bucketing = Bucketing(query.interval, query.timezone, start, end)
+        keys = bucketing.keys()
+        result = Result(times=bucketing.starts())
+        concrete = self._resolve_top_fields(query, lower, end)
+        if concrete is None:
+            return result
+        raw = self._chart(concrete, bucketing, lower, end) if lower <= end else {}
+        result.has_data = any(raw.values())
+        if concrete.group_by is None:
+            for agg in concrete.aggregates:
+                values = raw.get(agg.alias, {})
+                empty = 0 if agg.fills_with_zero else None
+                result.series[agg.alias] = [agg.finish(values.get(k, empty)) for k in keys]
+        else:
+            agg = concrete.aggregates[0]
+            empty = 0 if agg.fills_with_zero else None
+            for group in sorted(raw):
+                values = raw[group]
+                series = [agg.finish(values.get(k, empty)) for k in keys]
+                if concrete.cumulative:
+                    series = _running_total(series)
+                result.series[group] = series
+        return result
+
+    def summary(self, query: ChartQuery) -> dict[str, Any]:
+        """Each aggregate over the whole range (per tag value when grouped)."""
+        start, end, lower = self._chart_range(query)
+        concrete = self._resolve_top_fields(query, lower, end)
+        if concrete is None:
+            return {}
+        raw = self._summary(concrete, lower, end) if lower <= end else {}
+        if concrete.group_by is not None:
+            agg = concrete.aggregates[0]
+            return {group: agg.finish(raw[group]) for group in sorted(raw)}
+        return {
+            agg.alias: agg.finish(raw.get(agg.alias, 0 if agg.fills_with_zero else None))
+            for agg in concrete.aggregates
+        }
+
+    def top_fields(self, query: ChartQuery) -> list[str]:
+        """Names of the ``query.top_fields.n`` numeric fields with the largest sums."""
+        if query.top_fields is None:
+            raise InvalidQuery("the query does not ask for top fields")
+        start, end, lower = self._chart_range(query)
+        return self._rank_fields(query, lower, end, query.top_fields.n)
+
+    # ------------------------------------------------------------------ deletes
+
+    def delete(
+        self,
+        measurement: str | None = None,
+        tags: Mapping[str, TagFilter] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        time: datetime | None = None,
+        retention: str | None = None,
+    ) -> None:
+        """Delete a series (measurement and/or tags), a time range of it, or one point (time).
+
+        Tags match series carrying at least those tags. At least one criterion is required;
+        ``flush()`` empties everything.
+        """
+        if measurement is not None:
+            check_query_name(measurement, "measurement")
+        tag_filters = normalise_tag_filters(tags)
+        for moment, what in ((start, "start"), (end, "end"), (time, "time")):
+            if moment is not None:
+                require_aware(moment, what)
+        if time is not None and (start is not None or end is not None):
+            raise InvalidQuery("delete one point (time) or a range (start/end), not both")
+        if time is not None:
+            start = end = time
+        if retention is not None:
+            self.retention_seconds(retention)
+        if measurement is None and not tag_filters and start is None and end is None:
+            raise InvalidQuery("delete needs a measurement, tags or a time range (use flush())")
+        self._delete(measurement, tag_filters, start, end, retention)
+
+    # ------------------------------------------------------------------ to implement
+
+    def _write(self, points: list[Point], retention: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _write()")
+
+    def _read(self, query: ReadQuery, since: datetime, until: datetime | None) -> list[Row]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _read()")
+
+    def _count_distinct(self, query, field, since, until) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement _count_distinct()")
+
+    def _chart(
+        self, query: ChartQuery, bucketing: Bucketing, lower, end
+    ) -> dict[str, dict[int, Any]]:
+        """``{series name: {bucket key: raw aggregate}}`` for buckets that have data; the series
+        name is the aggregate alias, or the tag value when grouped."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _chart()")
+
+    def _summary(self, query: ChartQuery, lower, end) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _summary()")
+
+    def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _rank_fields()")
+
+    def _delete(self, measurement, tags, start, end, retention) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _delete()")
+
+    def _purge_before(self, tier: str, floor: datetime) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement _purge_before()")
+
+    def _apply_retention(self) -> None:
+        """Push retention tiers to the server (policies, buckets); nothing by default."""
+
+    def flush(self) -> None:
+        """Delete every point and series (tests and resets)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement flush()")
+
+    def count_points(self, retention: str | None = None) -> dict[str, int]:
+        """Points physically stored per measurement, expired or not (operations and copies)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement count_points()")
+
+    def health(self) -> dict[str, Any]:
+        """``{"backend", "reachable", "version", "error"}`` without raising."""
+        raise NotImplementedError(f"{type(self).__name__} must implement health()")
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def _running_total(values: list[Any]) -> list[Any]:
+    total = None
+    out = []
+    for value in values:
+        if value is not None:
+            total = value if total is None else total + value
+        out.append(total)
+    return out

@@ -1,0 +1,1 @@
+"""Built-in time-series backends, one package each (loaded by ``timeseries.loading``)."""

@@ -1,0 +1,1 @@
+"""SQL implementation shared by the SQLite and PostgreSQL backends."""

@@ -1,0 +1,457 @@
+"""The SQL backend shared by SQLite and PostgreSQL.
+
+Dialects supply connections, DDL, placeholders and the bulk upsert; everything else
+(series and field catalogues, chart and read compilation, deletes, retention) is here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from fleetwatch.timeseries.backend import BaseBackend
+from fleetwatch.timeseries.backends.sql import compiler
+from fleetwatch.timeseries.backends.sql.compiler import Sql
+from fleetwatch.timeseries.buckets import Bucketing
+from fleetwatch.timeseries.errors import FieldTypeError
+from fleetwatch.timeseries.model import (
+    EPOCH,
+    NUMERIC_AGGREGATES,
+    ONE_MICROSECOND,
+    ChartQuery,
+    Point,
+    ReadQuery,
+    Row,
+    from_micros,
+    to_micros,
+)
+
+KIND_OF_TYPE = {float: "f", int: "i", bool: "b", str: "s"}
+
+
+def typed(num: float | None, txt: str | None, kinds: set[str] | str) -> Any:
+    """A stored value back in the type it was written with."""
+    if txt is not None:
+        return txt
+    if num is None:
+        return None
+    if kinds == "i" or kinds == {"i"}:
+        return int(num)
+    if kinds == "b" or kinds == {"b"}:
+        return bool(num)
+    return float(num)
+
+
+class SqlBackend(BaseBackend):
+    placeholder = "?"
+    # Ties in time are ordered by measurement and tags in code-point order on every engine.
+    collate_c = ""
+
+    def __init__(self, config, clock=None):
+        super().__init__(config, clock)
+        self._local = threading.local()
+        self._catalogue_lock = threading.Lock()
+        # Immutable once created, so safe to cache across threads; cleared on rollback/flush.
+        self._series_ids: dict[tuple, int] = {}
+        self._field_ids: dict[tuple, int] = {}
+        self._series_info: dict[int, tuple[str, dict[str, str]]] = {}
+        self._field_info: dict[int, tuple[str, str]] = {}
+        self._schema_ready = False
+
+    # ------------------------------------------------------------------ dialect hooks
+
+    def _connect(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement _connect()")
+
+    def _schema_statements(self) -> list[str]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _schema_statements()")
+
+    def _bulk_upsert(self, conn, rows: list[tuple]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _bulk_upsert()")
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        yield
+
+    def _begin(self, conn) -> None:
+        """Start a write transaction (dialects with autocommit connections override)."""
+
+    def _commit(self, conn) -> None:
+        conn.commit()
+
+    def _rollback(self, conn) -> None:
+        conn.rollback()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _sql(self, text: str) -> str:
+        if self.placeholder == "?":
+            return text
+        return text.replace("%", "%%").replace("?", self.placeholder)
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            if not self._schema_ready:
+                self._create_schema(conn)
+        return conn
+
+    def _drop_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def _create_schema(self, conn) -> None:
+        with self._transaction(conn):
+            cur = conn.cursor()
+            for statement in self._schema_statements():
+                cur.execute(statement)
+        self._schema_ready = True
+
+    @contextmanager
+    def _transaction(self, conn=None):
+        conn = conn or self._conn()
+        self._begin(conn)
+        try:
+            yield conn
+        except BaseException:
+            try:
+                self._rollback(conn)
+            finally:
+                # Ids created inside the failed transaction do not exist: forget them all.
+                self._forget_catalogue()
+            raise
+        else:
+            self._commit(conn)
+
+    def _query(self, sql: Sql | str, params=None) -> list[tuple]:
+        if isinstance(sql, Sql):
+            sql, params = sql.text, sql.params
+        with self._translate_errors():
+            conn = self._conn()
+            cur = conn.cursor()
+            cur.execute(self._sql(sql), params or [])
+            rows = cur.fetchall()
+            self._end_read(conn)
+            return rows
+
+    def _end_read(self, conn) -> None:
+        """Close the implicit read transaction (PostgreSQL) so snapshots stay fresh."""
+
+    def _execute_write(self, sql: str, params) -> int:
+        with self._translate_errors(), self._transaction() as conn:
+            cur = conn.cursor()
+            cur.execute(self._sql(sql), params)
+            return cur.rowcount
+
+    def _forget_catalogue(self) -> None:
+        with self._catalogue_lock:
+            self._series_ids.clear()
+            self._field_ids.clear()
+            self._series_info.clear()
+            self._field_info.clear()
+
+    def close(self) -> None:
+        self._drop_conn()
+
+    # ------------------------------------------------------------------ catalogue
+
+    def _series_id(self, cur, retention: str, measurement: str, tag_items: tuple) -> int:
+        tags_json = json.dumps(dict(tag_items), sort_keys=True, separators=(",", ":"))
+        cur.execute(
+            self._sql(
+                "INSERT INTO fw_series (retention, measurement, tags) VALUES (?, ?, ?) "
+                "ON CONFLICT (retention, measurement, tags) DO NOTHING"
+            ),
+            [retention, measurement, tags_json],
+        )
+        cur.execute(
+            self._sql(
+                "SELECT id FROM fw_series WHERE retention = ? AND measurement = ? AND tags = ?"
+            ),
+            [retention, measurement, tags_json],
+        )
+        series_id = cur.fetchone()[0]
+        if tag_items:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO fw_series_tags (key, value, series_id) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                [[key, value, series_id] for key, value in tag_items],
+            )
+        return series_id
+
+    def _field_id(self, cur, measurement: str, name: str, kind: str) -> int:
+        cur.execute(
+            self._sql(
+                "INSERT INTO fw_fields (measurement, name, kind) VALUES (?, ?, ?) "
+                "ON CONFLICT (measurement, name, kind) DO NOTHING"
+            ),
+            [measurement, name, kind],
+        )
+        cur.execute(
+            self._sql("SELECT id FROM fw_fields WHERE measurement = ? AND name = ? AND kind = ?"),
+            [measurement, name, kind],
+        )
+        return cur.fetchone()[0]
+
+    def _fields_of(self, measurements, names=None) -> dict[str, list[tuple[int, str]]]:
+        """``{field name: [(field id, kind), ...]}`` for the measurements (not cached: another
+        process may have added a field kind since)."""
+        placeholders, params = compiler.in_list(list(measurements))
+        sql = f"SELECT id, name, kind FROM fw_fields WHERE measurement IN {placeholders}"
+        if names is not None:
+            name_placeholders, name_params = compiler.in_list(list(names))
+            sql += f" AND name IN {name_placeholders}"
+            params += name_params
+        found: dict[str, list[tuple[int, str]]] = {}
+        for field_id, name, kind in self._query(sql, params):
+            found.setdefault(name, []).append((field_id, kind))
+            self._field_info[field_id] = (name, kind)
+        return found
+
+    def _describe_series(self, ids) -> None:
+        missing = [i for i in ids if i not in self._series_info]
+        for chunk_start in range(0, len(missing), 500):
+            chunk = missing[chunk_start : chunk_start + 500]
+            rows = self._query(
+                f"SELECT id, measurement, tags FROM fw_series WHERE id IN {compiler.int_list(chunk)}"
+            )
+            for series_id, measurement, tags in rows:
+                self._series_info[series_id] = (measurement, json.loads(tags))
+
+    # ------------------------------------------------------------------ writes
+
+    def _write(self, points: list[Point], retention: str) -> None:
+        with self._translate_errors(), self._transaction() as conn:
+            cur = conn.cursor()
+            rows = self._rows(cur, points, retention)
+            self._bulk_upsert(conn, rows)
+
+    def _rows(self, cur, points: list[Point], retention: str) -> list[tuple]:
+        """Points → ``(series_id, field_id, ts, num, txt)`` rows, creating catalogue entries.
+
+        This loop is the write path's hot spot: keep it flat and allocation-light.
+        """
+        series_ids, field_ids = self._series_ids, self._field_ids
+        rows: list[tuple] = []
+        append = rows.append
+        for point in points:
+            measurement = point.measurement
+            tags = point.tags
+            tag_items = tuple(sorted(tags.items())) if tags else ()
+            skey = (retention, measurement, tag_items)
+            series_id = series_ids.get(skey)
+            if series_id is None:
+                series_id = series_ids[skey] = self._series_id(
+                    cur, retention, measurement, tag_items
+                )
+            ts = (point.time - EPOCH) // ONE_MICROSECOND
+            for name, value in point.fields.items():
+                value_type = type(value)
+                fkey = (measurement, name, value_type)
+                field_id = field_ids.get(fkey)
+                if field_id is None:
+                    kind = KIND_OF_TYPE[value_type]
+                    field_id = field_ids[fkey] = self._field_id(cur, measurement, name, kind)
+                if value_type is str:
+                    append((series_id, field_id, ts, None, value))
+                else:
+                    append((series_id, field_id, ts, float(value), None))
+        return rows
+
+    # ------------------------------------------------------------------ reads
+
+    def _read(self, query: ReadQuery, since: datetime, until: datetime | None) -> list[Row]:
+        fields = self._fields_of(query.measurements)
+        wanted = (
+            fields if query.fields == "*" else {n: fields[n] for n in query.fields if n in fields}
+        )
+        if not wanted:
+            return []
+        wanted_ids = sorted(fid for pairs in wanted.values() for fid, _kind in pairs)
+        where_ids = {w.field: [fid for fid, _ in fields.get(w.field, [])] for w in query.where}
+        series = compiler.series_subquery(query.measurements, query.retention, query.tags)
+        timing = compiler.time_clause(to_micros(since), until and to_micros(until), "p")
+        exists = compiler.where_exists(query.where, where_ids, "p")
+        direction = "DESC" if query.order == "desc" else "ASC"
+        collate = self.collate_c
+        limit = f"LIMIT {int(query.limit)}" if query.limit else ""
+        text = (
+            "WITH pts AS ("
+            "SELECT p.series_id, p.ts, s.measurement, s.tags FROM fw_samples p "
+            "JOIN fw_series s ON s.id = p.series_id "
+            f"WHERE p.series_id IN ({series.text}) AND p.field_id IN {compiler.int_list(wanted_ids)} "
+            f"AND {timing.text} {'AND ' + exists.text if exists.text else ''} "
+            "GROUP BY p.series_id, p.ts, s.measurement, s.tags "
+            f"ORDER BY p.ts {direction}, s.measurement{collate} {direction}, "
+            f"s.tags{collate} {direction} {limit}) "
+            "SELECT pts.series_id, pts.ts, x.field_id, x.num, x.txt FROM pts "
+            "JOIN fw_samples x ON x.series_id = pts.series_id AND x.ts = pts.ts "
+            f"WHERE x.field_id IN {compiler.int_list(wanted_ids)} "
+            f"ORDER BY pts.ts {direction}, pts.measurement{collate} {direction}, "
+            f"pts.tags{collate} {direction}"
+        )
+        rows = self._query(text, [*series.params, *timing.params, *exists.params])
+        self._describe_series({r[0] for r in rows})
+        result: list[Row] = []
+        current_key = None
+        for series_id, ts, field_id, num, txt in rows:
+            if (series_id, ts) != current_key:
+                current_key = (series_id, ts)
+                measurement, tags = self._series_info[series_id]
+                current = Row(from_micros(ts), measurement, tags, {})
+                result.append(current)
+            name, kind = self._field_info[field_id]
+            current.fields[name] = typed(num, txt, kind)
+        return result
+
+    def _count_distinct(self, query: ReadQuery, field: str, since, until) -> int:
+        fields = self._fields_of(query.measurements)
+        ids = [fid for fid, _ in fields.get(field, [])]
+        if not ids:
+            return 0
+        where_ids = {w.field: [fid for fid, _ in fields.get(w.field, [])] for w in query.where}
+        series = compiler.series_subquery(query.measurements, query.retention, query.tags)
+        timing = compiler.time_clause(to_micros(since), until and to_micros(until), "p")
+        exists = compiler.where_exists(query.where, where_ids, "p")
+        text = (
+            f"SELECT COUNT(DISTINCT {compiler.VALUE_TEXT}) FROM fw_samples p "
+            f"WHERE p.series_id IN ({series.text}) AND p.field_id IN {compiler.int_list(ids)} "
+            f"AND {timing.text} {'AND ' + exists.text if exists.text else ''}"
+        )
+        return int(self._query(text, [*series.params, *timing.params, *exists.params])[0][0])
+
+    # ------------------------------------------------------------------ charts
+
+    def _chart_fields(self, query: ChartQuery) -> dict[str, list[tuple[int, str]]]:
+        names = {agg.field for agg in query.aggregates}
+        fields = self._fields_of([query.measurement], names)
+        for agg in query.aggregates:
+            kinds = {kind for _id, kind in fields.get(agg.field, [])}
+            if agg.fn in NUMERIC_AGGREGATES and "s" in kinds:
+                raise FieldTypeError(
+                    f"{agg.fn}({agg.field}) needs numbers, but {query.measurement}.{agg.field} "
+                    "holds strings"
+                )
+        return fields
+
+    def _aggregate(self, query: ChartQuery, bucketing: Bucketing | None, lower, end):
+        fields = self._chart_fields(query)
+        ids = {name: [fid for fid, _ in pairs] for name, pairs in fields.items()}
+        kinds = {name: {kind for _, kind in pairs} for name, pairs in fields.items()}
+        series = compiler.series_subquery([query.measurement], query.retention, query.tags)
+        lower_us, upper_us = to_micros(lower), to_micros(end)
+        out: dict[str, dict[int, Any]] = {}
+
+        def put(name: str, key: int, value: Any) -> None:
+            out.setdefault(name, {})[key] = value
+
+        simple = [a for a in query.aggregates if a.fn not in ("mode", "last")]
+        if simple:
+            sql = compiler.chart_simple(
+                simple, ids, series, bucketing, lower_us, upper_us, query.group_by
+            )
+            offset = 1 if query.group_by is None else 2
+            for row in self._query(sql):
+                for i, agg in enumerate(simple):
+                    value = row[offset + i]
+                    if value is None or (agg.fills_with_zero and value == 0):
+                        continue
+                    name = agg.alias if query.group_by is None else row[1]
+                    put(
+                        name,
+                        int(row[0]),
+                        self._aggregate_value(agg.fn, value, kinds.get(agg.field)),
+                    )
+        for agg in query.aggregates:
+            if agg.fn not in ("mode", "last"):
+                continue
+            sql = compiler.chart_ranked(
+                agg, ids.get(agg.field, []), series, bucketing, lower_us, upper_us, query.group_by
+            )
+            for key, group, num, txt in self._query(sql):
+                name = agg.alias if query.group_by is None else group
+                put(name, int(key), typed(num, txt, kinds.get(agg.field, set())))
+        return out
+
+    @staticmethod
+    def _aggregate_value(fn: str, value: Any, kinds: set[str] | None) -> Any:
+        if fn in ("count", "count_distinct"):
+            return int(value)
+        if fn == "mean":
+            return float(value)
+        return typed(float(value), None, kinds or set())
+
+    def _chart(self, query, bucketing, lower, end):
+        return self._aggregate(query, bucketing, lower, end)
+
+    def _summary(self, query, lower, end):
+        raw = self._aggregate(query, None, lower, end)
+        return {name: values.get(0) for name, values in raw.items()}
+
+    def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
+        series = compiler.series_subquery([query.measurement], query.retention, query.tags)
+        timing = compiler.time_clause(to_micros(lower), to_micros(end), "s")
+        text = (
+            "SELECT f.name, SUM(s.num) AS total FROM fw_samples s "
+            "JOIN fw_fields f ON f.id = s.field_id "
+            f"WHERE s.series_id IN ({series.text}) AND f.kind <> 's' AND {timing.text} "
+            f"GROUP BY f.name HAVING SUM(s.num) IS NOT NULL "
+            f"ORDER BY total DESC, f.name{self.collate_c} ASC LIMIT {int(n)}"
+        )
+        return [name for name, _total in self._query(text, [*series.params, *timing.params])]
+
+    # ------------------------------------------------------------------ deletes & retention
+
+    def _delete(self, measurement, tags, start, end, retention) -> None:
+        series = compiler.series_subquery(
+            [measurement] if measurement is not None else None, retention, tags
+        )
+        text = f"DELETE FROM fw_samples WHERE series_id IN ({series.text})"
+        params = list(series.params)
+        if start is not None:
+            text += " AND ts >= ?"
+            params.append(to_micros(start))
+        if end is not None:
+            text += " AND ts <= ?"
+            params.append(to_micros(end))
+        # Series rows stay: other processes may hold their ids in cache and keep writing.
+        self._execute_write(text, params)
+
+    def _purge_before(self, tier: str, floor: datetime) -> int:
+        return self._execute_write(
+            "DELETE FROM fw_samples WHERE series_id IN "
+            "(SELECT id FROM fw_series WHERE retention = ?) AND ts < ?",
+            [tier, to_micros(floor)],
+        )
+
+    def flush(self) -> None:
+        with self._translate_errors(), self._transaction() as conn:
+            cur = conn.cursor()
+            for table in ("fw_samples", "fw_series_tags", "fw_series", "fw_fields"):
+                cur.execute(f"DELETE FROM {table}")
+        self._forget_catalogue()
+
+    def count_points(self, retention: str | None = None) -> dict[str, int]:
+        text = (
+            "SELECT s.measurement, COUNT(*) FROM (SELECT DISTINCT series_id, ts FROM fw_samples) p "
+            "JOIN fw_series s ON s.id = p.series_id"
+        )
+        params = []
+        if retention is not None:
+            text += " WHERE s.retention = ?"
+            params.append(retention)
+        text += " GROUP BY s.measurement"
+        return {name: int(count) for name, count in self._query(text, params)}

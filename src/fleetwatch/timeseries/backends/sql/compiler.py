@@ -1,0 +1,197 @@
+"""ChartQuery / ReadQuery → SQL shared by the SQL backends.
+
+Physical layout (narrow, one row per field value, clustered by series, field and time):
+
+    fw_series(id, retention, measurement, tags)      one row per tier + measurement + tag set
+    fw_series_tags(key, value, series_id)           tag filters → series ids
+    fw_fields(id, measurement, name, kind)          kind: f float, i int, b bool, s string
+    fw_samples(series_id, field_id, ts, num, txt)   ts = µs since the epoch, PK (series, field, ts)
+
+A chart reads one contiguous primary-key range per series and field, and buckets rows with
+integer arithmetic (see ``buckets``), so no per-row function call is needed on any engine.
+SQL is written with ``?`` placeholders; dialects translate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from fleetwatch.timeseries.buckets import Bucketing
+from fleetwatch.timeseries.model import Aggregate, Where
+
+VALUE_TEXT = "COALESCE(txt, CAST(num AS TEXT))"
+SQL_OPS = {"=": "=", "!=": "<>", "<": "<", ">": ">", "<=": "<=", ">=": ">="}
+
+
+@dataclass
+class Sql:
+    text: str
+    params: list
+
+
+def in_list(values: Sequence) -> tuple[str, list]:
+    return "(" + ", ".join("?" * len(values)) + ")", list(values)
+
+
+def int_list(values: Sequence[int]) -> str:
+    """Inline a list of ids we created ourselves (integers, so no injection)."""
+    return "(" + ", ".join(str(int(v)) for v in values) + ")"
+
+
+def series_subquery(
+    measurements: Sequence[str] | None,
+    retention: str | None,
+    tags: Mapping[str, Sequence[str]],
+) -> Sql:
+    """SELECT of the ids of series matching measurement(s), tier and every tag filter."""
+    clauses, params = [], []
+    if retention is not None:
+        clauses.append("retention = ?")
+        params.append(retention)
+    if measurements is not None:
+        placeholders, values = in_list(measurements)
+        clauses.append(f"measurement IN {placeholders}")
+        params.extend(values)
+    for key, values in tags.items():
+        placeholders, tag_values = in_list(values)
+        clauses.append(
+            f"id IN (SELECT series_id FROM fw_series_tags WHERE key = ? AND value IN {placeholders})"
+        )
+        params.append(key)
+        params.extend(tag_values)
+    where = " AND ".join(clauses) or "1 = 1"
+    return Sql(f"SELECT id FROM fw_series WHERE {where}", params)
+
+
+def bucket_expr(bucketing: Bucketing | None, column: str = "ts") -> str:
+    """Integer bucket key of ``ts`` (see ``buckets.Bucketing.key``); a constant for summaries."""
+    if bucketing is None:
+        return "0"
+    segments = bucketing.offset_segments()
+    if len(segments) == 1:
+        offset = f"{int(segments[0][1])}"
+    else:
+        branches = " ".join(
+            f"WHEN {column} < {int(until)} THEN {int(offset)}" for until, offset in segments[:-1]
+        )
+        offset = f"(CASE {branches} ELSE {int(segments[-1][1])} END)"
+    return f"(({column} + {offset}) / {int(bucketing.step)})"
+
+
+def where_exists(
+    conditions: Sequence[Where], field_ids: Mapping[str, list[int]], alias: str
+) -> Sql:
+    """EXISTS clauses: the point (series, ts) of row ``alias`` satisfies every comparison."""
+    parts, params = [], []
+    for cond in conditions:
+        ids = field_ids.get(cond.field) or [-1]
+        if isinstance(cond.value, str):
+            column, value = "txt", cond.value
+        else:
+            column, value = "num", float(cond.value)
+        parts.append(
+            f"EXISTS (SELECT 1 FROM fw_samples w WHERE w.series_id = {alias}.series_id "
+            f"AND w.ts = {alias}.ts AND w.field_id IN {int_list(ids)} "
+            f"AND w.{column} {SQL_OPS[cond.op]} ?)"
+        )
+        params.append(value)
+    return Sql(" AND ".join(parts), params)
+
+
+def simple_aggregate_expr(agg: Aggregate, ids: list[int]) -> str:
+    """Aggregates computed in one GROUP BY pass (everything but mode and last)."""
+    pick = f"CASE WHEN field_id IN {int_list(ids or [-1])} THEN"
+    if agg.fn == "mean":
+        return f"AVG({pick} num END)"
+    if agg.fn == "sum":
+        return f"SUM({pick} num END)"
+    if agg.fn == "min":
+        return f"MIN({pick} num END)"
+    if agg.fn == "max":
+        return f"MAX({pick} num END)"
+    if agg.fn == "count":
+        return f"COUNT({pick} 1 END)"
+    if agg.fn == "count_distinct":
+        return f"COUNT(DISTINCT {pick} {VALUE_TEXT} END)"
+    raise AssertionError(agg.fn)
+
+
+def time_clause(lower_us: int, upper_us: int | None, alias: str = "") -> Sql:
+    prefix = f"{alias}." if alias else ""
+    if upper_us is None:
+        return Sql(f"{prefix}ts >= ?", [lower_us])
+    return Sql(f"{prefix}ts >= ? AND {prefix}ts <= ?", [lower_us, upper_us])
+
+
+def chart_simple(
+    aggregates: Sequence[Aggregate],
+    field_ids: Mapping[str, list[int]],
+    series: Sql,
+    bucketing: Bucketing | None,
+    lower_us: int,
+    upper_us: int,
+    group_by: str | None,
+) -> Sql:
+    """One pass over the rows: a bucket key (and group value) plus one column per aggregate."""
+    all_ids = sorted({i for agg in aggregates for i in field_ids.get(agg.field, [])}) or [-1]
+    columns = ", ".join(simple_aggregate_expr(a, field_ids.get(a.field, [])) for a in aggregates)
+    bucket = bucket_expr(bucketing)
+    timing = time_clause(lower_us, upper_us)
+    if group_by is None:
+        text = (
+            f"SELECT {bucket} AS b, {columns} FROM fw_samples "
+            f"WHERE series_id IN ({series.text}) AND field_id IN {int_list(all_ids)} "
+            f"AND {timing.text} GROUP BY 1"
+        )
+        return Sql(text, [*series.params, *timing.params])
+    text = (
+        f"SELECT {bucket} AS b, g.value AS grp, {columns} FROM fw_samples "
+        f"JOIN fw_series_tags g ON g.series_id = fw_samples.series_id AND g.key = ? "
+        f"WHERE fw_samples.series_id IN ({series.text}) AND field_id IN {int_list(all_ids)} "
+        f"AND {timing.text} GROUP BY 1, 2"
+    )
+    return Sql(text, [group_by, *series.params, *timing.params])
+
+
+def chart_ranked(
+    agg: Aggregate,
+    ids: list[int],
+    series: Sql,
+    bucketing: Bucketing | None,
+    lower_us: int,
+    upper_us: int,
+    group_by: str | None,
+) -> Sql:
+    """Mode (most frequent; ties: first seen, then smallest) or last (latest; ties: largest).
+
+    Returns rows ``(b, grp, num, txt)``, one per bucket (and group).
+    """
+    bucket = bucket_expr(bucketing, "s.ts")
+    timing = time_clause(lower_us, upper_us, "s")
+    group_join, group_col, group_params = "", "''", []
+    if group_by is not None:
+        group_join = "JOIN fw_series_tags g ON g.series_id = s.series_id AND g.key = ?"
+        group_col, group_params = "g.value", [group_by]
+    inner = (
+        f"SELECT {bucket} AS b, {group_col} AS grp, s.num, s.txt, s.ts "
+        f"FROM fw_samples s {group_join} "
+        f"WHERE s.series_id IN ({series.text}) AND s.field_id IN {int_list(ids or [-1])} "
+        f"AND {timing.text}"
+    )
+    params = [*group_params, *series.params, *timing.params]
+    if agg.fn == "mode":
+        text = (
+            "SELECT b, grp, num, txt FROM ("
+            "SELECT b, grp, num, txt, ROW_NUMBER() OVER (PARTITION BY b, grp "
+            "ORDER BY COUNT(*) DESC, MIN(ts) ASC, num ASC, txt ASC) AS rn "
+            f"FROM ({inner}) x GROUP BY b, grp, num, txt) y WHERE rn = 1"
+        )
+    else:
+        text = (
+            "SELECT b, grp, num, txt FROM ("
+            "SELECT b, grp, num, txt, ROW_NUMBER() OVER (PARTITION BY b, grp "
+            "ORDER BY ts DESC, num DESC, txt DESC) AS rn "
+            f"FROM ({inner}) x) y WHERE rn = 1"
+        )
+    return Sql(text, params)
