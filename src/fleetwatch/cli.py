@@ -21,12 +21,8 @@ def _setup_django() -> None:
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fleetwatch serve", description="Migrate, then serve.")
     parser.add_argument("--bind", default=os.environ.get("FLEETWATCH_BIND", "127.0.0.1:8000"))
-    parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("FLEETWATCH_WORKERS", "2"))
-    )
-    parser.add_argument(
-        "--threads", type=int, default=int(os.environ.get("FLEETWATCH_THREADS", "4"))
-    )
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("FLEETWATCH_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("FLEETWATCH_THREADS", "4")))
     parser.add_argument("--no-migrate", action="store_true")
     args = parser.parse_args(argv)
     _setup_django()

@@ -93,15 +93,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": _database(
-        env_str("FLEETWATCH_DATABASE", f"sqlite:///{DATA_DIR / 'fleetwatch.sqlite3'}")
-    )
+    "default": _database(env_str("FLEETWATCH_DATABASE", f"sqlite:///{DATA_DIR / 'fleetwatch.sqlite3'}"))
 }
 
 # The time-series store: a URL (sqlite://, postgresql://) or, in a settings override, a dict.
-TIMESERIES_DATABASE = env_str(
-    "FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / 'timeseries.sqlite3'}"
-)
+TIMESERIES_DATABASE = env_str("FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / 'timeseries.sqlite3'}")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -77,4 +77,4 @@ def backend(session_backend, clock):
     session_backend.clock = clock
     session_backend.config.retention = dict(DEFAULT_RETENTION)
     session_backend.flush()
-    yield session_backend
+    return session_backend

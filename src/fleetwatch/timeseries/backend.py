@@ -110,9 +110,7 @@ class BaseBackend:
     def ensure_retention(self, tiers: Mapping[str, Any] | None = None) -> None:
         """Set (or change) the retention tiers; backends with server-side policies apply them."""
         if tiers is not None:
-            parsed = {
-                check_query_name(k, "retention tier"): parse_duration(v) for k, v in tiers.items()
-            }
+            parsed = {check_query_name(k, "retention tier"): parse_duration(v) for k, v in tiers.items()}
             if "default" not in parsed:
                 raise ConfigurationError("retention tiers must include 'default'")
             self.config.retention = parsed
@@ -120,9 +118,7 @@ class BaseBackend:
 
     def enforce_retention(self) -> int:
         """Remove expired points of every tier now; returns how many were removed."""
-        return sum(
-            self._purge_before(tier, self.retention_floor(tier)) for tier in self.config.retention
-        )
+        return sum(self._purge_before(tier, self.retention_floor(tier)) for tier in self.config.retention)
 
     # ------------------------------------------------------------------ writes
 
@@ -207,7 +203,7 @@ class BaseBackend:
 
     def summary(self, query: ChartQuery) -> dict[str, Any]:
         """Each aggregate over the whole range (per tag value when grouped)."""
-        start, end, lower = self._chart_range(query)
+        _start, end, lower = self._chart_range(query)
         concrete = self._resolve_top_fields(query, lower, end)
         if concrete is None:
             return {}
@@ -224,7 +220,7 @@ class BaseBackend:
         """Names of the ``query.top_fields.n`` numeric fields with the largest sums."""
         if query.top_fields is None:
             raise InvalidQuery("the query does not ask for top fields")
-        start, end, lower = self._chart_range(query)
+        _start, end, lower = self._chart_range(query)
         return self._rank_fields(query, lower, end, query.top_fields.n)
 
     # ------------------------------------------------------------------ deletes
@@ -270,9 +266,7 @@ class BaseBackend:
     def _count_distinct(self, query, field, since, until) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement _count_distinct()")
 
-    def _chart(
-        self, query: ChartQuery, bucketing: Bucketing, lower, end
-    ) -> dict[str, dict[int, Any]]:
+    def _chart(self, query: ChartQuery, bucketing: Bucketing, lower, end) -> dict[str, dict[int, Any]]:
         """``{series name: {bucket key: raw aggregate}}`` for buckets that have data; the series
         name is the aggregate alias, or the tag value when grouped."""
         raise NotImplementedError(f"{type(self).__name__} must implement _chart()")

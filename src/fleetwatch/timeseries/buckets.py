@@ -157,9 +157,7 @@ def parse_local(value: str | datetime, zone: ZoneInfo, what: str) -> datetime:
         try:
             naive = datetime.strptime(value.strip(), "%Y-%m-%d")
         except (ValueError, AttributeError):
-            raise InvalidQuery(
-                f"{what} must look like 'YYYY-MM-DD HH:MM:SS', got {value!r}"
-            ) from None
+            raise InvalidQuery(f"{what} must look like 'YYYY-MM-DD HH:MM:SS', got {value!r}") from None
     return naive.replace(tzinfo=zone)
 
 
@@ -171,9 +169,7 @@ class CustomRange:
     interval: str
 
 
-def custom_range(
-    start: str | datetime, end: str | datetime, timezone: str, now: datetime
-) -> CustomRange:
+def custom_range(start: str | datetime, end: str | datetime, timezone: str, now: datetime) -> CustomRange:
     """Validate a user-chosen range (local times of ``timezone``) and pick its interval."""
     zone = get_zone(timezone)
     start_at = parse_local(start, zone, "start")
@@ -283,6 +279,5 @@ class Bucketing:
         each applying to instants before ``until`` (the last one to everything after)."""
         segs = self.offsets
         return [
-            (segs[i + 1][0] if i + 1 < len(segs) else None, offset)
-            for i, (_since, offset) in enumerate(segs)
+            (segs[i + 1][0] if i + 1 < len(segs) else None, offset) for i, (_since, offset) in enumerate(segs)
         ]

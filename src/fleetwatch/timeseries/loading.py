@@ -42,13 +42,9 @@ def parse_url(url: str) -> dict[str, Any]:
     scheme = URL_SCHEMES.get(parts.scheme)
     if scheme is None:
         known = ", ".join(sorted(URL_SCHEMES))
-        raise ConfigurationError(
-            f"unknown time-series URL scheme {parts.scheme!r}; use one of {known}"
-        )
+        raise ConfigurationError(f"unknown time-series URL scheme {parts.scheme!r}; use one of {known}")
     options = dict(parse_qsl(parts.query))
-    retention = {
-        k[len("retention_") :]: v for k, v in options.items() if k.startswith("retention_")
-    }
+    retention = {k[len("retention_") :]: v for k, v in options.items() if k.startswith("retention_")}
     options = {k: v for k, v in options.items() if not k.startswith("retention_")}
     settings: dict[str, Any] = {"BACKEND": scheme, "OPTIONS": options}
     if retention:
@@ -98,9 +94,7 @@ def backend_class(name: str) -> type[BaseBackend]:
     try:
         module = importlib.import_module(module_path)
     except ImportError as exc:
-        raise ConfigurationError(
-            f"cannot import time-series backend {module_path!r}: {exc}"
-        ) from exc
+        raise ConfigurationError(f"cannot import time-series backend {module_path!r}: {exc}") from exc
     backend = getattr(module, "Backend", None)
     if not (isinstance(backend, type) and issubclass(backend, BaseBackend)):
         raise ConfigurationError(f"{module_path} does not export a Backend class")

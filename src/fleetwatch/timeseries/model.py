@@ -114,9 +114,7 @@ class Point:
         self.time = time
 
     def __repr__(self) -> str:
-        return (
-            f"Point({self.measurement!r}, {self.fields!r}, {self.time.isoformat()}, {self.tags!r})"
-        )
+        return f"Point({self.measurement!r}, {self.fields!r}, {self.time.isoformat()}, {self.tags!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Point) and (
@@ -156,22 +154,16 @@ class Aggregate:
 
     def __post_init__(self) -> None:
         if self.fn not in AGGREGATES:
-            raise InvalidQuery(
-                f"unknown aggregate {self.fn!r}; choose one of {', '.join(AGGREGATES)}"
-            )
+            raise InvalidQuery(f"unknown aggregate {self.fn!r}; choose one of {', '.join(AGGREGATES)}")
         if self.field != "*":
             check_query_name(self.field, "field")
         if self.alias is None:
             object.__setattr__(self, "alias", self.field)
         if self.alias != "*":
             check_query_name(self.alias, "alias")
-        if self.scale is not None and not (
-            isinstance(self.scale, int | float) and math.isfinite(self.scale)
-        ):
+        if self.scale is not None and not (isinstance(self.scale, int | float) and math.isfinite(self.scale)):
             raise InvalidQuery(f"scale of {self.alias!r} must be a finite number")
-        if self.digits is not None and not (
-            isinstance(self.digits, int) and 0 <= self.digits <= 12
-        ):
+        if self.digits is not None and not (isinstance(self.digits, int) and 0 <= self.digits <= 12):
             raise InvalidQuery(f"digits of {self.alias!r} must be an integer from 0 to 12")
 
     @property
@@ -235,9 +227,7 @@ class Where:
         if not isinstance(self.value, int | float | str | bool):
             raise InvalidQuery(f"comparison value of {self.field!r} must be a number or string")
         if isinstance(self.value, str) and self.op not in ("=", "!="):
-            raise InvalidQuery(
-                f"strings can only be compared with = or !=, not {self.op!r} ({self.field!r})"
-            )
+            raise InvalidQuery(f"strings can only be compared with = or !=, not {self.op!r} ({self.field!r})")
 
 
 def _where_tuple(item: Where | tuple) -> Where:
@@ -259,9 +249,7 @@ class ReadQuery:
     retention: str = "default"
 
     def __post_init__(self) -> None:
-        measurements = (
-            (self.measurement,) if isinstance(self.measurement, str) else tuple(self.measurement)
-        )
+        measurements = (self.measurement,) if isinstance(self.measurement, str) else tuple(self.measurement)
         if not measurements:
             raise InvalidQuery("read needs at least one measurement")
         for name in measurements:
@@ -369,9 +357,7 @@ class ChartQuery:
     def with_fields(self, fields: Iterable[str]) -> ChartQuery:
         """The top-fields query made concrete: one aggregate per chosen field."""
         template = self.aggregates[0]
-        aggregates = [
-            Aggregate(template.fn, name, name, template.scale, template.digits) for name in fields
-        ]
+        aggregates = [Aggregate(template.fn, name, name, template.scale, template.digits) for name in fields]
         return ChartQuery(
             measurement=self.measurement,
             aggregates=aggregates,

@@ -81,7 +81,7 @@ def _object(
 
 
 def _general(name: str, *aggregates: Aggregate) -> ChartTemplate:
-    return ChartTemplate(name, tuple(aggregates), (), GENERAL_TAGS + ("ifname",))
+    return ChartTemplate(name, tuple(aggregates), (), (*GENERAL_TAGS, "ifname"))
 
 
 # "field_name" stands for the metric's own field (``{field_name}`` in the peer's templates).
@@ -98,9 +98,7 @@ CHART_QUERIES: dict[str, ChartTemplate] = {
             Aggregate("mean", "rtt_max", "RTT_max"),
             Aggregate("mean", "rtt_min", "RTT_min"),
         ),
-        _object(
-            "wifi_clients", Aggregate("count_distinct", _FIELD, "wifi_clients"), extra=("ifname",)
-        ),
+        _object("wifi_clients", Aggregate("count_distinct", _FIELD, "wifi_clients"), extra=("ifname",)),
         _general("general_wifi_clients", Aggregate("count_distinct", _FIELD, "wifi_clients")),
         _object(
             "traffic",
@@ -128,9 +126,7 @@ CHART_QUERIES: dict[str, ChartTemplate] = {
             Aggregate("mean", "snr", "signal_to_noise_ratio", digits=0),
             optional=("ifname",),
         ),
-        _object(
-            "access_tech", Aggregate("mode", "access_tech", "access_tech"), optional=("ifname",)
-        ),
+        _object("access_tech", Aggregate("mode", "access_tech", "access_tech"), optional=("ifname",)),
         _object(
             "bandwidth",
             Aggregate("mean", "sent_bps_tcp", "TCP", scale=GB),

@@ -21,8 +21,7 @@ def data(backend):
 
 def stored(backend, measurement="traffic"):
     return sorted(
-        (r.tags["object_id"], r.tags["ifname"], r.time.hour)
-        for r in backend.read(ReadQuery(measurement))
+        (r.tags["object_id"], r.tags["ifname"], r.time.hour) for r in backend.read(ReadQuery(measurement))
     )
 
 

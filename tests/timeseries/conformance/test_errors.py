@@ -81,9 +81,7 @@ def test_query_shapes_are_checked():
 def test_a_numeric_aggregate_over_strings_is_a_type_error(backend):
     backend.write([point("w", at(10), clients="00:ee:ad:34:f5:3b")])
     query = ChartQuery("w", [Aggregate("mean", "clients")], at(10), at(11))
-    with pytest.raises(
-        FieldTypeError, match=r"mean\(clients\) needs numbers, but w.clients holds strings"
-    ):
+    with pytest.raises(FieldTypeError, match=r"mean\(clients\) needs numbers, but w.clients holds strings"):
         backend.chart(query)
     with pytest.raises(FieldTypeError):
         backend.summary(query)

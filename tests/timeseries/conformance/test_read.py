@@ -47,9 +47,7 @@ def test_selected_fields_only(data):
 
 
 def test_several_measurements_at_once(data):
-    rows = data.read(
-        ReadQuery(["cpu", "ping"], tags={"object_id": "a"}, since=at(11), until=at(12))
-    )
+    rows = data.read(ReadQuery(["cpu", "ping"], tags={"object_id": "a"}, since=at(11), until=at(12)))
     assert [(r.measurement, r.time.hour, r.time.minute) for r in rows] == [
         ("ping", 11, 0),
         ("cpu", 11, 30),
@@ -128,16 +126,10 @@ def test_count_distinct_is_exact(data):
 
 def test_count_distinct_of_many_values(backend):
     backend.write(
-        [
-            point("w", at(10, micro=i), mac=f"02:00:00:00:{i // 256:02x}:{i % 256:02x}")
-            for i in range(5000)
-        ]
+        [point("w", at(10, micro=i), mac=f"02:00:00:00:{i // 256:02x}:{i % 256:02x}") for i in range(5000)]
     )
     backend.write(
-        [
-            point("w", at(11, micro=i), mac=f"02:00:00:00:{i // 256:02x}:{i % 256:02x}")
-            for i in range(100)
-        ]
+        [point("w", at(11, micro=i), mac=f"02:00:00:00:{i // 256:02x}:{i % 256:02x}") for i in range(100)]
     )
     assert backend.count_distinct(ReadQuery("w"), "mac") == 5000
 

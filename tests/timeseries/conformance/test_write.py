@@ -49,9 +49,7 @@ def test_microseconds_are_kept_apart(backend):
 def test_a_large_batch_is_written_completely(backend):
     base = at(0, day=19)
     points = [
-        Point(
-            "big", {"a": float(i), "b": i, "c": "x"}, base + timedelta(seconds=i), {"s": str(i % 7)}
-        )
+        Point("big", {"a": float(i), "b": i, "c": "x"}, base + timedelta(seconds=i), {"s": str(i % 7)})
         for i in range(12_000)
     ]
     assert backend.write(points) == 12_000

@@ -28,9 +28,7 @@ TABLES = [
     "ts BIGINT NOT NULL, num DOUBLE PRECISION, txt TEXT, PRIMARY KEY (series_id, field_id, ts))",
 ]
 
-UPSERT_TAIL = (
-    "ON CONFLICT (series_id, field_id, ts) DO UPDATE SET num = EXCLUDED.num, txt = EXCLUDED.txt"
-)
+UPSERT_TAIL = "ON CONFLICT (series_id, field_id, ts) DO UPDATE SET num = EXCLUDED.num, txt = EXCLUDED.txt"
 COPY_THRESHOLD = 2000  # rows; below this one multi-row INSERT is faster than COPY + INSERT
 
 
@@ -131,8 +129,7 @@ class PostgresqlBackend(SqlBackend):
         values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
         params = [value for row in rows for value in row]
         conn.execute(
-            f"INSERT INTO fw_samples (series_id, field_id, ts, num, txt) VALUES {values} "
-            f"{UPSERT_TAIL}",
+            f"INSERT INTO fw_samples (series_id, field_id, ts, num, txt) VALUES {values} {UPSERT_TAIL}",
             params,
         )
 

@@ -176,9 +176,7 @@ class SqlBackend(BaseBackend):
             [retention, measurement, tags_json],
         )
         cur.execute(
-            self._sql(
-                "SELECT id FROM fw_series WHERE retention = ? AND measurement = ? AND tags = ?"
-            ),
+            self._sql("SELECT id FROM fw_series WHERE retention = ? AND measurement = ? AND tags = ?"),
             [retention, measurement, tags_json],
         )
         series_id = cur.fetchone()[0]
@@ -254,9 +252,7 @@ class SqlBackend(BaseBackend):
             skey = (retention, measurement, tag_items)
             series_id = series_ids.get(skey)
             if series_id is None:
-                series_id = series_ids[skey] = self._series_id(
-                    cur, retention, measurement, tag_items
-                )
+                series_id = series_ids[skey] = self._series_id(cur, retention, measurement, tag_items)
             ts = (point.time - EPOCH) // ONE_MICROSECOND
             for name, value in point.fields.items():
                 value_type = type(value)
@@ -275,9 +271,7 @@ class SqlBackend(BaseBackend):
 
     def _read(self, query: ReadQuery, since: datetime, until: datetime | None) -> list[Row]:
         fields = self._fields_of(query.measurements)
-        wanted = (
-            fields if query.fields == "*" else {n: fields[n] for n in query.fields if n in fields}
-        )
+        wanted = fields if query.fields == "*" else {n: fields[n] for n in query.fields if n in fields}
         if not wanted:
             return []
         wanted_ids = sorted(fid for pairs in wanted.values() for fid, _kind in pairs)
@@ -342,8 +336,7 @@ class SqlBackend(BaseBackend):
             kinds = {kind for _id, kind in fields.get(agg.field, [])}
             if agg.fn in NUMERIC_AGGREGATES and "s" in kinds:
                 raise FieldTypeError(
-                    f"{agg.fn}({agg.field}) needs numbers, but {query.measurement}.{agg.field} "
-                    "holds strings"
+                    f"{agg.fn}({agg.field}) needs numbers, but {query.measurement}.{agg.field} holds strings"
                 )
         return fields
 
@@ -360,9 +353,7 @@ class SqlBackend(BaseBackend):
 
         simple = [a for a in query.aggregates if a.fn not in ("mode", "last")]
         if simple:
-            sql = compiler.chart_simple(
-                simple, ids, series, bucketing, lower_us, upper_us, query.group_by
-            )
+            sql = compiler.chart_simple(simple, ids, series, bucketing, lower_us, upper_us, query.group_by)
             offset = 1 if query.group_by is None else 2
             for row in self._query(sql):
                 for i, agg in enumerate(simple):
@@ -416,9 +407,7 @@ class SqlBackend(BaseBackend):
     # ------------------------------------------------------------------ deletes & retention
 
     def _delete(self, measurement, tags, start, end, retention) -> None:
-        series = compiler.series_subquery(
-            [measurement] if measurement is not None else None, retention, tags
-        )
+        series = compiler.series_subquery([measurement] if measurement is not None else None, retention, tags)
         text = f"DELETE FROM fw_samples WHERE series_id IN ({series.text})"
         params = list(series.params)
         if start is not None:

@@ -79,9 +79,7 @@ def bucket_expr(bucketing: Bucketing | None, column: str = "ts") -> str:
     return f"(({column} + {offset}) / {int(bucketing.step)})"
 
 
-def where_exists(
-    conditions: Sequence[Where], field_ids: Mapping[str, list[int]], alias: str
-) -> Sql:
+def where_exists(conditions: Sequence[Where], field_ids: Mapping[str, list[int]], alias: str) -> Sql:
     """EXISTS clauses: the point (series, ts) of row ``alias`` satisfies every comparison."""
     parts, params = [], []
     for cond in conditions:

@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` (embedded default) and `make test` (everything).
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint format bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev,postgres]'
+	touch $(STAMP)
+
+## Serve Fleetwatch on http://127.0.0.1:8000 with SQLite only (no other server).
+run: venv
+	$(VENV)/bin/fleetwatch serve
+
+## Start the servers the suite needs, run ruff and the whole pytest suite, stop the servers.
+test: venv
+	bash scripts/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+format: venv
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+bench: venv
+	bash scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

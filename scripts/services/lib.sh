@@ -1,0 +1,60 @@
+# Shared helpers for scripts/services/*.sh (sourced, not run).
+# Each service: install from Debian if absent, run on 127.0.0.1 with data under .services/<name>,
+# wait until healthy, print its URL last, stop by PID.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SERVICES_DIR="$ROOT/.services"
+SERVICE_NAME="${SERVICE_NAME:-service}"
+
+log() { echo "[$SERVICE_NAME] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# wait_until <seconds> <command...>: poll every 0.5 s until the command succeeds.
+wait_until() {
+    local timeout=$1; shift
+    local deadline=$((SECONDS + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if (( SECONDS >= deadline )); then
+            log "not ready after ${timeout}s: $*"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# stop_pid <pid>: SIGTERM, wait up to 30 s, then SIGKILL.
+stop_pid() {
+    local pid=$1
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
+        if (( SECONDS >= deadline )); then
+            log "pid $pid ignored SIGTERM for 30s; killing"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+}
+
+# apt_install <packages...>: Debian packages, non-interactive; refresh the index only on failure.
+apt_install() {
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo -n"
+    export DEBIAN_FRONTEND=noninteractive
+    log "installing $* from Debian"
+    $sudo apt-get install -y -q --no-install-recommends "$@" </dev/null >&2 \
+        || { $sudo apt-get update -q </dev/null >&2 \
+             && $sudo apt-get install -y -q --no-install-recommends "$@" </dev/null >&2; }
+}
+
+# as_user <user> <command...>: as root, drop to an unprivileged user; otherwise run as we are.
+as_user() {
+    local user=$1; shift
+    if [[ $(id -u) -eq 0 ]]; then
+        setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- "$@"
+    else
+        "$@"
+    fi
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite: starts the real servers the requested backends need, runs ruff and
+# pytest, and stops (by PID) the servers it started. FLEETWATCH_TEST_BACKENDS narrows the
+# backends on purpose (e.g. "sqlite"); by default every backend runs and a server that cannot
+# be started fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql}"
+export FLEETWATCH_TEST_BACKENDS="$backends"
+started=()
+
+cleanup() {
+    for service in "${started[@]}"; do
+        bash "scripts/services/$service.sh" stop || true
+    done
+}
+trap cleanup EXIT
+
+wants() { [[ ",$backends," == *",$1,"* ]]; }
+
+start_service() {  # start_service <script name> <URL variable>
+    local service=$1 variable=$2
+    if ! bash "scripts/services/$service.sh" status >/dev/null 2>&1; then
+        started+=("$service")
+    fi
+    local url
+    url=$(bash "scripts/services/$service.sh" start | tail -n 1)
+    export "$variable=$url"
+    echo "[test] $service ready for the suite" >&2
+}
+
+if wants postgresql; then start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL; fi
+
+echo "[test] ruff" >&2
+.venv/bin/ruff check src tests bench
+echo "[test] pytest on backends: $backends" >&2
+.venv/bin/python -m pytest "$@"
