@@ -22,15 +22,15 @@ wait_until() {
     done
 }
 
-# stop_pid <pid>: SIGTERM, wait up to 30 s, then SIGKILL.
+# stop_pid <pid> [signal]: send the signal (default TERM), wait up to 30 s, then SIGKILL.
 stop_pid() {
-    local pid=$1
+    local pid=$1 signal=${2:-TERM}
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
+    kill "-$signal" "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 30))
     while kill -0 "$pid" 2>/dev/null; do
         if (( SECONDS >= deadline )); then
-            log "pid $pid ignored SIGTERM for 30s; killing"
+            log "pid $pid still running 30s after SIG$signal; killing"
             kill -KILL "$pid" 2>/dev/null || true
             break
         fi

@@ -76,7 +76,8 @@ stop() {
         log "not running"; return 0
     fi
     log "stopping pid $p"
-    stop_pid "$p"
+    # SIGINT is PostgreSQL's fast shutdown: it ends client sessions instead of waiting for them.
+    stop_pid "$p" INT
 }
 
 case "${1:-}" in
