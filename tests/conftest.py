@@ -30,3 +30,69 @@ def pytest_terminal_summary(terminalreporter):
         total = sum(counts.values())
         detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
         terminalreporter.write_line(f"{backend:<12} {total} tests: {detail}")
+
+
+# --------------------------------------------------------------------------- Django personas
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def timeseries(tmp_path, settings):
+    """A fresh SQLite time-series store for one test."""
+    from fleetwatch.core.timeseries import get_backend, reset_backend
+
+    settings.TIMESERIES_DATABASE = {"BACKEND": "sqlite", "NAME": str(tmp_path / "ts.db")}
+    reset_backend()
+    yield get_backend()
+    reset_backend()
+
+
+@pytest.fixture
+def orgs(db):
+    from fleetwatch.inventory.models import Organization
+
+    return Organization.objects.create(name="Org A", slug="org-a"), Organization.objects.create(
+        name="Org B", slug="org-b"
+    )
+
+
+def _user(username, org, role):
+    from django.contrib.auth import get_user_model
+
+    from fleetwatch.inventory.models import Membership
+
+    user = get_user_model().objects.create_user(username, password="pw")
+    Membership.objects.create(user=user, organization=org, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(orgs):
+    """Administrator of organization A."""
+    return _user("alice", orgs[0], "admin")
+
+
+@pytest.fixture
+def bob(orgs):
+    """Member (read-only) of organization A."""
+    return _user("bob", orgs[0], "member")
+
+
+@pytest.fixture
+def charlie(orgs):
+    """Administrator of organization B: an outsider to A."""
+    return _user("charlie", orgs[1], "admin")
+
+
+@pytest.fixture
+def device_a(orgs):
+    from fleetwatch.inventory.models import Device
+
+    return Device.objects.create(organization=orgs[0], name="ap-lobby", mac_address="44:d1:fa:4b:38:43")
+
+
+@pytest.fixture
+def device_b(orgs):
+    from fleetwatch.inventory.models import Device
+
+    return Device.objects.create(organization=orgs[1], name="ap-b", mac_address="44:d1:fa:4b:38:44")

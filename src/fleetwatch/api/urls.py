@@ -1,9 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from fleetwatch.api.health import HealthView
 
-app_name = "api"
-
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
+    path("monitoring/", include("fleetwatch.monitoring.api.urls")),
+    path("inventory/", include("fleetwatch.inventory.api.urls")),
 ]

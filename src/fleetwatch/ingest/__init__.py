@@ -1,0 +1,1 @@
+"""Payload parsers: pure functions from what agents send to points (no storage, no Django)."""

@@ -1,0 +1,1 @@
+"""Organizations, people's memberships, locations and devices (with their agent keys)."""

@@ -1,0 +1,49 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from fleetwatch.inventory.models import Device, Location, Organization
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "is_active", "created"]
+        read_only_fields = ["id", "created"]
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all())
+    location = serializers.PrimaryKeyRelatedField(
+        queryset=Location.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "name",
+            "organization",
+            "mac_address",
+            "key",
+            "is_active",
+            "last_seen",
+            "management_ip",
+            "location",
+            "created",
+        ]
+        read_only_fields = ["id", "key", "last_seen", "created"]
+
+    def validate(self, attrs):
+        # One validation path: the model's clean() applies to admin, API and CLI alike.
+        current = {}
+        if self.instance is not None:
+            current = {
+                f: getattr(self.instance, f) for f in ("name", "organization", "mac_address", "location")
+            }
+        candidate = Device(**{**current, **attrs})
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        attrs["mac_address"] = candidate.mac_address
+        return attrs

@@ -1,0 +1,1 @@
+"""Metrics and charts of devices, ingestion of agent reports, the chart API."""

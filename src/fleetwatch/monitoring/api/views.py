@@ -1,0 +1,111 @@
+"""``/api/v1/monitoring/device/<uuid>/``: agents POST reports with their key; people (session or
+token) and agents (key) GET the device's charts, its latest snapshot (``status=true``) or CSV."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from django.http import Http404, HttpResponse
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fleetwatch.inventory.models import Device
+from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
+from fleetwatch.monitoring.ingestion import ReportRejected, ingest
+from fleetwatch.timeseries import BackendUnavailable, InvalidQuery
+
+log = logging.getLogger(__name__)
+
+
+def active_device(pk) -> Device:
+    """The device if it may report: active, in an active organization (else 404)."""
+    device = (
+        Device.objects.select_related("organization", "state")
+        .filter(pk=pk, is_active=True, organization__is_active=True)
+        .first()
+    )
+    if device is None:
+        raise Http404("No such active device.")
+    return device
+
+
+def key_matches(device: Device, key: str | None) -> bool:
+    return bool(key) and hmac.compare_digest(device.key.encode(), str(key).encode())
+
+
+class DeviceMonitoringView(APIView):
+    # Agents authenticate with the device key; people with a session or a token.
+    authentication_classes = [SessionAuthentication, TokenAuthentication]
+    permission_classes = [AllowAny]
+
+    def get_authenticators(self):
+        # A key-authenticated agent POST carries no CSRF token: skip session auth for it.
+        if self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    def post(self, request, pk):
+        device = active_device(pk)
+        if not key_matches(device, request.query_params.get("key")):
+            return Response({"detail": "Wrong or missing device key."}, status=403)
+        try:
+            ingest(device, request.body, request.query_params.get("time"))
+        except ReportRejected as exc:
+            return Response({"detail": str(exc)}, status=400)
+        except BackendUnavailable as exc:
+            log.warning("report of %s not stored, time-series store unavailable: %s", device.pk, exc)
+            return Response(
+                {"detail": "The time-series store is unavailable; keep the sample and retry."},
+                status=503,
+                headers={"Retry-After": "30"},
+            )
+        # The peer answers `200 null`; agents only look at the status.
+        return HttpResponse(b"null", content_type="application/json")
+
+    def get(self, request, pk):
+        key = request.query_params.get("key")
+        if key is not None:
+            device = active_device(pk)
+            if not key_matches(device, key):
+                return Response({"detail": "Wrong device key."}, status=403)
+        else:
+            if not request.user.is_authenticated:
+                return Response({"detail": "Authentication credentials were not provided."}, status=401)
+            device = (
+                Device.objects.visible_to(request.user).select_related("organization").filter(pk=pk).first()
+            )
+            if device is None:
+                raise Http404("No such device.")
+        try:
+            window = window_from(request.query_params)
+        except InvalidQuery as exc:
+            return Response({"detail": str(exc)}, status=400)
+        try:
+            x, charts = device_charts(device, window)
+        except BackendUnavailable:
+            return Response({"detail": "The time-series store is unavailable."}, status=503)
+        if request.query_params.get("csv"):
+            response = HttpResponse(charts_csv(x, charts), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="{device.name}-charts.csv"'
+            return response
+        body = device_summary(device)
+        body.update(x=x, charts=charts)
+        if request.query_params.get("status") in ("true", "1"):
+            state = getattr(device, "state", None)
+            body["data"] = state.data if state is not None else None
+        return Response(body)
+
+
+def device_summary(device: Device) -> dict:
+    return {
+        "id": str(device.pk),
+        "name": device.name,
+        "organization": str(device.organization_id),
+        "mac_address": device.mac_address,
+        "management_ip": device.management_ip,
+        "is_active": device.is_active,
+        "last_seen": device.last_seen.isoformat() if device.last_seen else None,
+    }

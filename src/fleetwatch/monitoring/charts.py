@@ -1,0 +1,114 @@
+"""Chart API data: the time window of a request, and every chart of a device over it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fleetwatch.core.timeseries import get_backend
+from fleetwatch.metrics import get_chart
+from fleetwatch.monitoring.ingestion import CONTENT_TYPE
+from fleetwatch.timeseries import InvalidQuery
+from fleetwatch.timeseries.buckets import (
+    DEFAULT_RANGE,
+    PREDEFINED_RANGES,
+    custom_range,
+    range_start,
+)
+from fleetwatch.timeseries.model import get_zone
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime | None
+    interval: str
+    timezone: str
+
+
+def window_from(params, now: datetime | None = None) -> Window:
+    """``time`` (1d, 3d, 7d, 30d, 365d) or ``start``/``end`` in ``timezone`` (default UTC)."""
+    now = now or datetime.now(UTC)
+    timezone = params.get("timezone") or "UTC"
+    get_zone(timezone)  # InvalidQuery "unknown time zone" for a bad name
+    start, end = params.get("start"), params.get("end")
+    if start or end:
+        if not (start and end):
+            raise InvalidQuery("give both start and end, as 'YYYY-MM-DD HH:MM:SS'")
+        chosen = custom_range(start, end, timezone, now)
+        return Window(chosen.start, chosen.end, chosen.interval, timezone)
+    time_range = params.get("time") or DEFAULT_RANGE
+    if time_range not in PREDEFINED_RANGES:
+        raise InvalidQuery(
+            f"time range not supported: {time_range!r}; use one of {', '.join(PREDEFINED_RANGES)}"
+        )
+    return Window(range_start(time_range, now, timezone), None, PREDEFINED_RANGES[time_range], timezone)
+
+
+def round_value(value):
+    """Two decimals, four below 0.01 (so small values are not shown as 0)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    return round(value, 4 if abs(value) < 0.01 else 2)
+
+
+def chart_data(chart_type, metric_key, tags, field_name, window: Window):
+    """(x labels, traces, summary, has_data) of one chart type over a window."""
+    template = chart_type.template()
+    query = template.query(
+        metric_key,
+        start=window.start,
+        end=window.end,
+        interval=window.interval,
+        timezone=window.timezone,
+        tags=tags,
+        field_name=field_name,
+    )
+    backend = get_backend()
+    result = backend.chart(query)
+    summary = backend.summary(query)
+    x = [moment.strftime("%Y-%m-%d %H:%M") for moment in result.times]
+    traces = [[name, [round_value(v) for v in values]] for name, values in sorted(result.series.items())]
+    summary = {name: round_value(value) for name, value in summary.items()}
+    return x, traces, summary, result.has_data
+
+
+def device_charts(device, window: Window) -> tuple[list[str], list[dict]]:
+    """Every chart of a device with data in the window, ordered by order then title."""
+    x: list[str] = []
+    charts = []
+    for metric in device.metrics.prefetch_related("charts").order_by("name"):
+        tags = {"content_type": CONTENT_TYPE, "object_id": str(device.pk), **metric.main_tags}
+        for chart in metric.charts.all():
+            chart_type = get_chart(chart.configuration)
+            if chart_type.template() is None:
+                continue
+            labels, traces, summary, has_data = chart_data(
+                chart_type, metric.key, tags, metric.field_name, window
+            )
+            if not has_data:
+                continue
+            if not x and chart_type.type != "histogram":
+                x = labels
+            body = chart_type.as_json()
+            if metric.main_tags.get("ifname"):
+                body["title"] = f"{body['title']}: {metric.main_tags['ifname']}"
+            body.update(traces=traces, summary=summary, order=chart_type.order, metric=metric.name)
+            charts.append((chart_type.order, body["title"], body))
+    charts.sort(key=lambda item: (item[0], item[1]))
+    return x, [body for _order, _title, body in charts]
+
+
+def charts_csv(x: list[str], charts: list[dict]) -> str:
+    """One row per bucket: time, then "<trace> - <chart title>" columns."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    columns = [(chart, name, values) for chart in charts for name, values in chart["traces"]]
+    writer.writerow(["time", *[f"{name} - {chart['title']}" for chart, name, _ in columns]])
+    for i, label in enumerate(x):
+        writer.writerow([label, *[values[i] if i < len(values) else "" for _c, _n, values in columns]])
+    return out.getvalue()

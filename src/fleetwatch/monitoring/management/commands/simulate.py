@@ -1,0 +1,91 @@
+"""``fleetwatch simulate --devices N --days D``: a demo fleet reporting through the real endpoint.
+
+Creates (or reuses) an organization and N devices, posts D days of back-dated 5-minute reports
+over HTTP exactly as the OpenWrt agent does (``?key=…&time=DD-MM-YYYY_HH:MM:SS.ffffff``), then
+keeps posting live reports every interval. Every fourth router has an LTE modem; the last one
+goes silent after the back-fill, so that it looks down.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from fleetwatch.inventory.models import Device, Organization
+from fleetwatch.monitoring.simulator import REPORT_INTERVAL, report
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument("--devices", type=int, default=10)
+        parser.add_argument("--days", type=float, default=1)
+        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("--org", default="demo", help="organization slug (created if absent)")
+        parser.add_argument("--live", action="store_true", help="keep sending live reports")
+        parser.add_argument(
+            "--interval", type=int, default=REPORT_INTERVAL, help="seconds between live reports"
+        )
+        parser.add_argument("--concurrency", type=int, default=4)
+
+    def handle(self, *args, **o):
+        org, _ = Organization.objects.get_or_create(slug=o["org"], defaults={"name": o["org"].title()})
+        devices = []
+        for i in range(o["devices"]):
+            device, _ = Device.objects.get_or_create(
+                organization=org,
+                name=f"sim-{i:03d}",
+                defaults={"mac_address": f"02:00:00:00:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}"},
+            )
+            devices.append((i, device, i % 4 == 3))
+        now = datetime.now(UTC).replace(microsecond=0)
+        start = now - timedelta(days=o["days"])
+        steps = int(o["days"] * 86400 // REPORT_INTERVAL)
+        jobs = [
+            (i, d, lte, start + timedelta(seconds=REPORT_INTERVAL * s))
+            for s in range(steps)
+            for i, d, lte in devices
+        ]
+        self.stdout.write(f"back-filling {len(jobs)} reports of {len(devices)} devices to {o['url']}")
+        began = time.monotonic()
+        with ThreadPoolExecutor(o["concurrency"]) as pool:
+            failures = sum(pool.map(lambda job: not self._post(o["url"], *job, start), jobs))
+        if failures:
+            raise CommandError(f"{failures} reports were not accepted")
+        self.stdout.write(f"done in {time.monotonic() - began:.1f} s")
+        silent = devices[-1][1] if len(devices) > 1 else None
+        while o["live"]:
+            moment = datetime.now(UTC)
+            for i, device, lte in devices:
+                if device != silent:
+                    self._post(o["url"], i, device, lte, moment, start)
+            time.sleep(o["interval"])
+
+    def _post(self, base, index, device, lte, moment, start) -> bool:
+        body = json.dumps(report(index, moment, start, lte)).encode()
+        stamp = moment.strftime("%d-%m-%Y_%H:%M:%S.%f")
+        request = urllib.request.Request(
+            f"{base}/api/v1/monitoring/device/{device.pk}/?key={device.key}&time={stamp}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        for attempt in range(5):  # as the agent: retry anything but 200 and 400
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return response.status == 200
+            except urllib.error.HTTPError as exc:
+                if exc.code == 400:
+                    self.stderr.write(f"{device.name}: rejected: {exc.read()[:200]!r}")
+                    return False
+            except OSError:
+                pass
+            time.sleep(1 + attempt)
+        return False

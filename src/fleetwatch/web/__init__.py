@@ -1,0 +1,1 @@
+"""Server-rendered dashboard pages; charts are drawn in the browser from the chart API."""

@@ -1,0 +1,93 @@
+// Device charts: fetch the chart API for the chosen range in the browser's time zone and draw
+// every chart with uPlot. Each chart element carries data-traces and data-points (browser tests).
+(function () {
+  "use strict";
+  const root = document.getElementById("charts");
+  const form = document.getElementById("range");
+  const status = document.getElementById("chart-status");
+  const csv = document.getElementById("csv");
+  const zone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
+  const PREFIXES = [[1e-6, "k"], [1e-3, "M"], [1, "G"], [1e3, "T"]];  // values arrive in G units
+  const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+
+  function params() {
+    const data = new FormData(form);
+    const p = new URLSearchParams({ timezone: zone });
+    if (data.get("time") === "custom" && data.get("start") && data.get("end")) {
+      const fmt = (v) => v.replace("T", " ") + (v.length === 16 ? ":00" : "");
+      p.set("start", fmt(data.get("start")));
+      p.set("end", fmt(data.get("end")));
+    } else if (data.get("time") !== "custom") {
+      p.set("time", data.get("time"));
+    }
+    return p;
+  }
+
+  function adaptive(unit, values) {
+    // "adaptive_prefix+B": values are in GB (or Gbps); pick a prefix that fits the largest value.
+    if (!unit.startsWith("adaptive_prefix+")) return { factor: 1, unit: unit };
+    const base = unit.slice("adaptive_prefix+".length);
+    const max = Math.max(0, ...values.filter((v) => v !== null).map(Math.abs));
+    let chosen = PREFIXES[0];
+    for (const p of PREFIXES) { if (max >= p[0]) chosen = p; }
+    return { factor: 1 / chosen[0], unit: " " + chosen[1] + base };
+  }
+
+  function draw(chart, x) {
+    const traces = chart.traces.map((t) => [t[0], t[1].slice()]);
+    if (chart.calculate_total) {
+      const total = x.map((_, i) => {
+        const vals = traces.map((t) => t[1][i]).filter((v) => v !== null && v !== undefined);
+        return vals.length ? vals.reduce((a, b) => a + b, 0) : null;
+      });
+      traces.unshift(["total", total]);
+    }
+    const scale = adaptive(chart.unit || "", traces.flatMap((t) => t[1]));
+    const box = document.createElement("section");
+    box.className = "chart card";
+    box.dataset.traces = String(traces.length);
+    box.dataset.points = String(x.length);
+    const summary = Object.entries(chart.summary || {})
+      .map(([k, v]) => `${k}: ${v === null ? "n/a" : Math.round(v * scale.factor * 100) / 100}${scale.unit}`)
+      .join(" · ");
+    box.innerHTML = `<h2></h2><p class="description"></p><p class="summary"></p><div class="plot"></div>`;
+    box.querySelector("h2").textContent = chart.title;
+    box.querySelector(".description").textContent = chart.description || "";
+    box.querySelector(".summary").textContent = summary;
+    root.appendChild(box);
+    const index = x.map((_, i) => i);
+    const bars = chart.type === "bar" || (chart.type || "").startsWith("stackedbar");
+    const series = [{}].concat(traces.map((t, i) => ({
+      label: t[0],
+      stroke: (chart.colors && chart.colors[i]) || PALETTE[i % PALETTE.length],
+      fill: bars && t[0] !== "total" ? ((chart.colors && chart.colors[i]) || PALETTE[i % PALETTE.length]) + "55" : undefined,
+      spanGaps: !!chart.connect_points,
+      paths: bars && t[0] !== "total" ? uPlot.paths.bars({ size: [0.8] }) : undefined,
+      value: (u, v) => (v === null || v === undefined ? "N/A" : (Math.round(v * 100) / 100) + scale.unit),
+    })));
+    const data = [index].concat(traces.map((t) => t[1].map((v) => (v === null ? null : v * scale.factor))));
+    new uPlot({
+      width: Math.min(root.clientWidth || 800, 1100), height: 220, series: series,
+      scales: { x: { time: false } },
+      axes: [{ values: (u, ticks) => ticks.map((i) => (x[i] || "").slice(5)) }, { size: 60 }],
+    }, data, box.querySelector(".plot"));
+  }
+
+  async function load() {
+    const p = params();
+    csv.href = root.dataset.api + "?" + p.toString() + "&csv=1";
+    status.textContent = "Loading charts…";
+    root.replaceChildren();
+    const response = await fetch(root.dataset.api + "?" + p.toString(), { credentials: "same-origin" });
+    const body = await response.json();
+    if (!response.ok) { status.textContent = body.detail || "Could not load the charts."; return; }
+    body.charts.forEach((chart) => draw(chart, body.x));
+    window.fleetwatchCharts = body.charts.map((c) => ({ title: c.title, traces: c.traces.length, points: body.x.length }));
+    status.textContent = body.charts.length ? `${body.charts.length} charts, ${zone}` : "No data in this range.";
+    root.dataset.loaded = "true";
+  }
+
+  form.addEventListener("change", () => form.classList.toggle("show-custom", form.elements.time.value === "custom"));
+  form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  load();
+})();

@@ -1,0 +1,13 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from fleetwatch.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.fleet, name="fleet"),
+    path("devices/<uuid:pk>/", views.device, name="device"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
