@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-## Serve Fleetwatch on http://127.0.0.1:8000 with SQLite only (no other server).
+## Serve Fleetwatch on http://127.0.0.1:8000 with SQLite only (no other server), with a demo
+## organization, a printed login and a simulated fleet reporting through the agent endpoint.
 run: venv
-	$(VENV)/bin/fleetwatch serve
+	$(VENV)/bin/fleetwatch serve --demo
 
 ## Start the servers the suite needs, run ruff and the whole pytest suite, stop the servers.
 test: venv

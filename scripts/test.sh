@@ -32,7 +32,14 @@ start_service() {  # start_service <script name> <URL variable>
 
 if wants postgresql; then start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL; fi
 
+# Browser tests drive Debian's Chromium; install it when absent.
+if [[ ! -x /usr/bin/chromium ]]; then
+    SERVICE_NAME=chromium
+    source scripts/services/lib.sh
+    apt_install chromium
+fi
+
 echo "[test] ruff" >&2
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench scripts
 echo "[test] pytest on backends: $backends" >&2
 .venv/bin/python -m pytest "$@"

@@ -35,7 +35,17 @@ def _database(url: str) -> dict:
     if parts.scheme == "sqlite":
         path = unquote(parts.path)
         name = path[1:] if path.startswith("/") else path
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 30}}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name,
+            # Concurrent requests: WAL lets readers run beside the writer, and IMMEDIATE
+            # transactions wait for the write lock instead of failing with "database is locked".
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
     if parts.scheme in ("postgresql", "postgres"):
         return {
             "ENGINE": "django.db.backends.postgresql",

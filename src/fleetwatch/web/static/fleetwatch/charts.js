@@ -69,7 +69,7 @@
     new uPlot({
       width: Math.min(root.clientWidth || 800, 1100), height: 220, series: series,
       scales: { x: { time: false } },
-      axes: [{ values: (u, ticks) => ticks.map((i) => (x[i] || "").slice(5)) }, { size: 60 }],
+      axes: [{ space: 110, values: (u, ticks) => ticks.map((i) => (x[i] || "").slice(5)) }, { size: 60 }],
     }, data, box.querySelector(".plot"));
   }
 

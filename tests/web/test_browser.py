@@ -1,0 +1,97 @@
+"""The dashboard in a real browser: log in, open a device, see every chart drawn.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium); `make test` installs it when absent.
+(docs/img/device-page.png comes from scripts/screenshot.py against the demo of `make run`.)
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from fleetwatch.monitoring.ingestion import ingest
+from tests.ingest.payloads import example_report
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop on this thread; the ORM calls of the test itself
+    # are still synchronous, so Django's guard against async contexts does not apply here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium package"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def reporting_device(device_a, timeseries):
+    now = datetime.now(UTC).replace(microsecond=0)
+    for minutes, load in ((20, 0.2), (15, 0.4), (10, 0.9)):
+        report = example_report()
+        report["resources"]["load"] = [load, 0.1, 0.1]
+        report["interfaces"][2]["statistics"]["rx_bytes"] += 10_000_000 * minutes
+        moment = now - timedelta(minutes=minutes)
+        ingest(device_a, json.dumps(report).encode(), moment.strftime("%d-%m-%Y_%H:%M:%S.%f"))
+    return device_a
+
+
+def test_a_member_logs_in_and_sees_every_chart_of_a_device(
+    browser, live_server, client, reporting_device, bob
+):
+    client.force_login(bob)
+    api = client.get(f"/api/v1/monitoring/device/{reporting_device.pk}/?time=7d&timezone=UTC").json()
+    expected = {
+        chart["title"]: len(chart["traces"]) + (1 if chart.get("calculate_total") else 0)
+        for chart in api["charts"]
+    }
+    assert len(expected) == 9
+
+    page = browser.new_context(timezone_id="UTC", viewport={"width": 1200, "height": 900}).new_page()
+    page.goto(f"{live_server.url}/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    page.click(f"text={reporting_device.name}")
+    page.wait_for_selector("#charts[data-loaded=true]", timeout=15_000)
+
+    drawn = page.eval_on_selector_all(
+        "section.chart",
+        "els => els.map(e => [e.querySelector('h2').textContent, +e.dataset.traces, +e.dataset.points,"
+        " e.querySelectorAll('canvas').length])",
+    )
+    assert {title: traces for title, traces, _points, _canvas in drawn} == expected
+    assert {points for _t, _tr, points, _c in drawn} == {len(api["x"])}
+    assert all(canvases == 1 for *_rest, canvases in drawn)
+    assert page.text_content("#chart-status") == "9 charts, UTC"
+
+
+def test_another_organization_gets_404_for_the_device_page(
+    browser, live_server, client, reporting_device, charlie
+):
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "charlie")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    response = page.goto(f"{live_server.url}/devices/{reporting_device.pk}/")
+    assert response.status == 404
+    assert reporting_device.name not in page.content()
