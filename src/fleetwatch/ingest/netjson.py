@@ -11,12 +11,14 @@ import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import fastjsonschema
 from jsonschema import Draft7Validator
 
 from fleetwatch.ingest.schema import SCHEMA
 
 ACCESS_TECHNOLOGIES = ("gsm", "cdma1x", "evdo", "umts", "lte", "5g")
 _VALIDATOR = Draft7Validator(SCHEMA)
+_FAST_VALIDATE = fastjsonschema.compile(SCHEMA)
 _TIME_FORMATS = ("%d-%m-%Y_%H:%M:%S.%f", "%d-%m-%Y_%H:%M:%S")
 
 
@@ -34,7 +36,14 @@ def _pointer(parts) -> str:
 
 
 def validate(data: object) -> dict:
-    """The report if valid; otherwise NetJSONError for the first error in document order."""
+    """The report if valid; otherwise NetJSONError for the first error in document order.
+
+    The compiled validator answers the common case fast; jsonschema words the error."""
+    try:
+        _FAST_VALIDATE(data)
+        return data  # type: ignore[return-value]
+    except fastjsonschema.JsonSchemaException:
+        pass
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
         error = errors[0]

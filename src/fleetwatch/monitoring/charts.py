@@ -112,3 +112,31 @@ def charts_csv(x: list[str], charts: list[dict]) -> str:
     for i, label in enumerate(x):
         writer.writerow([label, *[values[i] if i < len(values) else "" for _c, _n, values in columns]])
     return out.getvalue()
+
+
+# Interfaces summed by the general traffic chart unless the request names others.
+DASHBOARD_TRAFFIC_INTERFACES = ("wan", "eth1", "eth0.2")
+
+
+def dashboard_charts(organization_ids, window: Window, location_ids=(), interfaces=()) -> tuple[list, list]:
+    """General traffic and distinct WiFi clients across the organizations' devices."""
+    scope = {"organization_id": [str(i) for i in organization_ids]}
+    if location_ids:
+        scope["location_id"] = [str(i) for i in location_ids]
+    x: list[str] = []
+    charts = []
+    for name, measurement, field, extra in (
+        ("general_traffic", "traffic", None, {"ifname": list(interfaces or DASHBOARD_TRAFFIC_INTERFACES)}),
+        ("gen_wifi_clients", "wifi_clients", "clients", {}),
+    ):
+        chart_type = get_chart(name)
+        labels, traces, summary, has_data = chart_data(
+            chart_type, measurement, {**scope, **extra}, field, window
+        )
+        if not has_data:
+            continue
+        x = x or labels
+        charts.append(
+            {**chart_type.as_json(), "traces": traces, "summary": summary, "order": chart_type.order}
+        )
+    return x, charts

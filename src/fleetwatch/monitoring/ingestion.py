@@ -62,7 +62,10 @@ def ingest(device: Device, body: bytes, time_param: str | None = None, now: date
     """Store one report; returns the number of points written."""
     now = now or datetime.now(UTC)
     data, moment = parse_report(body, time_param, now)
-    state, _ = DeviceState.objects.get_or_create(device=device)
+    try:
+        state = device.state  # joined by the view's device query
+    except DeviceState.DoesNotExist:
+        state, _ = DeviceState.objects.get_or_create(device=device)
     in_order = state.counters_time is None or moment > state.counters_time
     previous = None
     if state.counters and in_order:
@@ -78,22 +81,23 @@ def ingest(device: Device, body: bytes, time_param: str | None = None, now: date
         retention=DEVICE_DATA_RETENTION,
     )
     with transaction.atomic():
-        ensure_metrics(device, samples)
+        ensure_metrics(device, state, samples)
         update_state(device, state, data, snapshot, moment, in_order, now)
     return len(points) + 1
 
 
-def ensure_metrics(device: Device, samples) -> None:
-    """Metric and chart rows for series seen for the first time."""
-    known = {
-        (c, json.dumps(t, sort_keys=True))
-        for c, t in device.metrics.values_list("configuration", "main_tags")
-    }
-    for sample in samples:
-        marker = (sample.configuration, json.dumps(sample.main_tags, sort_keys=True))
-        if marker in known:
-            continue
-        known.add(marker)
+def _marker(configuration: str, main_tags: dict) -> str:
+    return configuration + "|" + json.dumps(main_tags, sort_keys=True)
+
+
+def ensure_metrics(device: Device, state: DeviceState, samples) -> None:
+    """Metric and chart rows for series seen for the first time (no query when all are known)."""
+    seen = set(state.series_seen)
+    new = {_marker(s.configuration, s.main_tags): s for s in samples}
+    missing = [sample for marker, sample in new.items() if marker not in seen]
+    if not missing:
+        return
+    for sample in missing:
         metric_type = get_metric(sample.configuration)
         metric, created = Metric.objects.get_or_create(
             device=device,
@@ -106,6 +110,7 @@ def ensure_metrics(device: Device, samples) -> None:
                 [Chart(metric=metric, configuration=name) for name in metric_type.charts],
                 ignore_conflicts=True,
             )
+    state.series_seen = sorted(seen | set(new))
 
 
 def update_state(device, state, data, snapshot, moment, in_order, now) -> None:

@@ -61,6 +61,8 @@ class DeviceState(models.Model):
     data_time = models.DateTimeField(null=True)
     counters = models.JSONField(default=dict)  # {ifname: {"rx_bytes": n, "tx_bytes": n}}
     counters_time = models.DateTimeField(null=True)
+    # "configuration|main tags" of every series already known, so a report needs no metric query.
+    series_seen = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"state of {self.device_id}"

@@ -109,3 +109,35 @@ def device_summary(device: Device) -> dict:
         "is_active": device.is_active,
         "last_seen": device.last_seen.isoformat() if device.last_seen else None,
     }
+
+
+class DashboardView(APIView):
+    """``/api/v1/monitoring/dashboard/``: organization-wide charts of the organizations the user
+    belongs to; ``organization_slug=a,b``, ``location_id=…``, ``ifname=wan,eth1`` narrow them."""
+
+    def get(self, request):
+        from fleetwatch.inventory.models import Location, Organization
+        from fleetwatch.monitoring.charts import dashboard_charts
+
+        visible = Organization.objects.visible_to(request.user).filter(is_active=True)
+        slugs = [s for s in request.query_params.get("organization_slug", "").split(",") if s]
+        organizations = list(visible.filter(slug__in=slugs) if slugs else visible)
+        if slugs and len(organizations) != len(set(slugs)):
+            raise Http404("No such organization.")
+        location_ids = [s for s in request.query_params.get("location_id", "").split(",") if s]
+        if location_ids:
+            found = Location.objects.filter(organization__in=organizations, pk__in=location_ids).count()
+            if found != len(set(location_ids)):
+                raise Http404("No such location.")
+        interfaces = [s for s in request.query_params.get("ifname", "").split(",") if s]
+        try:
+            window = window_from(request.query_params)
+        except InvalidQuery as exc:
+            return Response({"detail": str(exc)}, status=400)
+        if not organizations:
+            return Response({"x": [], "charts": []})
+        x, charts = dashboard_charts([o.pk for o in organizations], window, location_ids, interfaces)
+        body = {"x": x, "charts": charts}
+        if len(visible) > 1:
+            body["organizations"] = [{"id": o.slug, "text": o.name} for o in visible]
+        return Response(body)

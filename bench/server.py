@@ -1,0 +1,103 @@
+"""A throwaway Fleetwatch (gunicorn, embedded SQLite default) for benchmarks, plus /proc CPU
+accounting of its processes. Used by bench/ingest.py and bench/charts.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == parent:
+                    pids.append(int(entry.name))
+                    frontier.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICKS
+
+
+class Server:
+    def __init__(self, port: int = 8765, workers: int = 2, threads: int = 4, timeseries: str | None = None):
+        self.dir = tempfile.mkdtemp(prefix="fw-bench-server-")
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "FLEETWATCH_DATA_DIR": self.dir,
+            "DJANGO_SETTINGS_MODULE": "fleetwatch.settings",
+        }
+        if timeseries:
+            self.env["FLEETWATCH_TIMESERIES"] = timeseries
+        self.workers, self.threads = workers, threads
+        self.process = None
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "fleetwatch", *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def start(self) -> Server:
+        self.manage("migrate", "--verbosity", "0")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fleetwatch",
+                "serve",
+                "--no-migrate",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+            ],
+            env=self.env,
+        )
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{self.url}/api/v1/health/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+        time.sleep(0.5)  # let every worker finish booting
+        return self
+
+    def pids(self) -> list[int]:
+        return process_tree(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
