@@ -230,10 +230,11 @@ def extract(data: dict, time: datetime, previous: dict | None = None) -> list[Me
 _DISABLES = {"NOHT": ("ht", "vht", "he"), "HT": ("vht", "he"), "VHT": ("he",), "HE": ()}
 
 
-def transform_snapshot(data: dict) -> dict:
+def transform_snapshot(data: dict, copy_first: bool = True) -> dict:
     """The report as kept for the device page: mobile signal values as floats, client HT/VHT/HE
-    flags nulled where the radio's mode rules them out, client bitrates in Mbit/s."""
-    snapshot = copy.deepcopy(data)
+    flags nulled where the radio's mode rules them out, client bitrates in Mbit/s. With
+    ``copy_first=False`` the report itself is changed (ingestion, after extraction)."""
+    snapshot = copy.deepcopy(data) if copy_first else data
     for iface in snapshot.get("interfaces") or []:
         signal = (iface.get("mobile") or {}).get("signal") or {}
         for values in signal.values():

@@ -73,7 +73,8 @@ def ingest(device: Device, body: bytes, time_param: str | None = None, now: date
     samples = extract(data, moment, previous)
     tags = device_tags(device)
     points = [Point(s.measurement, s.fields, s.time, {**tags, **s.main_tags}) for s in samples]
-    snapshot = transform_snapshot(data)
+    counters = interface_counters(data)
+    snapshot = transform_snapshot(data, copy_first=False)  # samples are extracted already
     backend = get_backend()
     backend.write(points)
     backend.write(
@@ -82,7 +83,7 @@ def ingest(device: Device, body: bytes, time_param: str | None = None, now: date
     )
     with transaction.atomic():
         ensure_metrics(device, state, samples)
-        update_state(device, state, data, snapshot, moment, in_order, now)
+        update_state(device, state, counters, snapshot, moment, in_order, now)
     return len(points) + 1
 
 
@@ -113,15 +114,19 @@ def ensure_metrics(device: Device, state: DeviceState, samples) -> None:
     state.series_seen = sorted(seen | set(new))
 
 
-def update_state(device, state, data, snapshot, moment, in_order, now) -> None:
+def interface_counters(data: dict) -> dict:
+    counters = {}
+    for iface in data.get("interfaces") or []:
+        stats = iface.get("statistics") or {}
+        if "rx_bytes" in stats or "tx_bytes" in stats:
+            counters[iface["name"]] = {k: stats[k] for k in ("rx_bytes", "tx_bytes") if k in stats}
+    return counters
+
+
+def update_state(device, state, counters, snapshot, moment, in_order, now) -> None:
     if state.data_time is None or moment >= state.data_time:
         state.data, state.data_time = snapshot, moment
     if in_order:
-        counters = {}
-        for iface in data.get("interfaces") or []:
-            stats = iface.get("statistics") or {}
-            if "rx_bytes" in stats or "tx_bytes" in stats:
-                counters[iface["name"]] = {k: stats[k] for k in ("rx_bytes", "tx_bytes") if k in stats}
         state.counters, state.counters_time = counters, moment
     state.save()
     # Last seen is when we heard from it, even for a back-dated report.

@@ -178,13 +178,28 @@ class BaseBackend:
         """Aggregates per bucket, every bucket of the range present (gaps filled)."""
         start, end, lower = self._chart_range(query)
         bucketing = Bucketing(query.interval, query.timezone, start, end)
-        keys = bucketing.keys()
-        result = Result(times=bucketing.starts())
         concrete = self._resolve_top_fields(query, lower, end)
         if concrete is None:
-            return result
+            return Result(times=bucketing.starts())
         raw = self._chart(concrete, bucketing, lower, end) if lower <= end else {}
-        result.has_data = any(raw.values())
+        return self._shape(concrete, bucketing, raw)
+
+    def chart_and_summary(self, query: ChartQuery) -> tuple[Result, dict[str, Any]]:
+        """``(chart(query), summary(query))``, in one pass where the backend can (pages of charts
+        need both)."""
+        start, end, lower = self._chart_range(query)
+        concrete = self._resolve_top_fields(query, lower, end)
+        if concrete is None or concrete.group_by is not None:
+            return self.chart(query), self.summary(query)
+        bucketing = Bucketing(query.interval, query.timezone, start, end)
+        raw, raw_summary = (
+            self._chart_and_summary(concrete, bucketing, lower, end) if lower <= end else ({}, {})
+        )
+        return self._shape(concrete, bucketing, raw), self._shape_summary(concrete, raw_summary)
+
+    def _shape(self, concrete: ChartQuery, bucketing: Bucketing, raw: dict) -> Result:
+        keys = bucketing.keys()
+        result = Result(times=bucketing.starts(), has_data=any(raw.values()))
         if concrete.group_by is None:
             for agg in concrete.aggregates:
                 values = raw.get(agg.alias, {})
@@ -201,13 +216,8 @@ class BaseBackend:
                 result.series[group] = series
         return result
 
-    def summary(self, query: ChartQuery) -> dict[str, Any]:
-        """Each aggregate over the whole range (per tag value when grouped)."""
-        _start, end, lower = self._chart_range(query)
-        concrete = self._resolve_top_fields(query, lower, end)
-        if concrete is None:
-            return {}
-        raw = self._summary(concrete, lower, end) if lower <= end else {}
+    @staticmethod
+    def _shape_summary(concrete: ChartQuery, raw: dict) -> dict[str, Any]:
         if concrete.group_by is not None:
             agg = concrete.aggregates[0]
             return {group: agg.finish(raw[group]) for group in sorted(raw)}
@@ -215,6 +225,15 @@ class BaseBackend:
             agg.alias: agg.finish(raw.get(agg.alias, 0 if agg.fills_with_zero else None))
             for agg in concrete.aggregates
         }
+
+    def summary(self, query: ChartQuery) -> dict[str, Any]:
+        """Each aggregate over the whole range (per tag value when grouped)."""
+        _start, end, lower = self._chart_range(query)
+        concrete = self._resolve_top_fields(query, lower, end)
+        if concrete is None:
+            return {}
+        raw = self._summary(concrete, lower, end) if lower <= end else {}
+        return self._shape_summary(concrete, raw)
 
     def top_fields(self, query: ChartQuery) -> list[str]:
         """Names of the ``query.top_fields.n`` numeric fields with the largest sums."""
@@ -273,6 +292,10 @@ class BaseBackend:
 
     def _summary(self, query: ChartQuery, lower, end) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} must implement _summary()")
+
+    def _chart_and_summary(self, query: ChartQuery, bucketing: Bucketing, lower, end) -> tuple[dict, dict]:
+        """Raw chart and raw summary; backends that can share one scan override this."""
+        return self._chart(query, bucketing, lower, end), self._summary(query, lower, end)
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         raise NotImplementedError(f"{type(self).__name__} must implement _rank_fields()")

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from fleetwatch.monitoring.api.views import DashboardView, DeviceMonitoringView
+from fleetwatch.monitoring.api.views import DashboardView, device_monitoring
 
 urlpatterns = [
-    path("device/<uuid:pk>/", DeviceMonitoringView.as_view(), name="device-monitoring"),
+    path("device/<uuid:pk>/", device_monitoring, name="device-monitoring"),
     path("dashboard/", DashboardView.as_view(), name="monitoring-dashboard"),
 ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hmac
 import logging
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -36,34 +37,39 @@ def key_matches(device: Device, key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(device.key.encode(), str(key).encode())
 
 
+@csrf_exempt
+def device_monitoring(request, pk):
+    """Agents POST reports (a plain Django view: the hot path of ingestion needs none of DRF's
+    negotiation); everything else is the chart API below."""
+    if request.method == "POST":
+        return agent_report(request, pk)
+    return DeviceMonitoringView.as_view()(request, pk=pk)
+
+
+def agent_report(request, pk):
+    device = active_device(pk)
+    if not key_matches(device, request.GET.get("key")):
+        return JsonResponse({"detail": "Wrong or missing device key."}, status=403)
+    try:
+        ingest(device, request.body, request.GET.get("time"))
+    except ReportRejected as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    except BackendUnavailable as exc:
+        log.warning("report of %s not stored, time-series store unavailable: %s", device.pk, exc)
+        response = JsonResponse(
+            {"detail": "The time-series store is unavailable; keep the sample and retry."}, status=503
+        )
+        response["Retry-After"] = "30"
+        return response
+    # The peer answers `200 null`; agents only look at the status.
+    return HttpResponse(b"null", content_type="application/json")
+
+
 class DeviceMonitoringView(APIView):
-    # Agents authenticate with the device key; people with a session or a token.
+    """Charts of a device for people (session or token) and its agent (``?key=``)."""
+
     authentication_classes = [SessionAuthentication, TokenAuthentication]
     permission_classes = [AllowAny]
-
-    def get_authenticators(self):
-        # A key-authenticated agent POST carries no CSRF token: skip session auth for it.
-        if self.request.method == "POST":
-            return []
-        return super().get_authenticators()
-
-    def post(self, request, pk):
-        device = active_device(pk)
-        if not key_matches(device, request.query_params.get("key")):
-            return Response({"detail": "Wrong or missing device key."}, status=403)
-        try:
-            ingest(device, request.body, request.query_params.get("time"))
-        except ReportRejected as exc:
-            return Response({"detail": str(exc)}, status=400)
-        except BackendUnavailable as exc:
-            log.warning("report of %s not stored, time-series store unavailable: %s", device.pk, exc)
-            return Response(
-                {"detail": "The time-series store is unavailable; keep the sample and retry."},
-                status=503,
-                headers={"Retry-After": "30"},
-            )
-        # The peer answers `200 null`; agents only look at the status.
-        return HttpResponse(b"null", content_type="application/json")
 
     def get(self, request, pk):
         key = request.query_params.get("key")

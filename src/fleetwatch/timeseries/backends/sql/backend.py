@@ -340,7 +340,9 @@ class SqlBackend(BaseBackend):
                 )
         return fields
 
-    def _aggregate(self, query: ChartQuery, bucketing: Bucketing | None, lower, end):
+    def _aggregate(self, query: ChartQuery, bucketing: Bucketing | None, lower, end, mean_partials=None):
+        """``{series: {bucket key: value}}``; with a ``mean_partials`` dict, also fills it with
+        ``{alias: [(sum, count) per bucket]}`` for each mean aggregate."""
         fields = self._chart_fields(query)
         ids = {name: [fid for fid, _ in pairs] for name, pairs in fields.items()}
         kinds = {name: {kind for _, kind in pairs} for name, pairs in fields.items()}
@@ -353,9 +355,24 @@ class SqlBackend(BaseBackend):
 
         simple = [a for a in query.aggregates if a.fn not in ("mode", "last")]
         if simple:
-            sql = compiler.chart_simple(simple, ids, series, bucketing, lower_us, upper_us, query.group_by)
+            sql = compiler.chart_simple(
+                simple,
+                ids,
+                series,
+                bucketing,
+                lower_us,
+                upper_us,
+                query.group_by,
+                mean_partials=mean_partials is not None,
+            )
             offset = 1 if query.group_by is None else 2
+            means = [a for a in simple if a.fn == "mean"]
+            extra = offset + len(simple)
             for row in self._query(sql):
+                if mean_partials is not None:
+                    for j, agg in enumerate(means):
+                        partial = (row[extra + 2 * j] or 0, row[extra + 2 * j + 1] or 0)
+                        mean_partials.setdefault(agg.alias, []).append(partial)
                 for i, agg in enumerate(simple):
                     value = row[offset + i]
                     if value is None or (agg.fills_with_zero and value == 0):
@@ -391,6 +408,46 @@ class SqlBackend(BaseBackend):
     def _summary(self, query, lower, end):
         raw = self._aggregate(query, None, lower, end)
         return {name: values.get(0) for name, values in raw.items()}
+
+    def _chart_and_summary(self, query, bucketing, lower, end):
+        """One scan for the chart, and the summary composed from its buckets; only distinct
+        counts and modes, which do not compose, get a summary query of their own."""
+        partials: dict[str, list] = {}
+        raw = self._aggregate(query, bucketing, lower, end, partials)
+        summary: dict[str, Any] = {}
+        separate = []
+        for agg in query.aggregates:
+            values = list(raw.get(agg.alias, {}).values())
+            if agg.fn == "mean":
+                total = sum(s for s, _c in partials.get(agg.alias, []))
+                count = sum(c for _s, c in partials.get(agg.alias, []))
+                summary[agg.alias] = total / count if count else None
+            elif agg.fn == "sum":
+                summary[agg.alias] = sum(values) if values else None
+            elif agg.fn == "min":
+                summary[agg.alias] = min(values) if values else None
+            elif agg.fn == "max":
+                summary[agg.alias] = max(values) if values else None
+            elif agg.fn == "count":
+                summary[agg.alias] = sum(values)
+            elif agg.fn == "last":
+                by_key = raw.get(agg.alias, {})
+                summary[agg.alias] = by_key[max(by_key)] if by_key else None
+            else:
+                separate.append(agg)
+        if separate:
+            rest = ChartQuery(
+                query.measurement,
+                separate,
+                query.start,
+                query.end,
+                query.interval,
+                query.timezone,
+                query.tags,
+                retention=query.retention,
+            )
+            summary.update(self._summary(rest, lower, end))
+        return raw, summary
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         series = compiler.series_subquery([query.measurement], query.retention, query.tags)

@@ -130,10 +130,19 @@ def chart_simple(
     lower_us: int,
     upper_us: int,
     group_by: str | None,
+    mean_partials: bool = False,
 ) -> Sql:
-    """One pass over the rows: a bucket key (and group value) plus one column per aggregate."""
+    """One pass over the rows: a bucket key (and group value) plus one column per aggregate;
+    with ``mean_partials``, then a SUM and a COUNT column per mean (to summarise the range)."""
     all_ids = sorted({i for agg in aggregates for i in field_ids.get(agg.field, [])}) or [-1]
-    columns = ", ".join(simple_aggregate_expr(a, field_ids.get(a.field, [])) for a in aggregates)
+    exprs = [simple_aggregate_expr(a, field_ids.get(a.field, [])) for a in aggregates]
+    if mean_partials:
+        for agg in aggregates:
+            if agg.fn == "mean":
+                ids = field_ids.get(agg.field, [])
+                exprs.append(simple_aggregate_expr(Aggregate("sum", agg.field), ids))
+                exprs.append(simple_aggregate_expr(Aggregate("count", agg.field), ids))
+    columns = ", ".join(exprs)
     bucket = bucket_expr(bucketing)
     timing = time_clause(lower_us, upper_us)
     if group_by is None:
