@@ -117,6 +117,11 @@ DATABASES = {
 # The time-series store: a URL (sqlite://, postgresql://) or, in a settings override, a dict.
 TIMESERIES_DATABASE = env_str("FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / 'timeseries.sqlite3'}")
 
+# Extra metric and chart types, as declarations (see docs/metrics.md); set in a settings module
+# that imports this one, e.g. FLEETWATCH_CHARTS = {"temperature": {"title": …, "query": None, …}}.
+FLEETWATCH_METRICS: dict = {}
+FLEETWATCH_CHARTS: dict = {}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

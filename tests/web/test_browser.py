@@ -95,3 +95,18 @@ def test_another_organization_gets_404_for_the_device_page(
     response = page.goto(f"{live_server.url}/devices/{reporting_device.pk}/")
     assert response.status == 404
     assert reporting_device.name not in page.content()
+
+
+def test_the_dashboard_draws_organization_wide_charts(browser, live_server, client, reporting_device, alice):
+    client.force_login(alice)
+    api = client.get("/api/v1/monitoring/dashboard/?time=7d&timezone=UTC").json()
+    page = browser.new_context(timezone_id="UTC").new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    page.click("text=Dashboard")
+    page.wait_for_selector("#charts[data-loaded=true]", timeout=15_000)
+    titles = page.eval_on_selector_all("section.chart h2", "els => els.map(e => e.textContent)")
+    assert titles == [chart["title"] for chart in api["charts"]]
+    assert len(titles) == 1  # WiFi clients; the reporting device has no "wan"-like interface traffic

@@ -8,6 +8,7 @@ app_name = "web"
 urlpatterns = [
     path("", views.fleet, name="fleet"),
     path("devices/<uuid:pk>/", views.device, name="device"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -33,3 +33,9 @@ def fleet(request):
 def device(request, pk):
     obj = get_object_or_404(Device.objects.visible_to(request.user).select_related("organization"), pk=pk)
     return render(request, "web/device.html", {"device": obj})
+
+
+@login_required
+def dashboard(request):
+    organizations = Organization.objects.visible_to(request.user).filter(is_active=True)
+    return render(request, "web/dashboard.html", {"organizations": organizations})

@@ -20,6 +20,9 @@
     } else if (data.get("time") !== "custom") {
       p.set("time", data.get("time"));
     }
+    for (const [key, value] of data.entries()) {  // other filters (dashboard: organization)
+      if (!["time", "start", "end"].includes(key) && value) p.set(key, value);
+    }
     return p;
   }
 
@@ -75,7 +78,7 @@
 
   async function load() {
     const p = params();
-    csv.href = root.dataset.api + "?" + p.toString() + "&csv=1";
+    if (csv) csv.href = root.dataset.api + "?" + p.toString() + "&csv=1";
     status.textContent = "Loading charts…";
     root.replaceChildren();
     const response = await fetch(root.dataset.api + "?" + p.toString(), { credentials: "same-origin" });
