@@ -36,7 +36,7 @@ def _database(url: str) -> dict:
         path = unquote(parts.path)
         name = path[1:] if path.startswith("/") else path
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "fleetwatch.core.sqlite",
             "NAME": name,
             # Keep each thread's connection: opening one (functions, PRAGMAs) per request cost
             # more than the report it served.

@@ -129,7 +129,7 @@ def test_an_unreachable_store_answers_503_and_changes_nothing(client, device_a, 
     def down(*args, **kwargs):
         raise BackendUnavailable("connection refused")
 
-    monkeypatch.setattr(timeseries, "write", down)
+    monkeypatch.setattr(timeseries, "_write_tiers", down)
     response = post(client, device_a, example_report())
     assert response.status_code == 503
     assert response["Retry-After"] == "30"

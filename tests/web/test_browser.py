@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from fleetwatch.monitoring.ingestion import ingest
+from fleetwatch.monitoring import ingestion
 from tests.ingest.payloads import example_report
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,7 +49,11 @@ def reporting_device(device_a, timeseries):
         report["resources"]["load"] = [load, 0.1, 0.1]
         report["interfaces"][2]["statistics"]["rx_bytes"] += 10_000_000 * minutes
         moment = now - timedelta(minutes=minutes)
-        ingest(device_a, json.dumps(report).encode(), moment.strftime("%d-%m-%Y_%H:%M:%S.%f"))
+        ingestion.ingest(
+            ingestion.reporting_device(device_a.pk),
+            json.dumps(report).encode(),
+            moment.strftime("%d-%m-%Y_%H:%M:%S.%f"),
+        )
     return device_a
 
 

@@ -128,16 +128,30 @@ class BaseBackend:
         Points already older than the tier keeps are dropped, as InfluxDB does, and not counted.
         The whole call is one transaction where the backend has them.
         """
-        floor = self.retention_floor(retention)
-        batch = []
-        for point in points:
-            if not isinstance(point, Point):
-                raise InvalidInput(f"write() takes Point objects, got {type(point).__name__}")
-            if point.time >= floor:
-                batch.append(point)
-        if batch:
+        return self.write_tiers({retention: points})
+
+    def write_tiers(self, points_by_tier: dict[str, Iterable[Point]]) -> int:
+        """Like :meth:`write` for several retention tiers at once, in one transaction where the
+        backend has them (one agent report writes its metrics and its raw snapshot together)."""
+        batches = {}
+        for retention, points in points_by_tier.items():
+            floor = self.retention_floor(retention)
+            batch = []
+            for point in points:
+                if not isinstance(point, Point):
+                    raise InvalidInput(f"write() takes Point objects, got {type(point).__name__}")
+                if point.time >= floor:
+                    batch.append(point)
+            if batch:
+                batches[retention] = batch
+        if batches:
+            self._write_tiers(batches)
+        return sum(len(batch) for batch in batches.values())
+
+    def _write_tiers(self, batches: dict[str, list[Point]]) -> None:
+        """Backends with multi-statement transactions override this to write all tiers at once."""
+        for retention, batch in batches.items():
             self._write(batch, retention)
-        return len(batch)
 
     # ------------------------------------------------------------------ reads
 

@@ -55,3 +55,22 @@ def test_expired_points_are_not_returned_then_not_kept(backend, clock):
     assert backend.count_points(retention="short") == {}  # ... until enforced
     assert backend.count_points(retention="default") == {"c": 1}
     assert backend.read(ReadQuery("c"))[0].fields == {"v": 5.0}
+
+
+def test_one_write_fills_several_tiers_and_drops_what_a_tier_no_longer_keeps(backend, clock):
+    now = clock.now
+    kept = backend.write_tiers(
+        {
+            "default": [point("traffic", now, {"ifname": "eth0"}, rx=10.0)],
+            "short": [
+                point("device_data", now, {"pk": "a"}, data='{"n": 1}'),
+                point("device_data", now - timedelta(hours=25), {"pk": "a"}, data='{"n": 0}'),
+            ],
+        }
+    )
+    assert kept == 2  # the 25-hour-old snapshot is already past the short tier
+    assert [r.fields for r in backend.read(ReadQuery("traffic"))] == [{"rx": 10.0}]
+    assert backend.read(ReadQuery("traffic", retention="short")) == []
+    assert [r.fields for r in backend.read(ReadQuery("device_data", retention="short"))] == [
+        {"data": '{"n": 1}'}
+    ]

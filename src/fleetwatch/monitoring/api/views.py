@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from fleetwatch.inventory.models import Device
 from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
-from fleetwatch.monitoring.ingestion import ReportRejected, ingest
+from fleetwatch.monitoring.ingestion import ReportRejected, ingest, reporting_device
 from fleetwatch.timeseries import BackendUnavailable, InvalidQuery
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def active_device(pk) -> Device:
     return device
 
 
-def key_matches(device: Device, key: str | None) -> bool:
+def key_matches(device, key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(device.key.encode(), str(key).encode())
 
 
@@ -47,7 +47,9 @@ def device_monitoring(request, pk):
 
 
 def agent_report(request, pk):
-    device = active_device(pk)
+    device = reporting_device(pk)
+    if device is None:
+        raise Http404("No such active device.")
     if not key_matches(device, request.GET.get("key")):
         return JsonResponse({"detail": "Wrong or missing device key."}, status=403)
     try:

@@ -46,6 +46,10 @@ def typed(num: float | None, txt: str | None, kinds: set[str] | str) -> Any:
     return float(num)
 
 
+class _CatalogueMiss(Exception):
+    """A write needs a series or field id that is not cached yet."""
+
+
 class SqlBackend(BaseBackend):
     placeholder = "?"
     # Ties in time are ordered by measurement and tags in code-point order on every engine.
@@ -232,13 +236,24 @@ class SqlBackend(BaseBackend):
     # ------------------------------------------------------------------ writes
 
     def _write(self, points: list[Point], retention: str) -> None:
+        self._write_tiers({retention: points})
+
+    def _write_tiers(self, batches: dict[str, list[Point]]) -> None:
+        # Rows are built before the transaction when every series and field is known, so the
+        # write lock is held for the upsert alone (SQLite has one writer at a time).
+        try:
+            rows = [row for tier, points in batches.items() for row in self._rows(None, points, tier)]
+        except _CatalogueMiss:
+            rows = None
         with self._translate_errors(), self._transaction() as conn:
-            cur = conn.cursor()
-            rows = self._rows(cur, points, retention)
+            if rows is None:
+                cur = conn.cursor()
+                rows = [row for tier, points in batches.items() for row in self._rows(cur, points, tier)]
             self._bulk_upsert(conn, rows)
 
     def _rows(self, cur, points: list[Point], retention: str) -> list[tuple]:
-        """Points → ``(series_id, field_id, ts, num, txt)`` rows, creating catalogue entries.
+        """Points → ``(series_id, field_id, ts, num, txt)`` rows, creating catalogue entries
+        (without a cursor, a series or field not yet known raises ``_CatalogueMiss``).
 
         This loop is the write path's hot spot: keep it flat and allocation-light.
         """
@@ -252,6 +267,8 @@ class SqlBackend(BaseBackend):
             skey = (retention, measurement, tag_items)
             series_id = series_ids.get(skey)
             if series_id is None:
+                if cur is None:
+                    raise _CatalogueMiss
                 series_id = series_ids[skey] = self._series_id(cur, retention, measurement, tag_items)
             ts = (point.time - EPOCH) // ONE_MICROSECOND
             for name, value in point.fields.items():
@@ -259,6 +276,8 @@ class SqlBackend(BaseBackend):
                 fkey = (measurement, name, value_type)
                 field_id = field_ids.get(fkey)
                 if field_id is None:
+                    if cur is None:
+                        raise _CatalogueMiss
                     kind = KIND_OF_TYPE[value_type]
                     field_id = field_ids[fkey] = self._field_id(cur, measurement, name, kind)
                 if value_type is str:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fleetwatch.timeseries.backends.sql.backend import SqlBackend
+from fleetwatch.timeseries.backends.sqlite.writer_lock import WriterLock
 from fleetwatch.timeseries.errors import BackendUnavailable, ConfigurationError, TimeseriesError
 
 _memory_ids = itertools.count(1)
@@ -76,15 +77,36 @@ class SqliteBackend(SqlBackend):
     def _schema_statements(self):
         return SCHEMA
 
+    def _writer_lock(self) -> WriterLock:
+        lock = getattr(self._local, "writer_lock", None)
+        if lock is None:
+            lock = self._local.writer_lock = WriterLock(None if self._uri else self._target)
+        return lock
+
     def _begin(self, conn):
-        conn.execute("BEGIN IMMEDIATE")
+        lock = self._writer_lock()
+        lock.acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
 
     def _commit(self, conn):
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
+        finally:
+            self._writer_lock().release()
 
     def _rollback(self, conn):
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            self._writer_lock().release()
 
     def _bulk_upsert(self, conn, rows):
         conn.executemany(UPSERT, rows)
