@@ -21,11 +21,18 @@ from fleetwatch.timeseries.buckets import (
 )
 from fleetwatch.timeseries.model import get_zone
 
-# The charts of a page are computed side by side: the databases release the GIL while they
-# scan. A process-wide pool, so each of its threads keeps its own database connection.
+# The charts of a page are computed side by side where that helps (server databases: the
+# GIL is released while they answer). A process-wide pool, so each of its threads keeps its
+# own database connection.
 _pool = ThreadPoolExecutor(
     max_workers=int(os.environ.get("FLEETWATCH_CHART_THREADS", "4")), thread_name_prefix="fleetwatch-charts"
 )
+
+
+def _map(function, jobs):
+    if get_backend().features.concurrent_reads_help:
+        return _pool.map(function, jobs)
+    return map(function, jobs)
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ def device_charts(device, window: Window) -> tuple[list[str], list[dict]]:
             chart_type = get_chart(chart.configuration)
             if chart_type.template() is not None:
                 jobs.append((metric, chart_type, tags))
-    results = _pool.map(lambda job: chart_data(job[1], job[0].key, job[2], job[0].field_name, window), jobs)
+    results = _map(lambda job: chart_data(job[1], job[0].key, job[2], job[0].field_name, window), jobs)
     x: list[str] = []
     charts = []
     for (metric, chart_type, _tags), (labels, traces, summary, has_data) in zip(jobs, results, strict=True):

@@ -70,6 +70,8 @@ class Features:
     supports_exact_count_distinct = True
     supports_rollups = False
     max_write_batch = 50_000
+    # Whether several chart queries run side by side finish sooner than one after another.
+    concurrent_reads_help = True
 
 
 class BaseBackend:
