@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql}"
+backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql,influxdb}"
 export FLEETWATCH_TEST_BACKENDS="$backends"
 started=()
 
@@ -31,6 +31,8 @@ start_service() {  # start_service <script name> <URL variable>
 }
 
 if wants postgresql; then start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL; fi
+if wants influxdb; then start_service influxdb1 FLEETWATCH_TEST_INFLUXDB_URL; fi
+if wants elasticsearch; then start_service elasticsearch FLEETWATCH_TEST_ELASTICSEARCH_URL; fi
 
 # Browser tests drive Debian's Chromium; install it when absent.
 if [[ ! -x /usr/bin/chromium ]]; then

@@ -27,8 +27,16 @@ from fleetwatch.timeseries.errors import ConfigurationError
 BUILTIN_BACKENDS: dict[str, str] = {
     "sqlite": "fleetwatch.timeseries.backends.sqlite",
     "postgresql": "fleetwatch.timeseries.backends.postgresql",
+    "influxdb": "fleetwatch.timeseries.backends.influxdb",
+    "elasticsearch": "fleetwatch.timeseries.backends.elasticsearch",
 }
-URL_SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
+URL_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "influxdb": "influxdb",
+    "elasticsearch": "elasticsearch",
+}
 
 
 def parse_url(url: str) -> dict[str, Any]:
