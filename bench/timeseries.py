@@ -5,11 +5,12 @@ For each backend, in one run:
 * **write**: N series × M timestamps × 3 fields through ``Backend.write()`` in batches, next
   to the raw driver's bulk path (SQLite ``executemany``, PostgreSQL binary ``COPY``) loading
   the same rows, already prepared as tuples, into an equivalent table with the same primary
-  key. The ratio is ours / raw (target ≥ 0.5).
+  key; for InfluxDB, the same points as line protocol, prepared beforehand, POSTed to
+  ``/write`` in batches of the same size. The ratio is ours / raw (target ≥ 0.5).
 * **chart**: a 30-day series with one point every 5 minutes, charted with 1 h and 1 d buckets,
   50 runs each: p50 and p95 latency of ``Backend.chart()`` (target p95 ≤ 20 ms on SQLite).
 
-    python bench/timeseries.py                      # sqlite (+ postgresql when its URL is set)
+    python bench/timeseries.py                      # sqlite (+ each backend whose URL is set)
     FLEETWATCH_BENCH_POSTGRESQL_URL=postgresql://… python bench/timeseries.py --backends postgresql
     make bench                                      # starts the servers it needs
 """
@@ -123,6 +124,32 @@ def raw_postgresql(url: str, rows: list[tuple], batch_rows: int) -> float:
     return elapsed
 
 
+def raw_influxdb(url: str, points: list[Point], batch_points: int) -> float:
+    import urllib3
+
+    from fleetwatch.timeseries.backends.influxdb.influxql import line
+    from fleetwatch.timeseries.loading import parse_url
+
+    s = parse_url(url)
+    base = f"http://{s['HOST']}:{s['PORT']}"
+    http = urllib3.PoolManager()
+    http.request("POST", f"{base}/query", fields={"q": "DROP DATABASE fw_bench_raw"}, encode_multipart=False)
+    http.request(
+        "POST", f"{base}/query", fields={"q": "CREATE DATABASE fw_bench_raw"}, encode_multipart=False
+    )
+    bodies = [
+        "\n".join(line(p.measurement, p.tags, p.fields, to_micros(p.time)) for p in chunk).encode()
+        for chunk in batches(points, batch_points)
+    ]
+    started = time.perf_counter()
+    for body in bodies:
+        response = http.request("POST", f"{base}/write?db=fw_bench_raw&precision=u", body=body)
+        assert response.status == 204, response.data
+    elapsed = time.perf_counter() - started
+    http.request("POST", f"{base}/query", fields={"q": "DROP DATABASE fw_bench_raw"}, encode_multipart=False)
+    return elapsed
+
+
 # ------------------------------------------------------------------ measurements
 
 
@@ -176,7 +203,10 @@ def run_backend(name: str, url: str | None, args, workdir: Path) -> dict:
         raw_seconds = raw_sqlite(str(workdir / "raw.db"), rows, batch_rows)
         backend = load_backend({"BACKEND": "sqlite", "NAME": str(workdir / "ts.db")}, clock=lambda: NOW)
     else:
-        raw_seconds = raw_postgresql(url, rows, batch_rows)
+        if name == "influxdb":
+            raw_seconds = raw_influxdb(url, points, args.batch)
+        else:
+            raw_seconds = raw_postgresql(url, rows, batch_rows)
         backend = load_backend(
             url + ("&" if "?" in url else "?") + "schema=fleetwatch_bench", clock=lambda: NOW
         )
@@ -209,7 +239,10 @@ def run_backend(name: str, url: str | None, args, workdir: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    default_backends = "sqlite,postgresql" if os.environ.get("FLEETWATCH_BENCH_POSTGRESQL_URL") else "sqlite"
+    servers = ("postgresql", "influxdb", "elasticsearch")
+    default_backends = ",".join(
+        ["sqlite", *[name for name in servers if os.environ.get(f"FLEETWATCH_BENCH_{name.upper()}_URL")]]
+    )
     parser.add_argument("--backends", default=default_backends)
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--timestamps", type=int, default=1000)

@@ -5,7 +5,13 @@ cd "$(dirname "$0")/.."
 started=()
 cleanup() { for s in "${started[@]}"; do bash "scripts/services/$s.sh" stop || true; done; }
 trap cleanup EXIT
-if ! bash scripts/services/postgresql.sh status >/dev/null 2>&1; then started+=(postgresql); fi
-FLEETWATCH_BENCH_POSTGRESQL_URL=$(bash scripts/services/postgresql.sh start | tail -n 1)
-export FLEETWATCH_BENCH_POSTGRESQL_URL
-.venv/bin/python bench/timeseries.py --backends "${BENCH_BACKENDS:-sqlite,postgresql}" "$@"
+backends="${BENCH_BACKENDS:-sqlite,postgresql,influxdb}"
+start() {  # start <backend> <service script>
+    [[ ",$backends," == *",$1,"* ]] || return 0
+    if ! bash "scripts/services/$2.sh" status >/dev/null 2>&1; then started+=("$2"); fi
+    export "FLEETWATCH_BENCH_${1^^}_URL=$(bash "scripts/services/$2.sh" start | tail -n 1)"
+}
+start postgresql postgresql
+start influxdb influxdb1
+start elasticsearch elasticsearch
+.venv/bin/python bench/timeseries.py --backends "$backends" "$@"

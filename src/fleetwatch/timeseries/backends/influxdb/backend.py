@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,9 @@ from fleetwatch.timeseries.errors import (
     TimeseriesError,
 )
 from fleetwatch.timeseries.model import (
+    EPOCH,
     NUMERIC_AGGREGATES,
+    ONE_MICROSECOND,
     ChartQuery,
     Point,
     ReadQuery,
@@ -155,19 +158,25 @@ class InfluxDBBackend(BaseBackend):
             timeout = float(options.get("timeout", 30))
         except ValueError as exc:
             raise ConfigurationError(f"influxdb: {exc}") from None
+        host = config.host or "127.0.0.1"
+        gzip = str(options.get("gzip", "auto")).lower()
+        compress = _flag(gzip) if gzip != "auto" else host not in ("127.0.0.1", "localhost", "::1")
         self.http = InfluxHTTP(
-            config.host or "127.0.0.1",
+            host,
             config.port or 8086,
             self.database,
             config.user,
             config.password,
             ssl=_flag(options.get("ssl", "false")),
             timeout=timeout,
+            compress=compress,
         )
         self._lock = threading.Lock()
         self._database_ready = False
         self._policies: dict[str, int] = {}  # tier → duration applied on the server
         self._kinds: dict[tuple[str, str], dict[str, str]] = {}  # (policy, measurement) → field kinds
+        self._builder = q.LineBuilder()
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetwatch-influxdb-writes")
 
     # ------------------------------------------------------------------ set-up
 
@@ -230,37 +239,73 @@ class InfluxDBBackend(BaseBackend):
 
     def _write_tiers(self, batches: dict[str, list[Point]]) -> None:
         self._prepare()
-        # Every line is built (and every type checked) before the first request: a batch the
+        # Every point is checked (types, tag values) before the first request: a batch the
         # server would half-accept ("partial write") is refused here as a whole.
-        prepared = [
-            (self.policy(tier), self._lines(self.policy(tier), points)) for tier, points in batches.items()
+        checked = [
+            (self.policy(tier), points, self._check(self.policy(tier), points))
+            for tier, points in batches.items()
         ]
-        for policy, lines in prepared:
-            for start in range(0, len(lines), self.batch_size):
-                self.http.write(lines[start : start + self.batch_size], policy)
+        # Lines of the next batch are built while the server ingests the previous one: the
+        # request runs on a sender thread (the GIL is free during socket I/O).
+        pending = None
+        try:
+            for policy, points, overrides in checked:
+                for start in range(0, len(points), self.batch_size):
+                    lines = self._lines(points, start, start + self.batch_size, overrides)
+                    if pending is not None:
+                        pending.result()
+                    pending = self._sender.submit(self.http.write, lines, policy)
+            if pending is not None:
+                pending.result()
+                pending = None
+        finally:
+            if pending is not None:
+                pending.cancel() or pending.exception()
 
-    def _lines(self, policy: str, points: list[Point]) -> list[str]:
+    def _check(self, policy: str, points: list[Point]) -> dict[int, dict]:
+        """Check every field's type against what the server holds, and every tag value;
+        returns the fields converted without loss (``_coerce``) by point index."""
         kinds = self._field_kinds(policy, {p.measurement for p in points})
+        # Types already accepted per measurement and field: the common case is one dict lookup.
+        accepted: dict[str, dict[str, type]] = {m: {} for m in kinds}
         learned: dict[str, dict[str, str]] = defaultdict(dict)
-        lines = []
-        for point in points:
-            known = kinds[point.measurement]
-            fields = point.fields
+        overrides: dict[int, dict] = {}
+        head = self._builder.head
+        for index, point in enumerate(points):
+            measurement, fields = point.measurement, point.fields
+            types = accepted[measurement]
             for name, value in fields.items():
+                if types.get(name) is type(value):
+                    continue
                 kind = KIND_OF_TYPE[type(value)]
-                stored = known.get(name) or learned[point.measurement].get(name)
+                stored = kinds[measurement].get(name) or learned[measurement].get(name)
                 if stored is None:
-                    learned[point.measurement][name] = kind
-                elif stored != kind:
-                    fields = dict(fields) if fields is point.fields else fields
-                    fields[name] = self._coerce(point.measurement, name, value, stored)
+                    learned[measurement][name] = kind
+                    types[name] = type(value)
+                elif stored == kind:
+                    types[name] = type(value)
+                else:
+                    fields = overrides.setdefault(index, dict(point.fields))
+                    fields[name] = self._coerce(measurement, name, value, stored)
             try:
-                lines.append(q.line(point.measurement, point.tags, fields, to_micros(point.time)))
+                head(measurement, point.tags)
             except q.Unwritable as exc:
                 raise InvalidPoint(str(exc)) from None
         for measurement, fields in learned.items():
             self._kinds.setdefault((policy, measurement), {}).update(fields)
-        return lines
+        return overrides
+
+    def _lines(self, points: list[Point], start: int, stop: int, overrides: dict[int, dict]) -> list[str]:
+        build = self._builder.line
+        return [
+            build(
+                point.measurement,
+                point.tags,
+                overrides.get(index, point.fields) if overrides else point.fields,
+                (point.time - EPOCH) // ONE_MICROSECOND,
+            )
+            for index, point in enumerate(points[start:stop], start)
+        ]
 
     @staticmethod
     def _coerce(measurement: str, name: str, value: Any, stored: str) -> Any:
@@ -581,4 +626,5 @@ class InfluxDBBackend(BaseBackend):
         return {"backend": self.vendor, "reachable": True, "version": version, "error": None}
 
     def close(self) -> None:
+        self._sender.shutdown(wait=True)
         self.http.close()

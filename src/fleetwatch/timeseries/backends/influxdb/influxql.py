@@ -48,11 +48,47 @@ def field_value(value) -> str:
 
 
 def line(measurement: str, tags: Mapping[str, str], fields: Mapping, micros: int) -> str:
-    head = measurement  # names are letters, digits and _ . - only (model.check_name)
-    if tags:
-        head += "".join(f",{_escape_key(k)}={_escape_key(tags[k])}" for k in sorted(tags))
-    body = ",".join(f"{_escape_key(k)}={field_value(v)}" for k, v in fields.items())
-    return f"{head} {body} {micros}"
+    return LineBuilder().line(measurement, tags, fields, micros)
+
+
+class LineBuilder:
+    """Lines with each series' escaped head and each field's escaped key computed once: a
+    batch repeats the same few series and fields thousands of times."""
+
+    LIMIT = 100_000
+
+    def __init__(self):
+        self._heads: dict[tuple, str] = {}
+        self._keys: dict[str, str] = {}
+
+    def head(self, measurement: str, tags: Mapping[str, str]) -> str:
+        """``measurement,tag=value,…`` (raises ``Unwritable``)."""
+        series = (measurement, *tags.keys(), *tags.values())  # cheaper to build than items()
+        head = self._heads.get(series)
+        if head is None:
+            # names are letters, digits and _ . - only (model.check_name)
+            head = measurement + "".join(f",{_escape_key(k)}={_escape_key(tags[k])}" for k in sorted(tags))
+            if len(self._heads) > self.LIMIT:
+                self._heads.clear()
+            self._heads[series] = head
+        return head
+
+    def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping, micros: int) -> str:
+        head = self.head(measurement, tags)
+        keys = self._keys
+        parts = []
+        for name, value in fields.items():
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = _escape_key(name)
+            kind = type(value)
+            if kind is float:
+                parts.append(f"{key}={value!r}")
+            elif kind is int:
+                parts.append(f"{key}={value}i")
+            else:
+                parts.append(f"{key}={field_value(value)}")
+        return f"{head} {','.join(parts)} {micros}"
 
 
 # ------------------------------------------------------------------ InfluxQL
