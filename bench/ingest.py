@@ -38,9 +38,17 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--timeseries",
+        help="time-series URL (default: the embedded SQLite file); e.g. influxdb://127.0.0.1:58086/fw_bench",
+    )
     args = parser.parse_args()
 
-    server = Server(workers=args.workers, threads=args.threads).start()
+    if args.timeseries:
+        from fleetwatch.timeseries import load_backend
+
+        load_backend(args.timeseries).flush()  # a clean store: the bench counts what it wrote
+    server = Server(workers=args.workers, threads=args.threads, timeseries=args.timeseries).start()
     try:
         server.manage("org", "create", "--name", "Bench", "--slug", "bench")
         devices = []
@@ -101,7 +109,8 @@ def main() -> int:
     n = len(latencies)
     print(
         f"{n} reports ({args.devices} devices × {args.reports}), concurrency {args.concurrency}, "
-        f"gunicorn {args.workers} workers × {args.threads} threads, embedded SQLite"
+        f"gunicorn {args.workers} workers × {args.threads} threads, "
+        f"time series: {args.timeseries or 'embedded SQLite'}"
     )
     print(f"failures: {len(failures)} {sorted(set(failures))}")
     print(f"throughput: {n / elapsed:,.0f} reports/s ({elapsed:.1f} s)   target >= 540")
