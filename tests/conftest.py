@@ -35,6 +35,12 @@ def pytest_terminal_summary(terminalreporter):
 # --------------------------------------------------------------------------- Django personas
 import pytest  # noqa: E402
 
+from fleetwatch.celery import app as celery_app  # noqa: E402
+
+# Tasks run inline in tests (their effects are asserted right after); tests/tasks/ covers the
+# real brokers with real workers.
+celery_app.conf.task_always_eager = True
+
 
 @pytest.fixture
 def timeseries(tmp_path, settings):

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "fleetwatch.core",
     "fleetwatch.inventory",
     "fleetwatch.monitoring",
+    "fleetwatch.notifications",
     "fleetwatch.web",
 ]
 
@@ -121,6 +122,43 @@ TIMESERIES_DATABASE = env_str("FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / '
 # that imports this one, e.g. FLEETWATCH_CHARTS = {"temperature": {"title": …, "query": None, …}}.
 FLEETWATCH_METRICS: dict = {}
 FLEETWATCH_CHARTS: dict = {}
+
+# ---------------------------------------------------------------- background work (Celery)
+# One setting picks the broker: amqp://… (RabbitMQ), redis://…, or by default a directory
+# under the data dir, which needs no server (kombu's filesystem transport).
+BROKER = env_str("FLEETWATCH_BROKER", "filesystem://")
+CELERY_BROKER_URL = BROKER
+if BROKER.startswith("filesystem://"):
+    _queue_dir = DATA_DIR / "broker"
+    _queue_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+# A task taken by a worker that dies is delivered again: checks and deliveries are idempotent.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CHECK_INTERVAL_SECONDS = int(env_str("FLEETWATCH_CHECK_INTERVAL", "300"))
+CELERY_BEAT_SCHEDULE = {
+    "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
+    "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},
+}
+
+# ---------------------------------------------------------------- notifications
+# Links in e-mails and webhook payloads point here.
+FLEETWATCH_BASE_URL = env_str("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# E-mail goes out only when an SMTP server is configured.
+EMAIL_HOST = env_str("FLEETWATCH_EMAIL_HOST", "")
+EMAIL_PORT = int(env_str("FLEETWATCH_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env_str("FLEETWATCH_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("FLEETWATCH_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("FLEETWATCH_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("FLEETWATCH_EMAIL_FROM", "fleetwatch@localhost")
+FLEETWATCH_EMAIL_ENABLED = bool(EMAIL_HOST)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -34,6 +34,7 @@ def test_every_built_in_metric_type_is_there():
             "signal_quality",
             "access_tech",
             "iperf3",
+            "reporting",  # Fleetwatch's own: the generic "no report for N minutes" check
         ]
     )
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
     path("monitoring/", include("fleetwatch.monitoring.api.urls")),
     path("inventory/", include("fleetwatch.inventory.api.urls")),
+    path("notifications/", include("fleetwatch.notifications.api.urls")),
 ]

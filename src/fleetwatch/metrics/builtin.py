@@ -229,6 +229,15 @@ METRICS = [
         retention="short",
     ),
     MetricType(
+        "reporting",
+        "Reporting",
+        "Reporting",
+        "reporting",
+        "reporting",
+        alert=AlertDefaults("<", 1, 0),
+        retention="short",
+    ),
+    MetricType(
         "general_clients",
         "General WiFi clients",
         "General WiFi Clients",

@@ -13,3 +13,16 @@ class MonitoringConfig(AppConfig):
         from fleetwatch.metrics import configure
 
         configure(getattr(settings, "FLEETWATCH_METRICS", None), getattr(settings, "FLEETWATCH_CHARTS", None))
+
+        from django.db.models.signals import post_save
+
+        from fleetwatch.inventory.models import Device
+
+        post_save.connect(_device_saved, sender=Device, dispatch_uid="fleetwatch-auto-checks")
+
+
+def _device_saved(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        from fleetwatch.monitoring.tasks import auto_create_checks
+
+        auto_create_checks(instance)

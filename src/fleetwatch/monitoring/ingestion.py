@@ -9,9 +9,10 @@ the agent keeps the sample).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
@@ -25,6 +26,7 @@ from fleetwatch.timeseries import Point
 from fleetwatch.timeseries.queries import DEVICE_DATA_MEASUREMENT, DEVICE_DATA_RETENTION
 
 CONTENT_TYPE = "inventory.device"
+log = logging.getLogger(__name__)
 
 
 class ReportRejected(ValueError):
@@ -169,7 +171,32 @@ def ingest(
         if seen is not None:
             ensure_metrics(device, samples)
         update_state(device, changes, now)
+    schedule_evaluation(device, samples, moment, now)
     return len(points) + 1
+
+
+# Reports older than this are history (an agent catching up): they do not raise alerts.
+EVALUATE_WITHIN = timedelta(minutes=5)
+
+
+def schedule_evaluation(device: ReportingDevice, samples, moment: datetime, now: datetime) -> None:
+    """Queue the threshold evaluation of the alerting values just stored (off the request)."""
+    if now - moment > EVALUATE_WITHIN:
+        return
+    values = []
+    for sample in samples:
+        metric_type = get_metric(sample.configuration)
+        field = metric_type.alert and (metric_type.alert_field or metric_type.field_name)
+        if field and field in sample.fields:
+            values.append((sample.configuration, sample.main_tags, sample.fields[field]))
+    if not values:
+        return
+    from fleetwatch.monitoring.tasks import evaluate_reported
+
+    try:
+        evaluate_reported.delay(str(device.pk), values, moment.isoformat())
+    except Exception:  # the report is stored: a broker hiccup must not turn it into an error
+        log.exception("could not queue the alert evaluation of %s", device.pk)
 
 
 def _marker(configuration: str, main_tags: dict) -> str:

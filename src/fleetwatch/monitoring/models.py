@@ -24,7 +24,10 @@ class Metric(models.Model):
     key = models.CharField(max_length=64)  # the measurement
     field_name = models.CharField(max_length=64)
     main_tags = models.JSONField(default=dict, blank=True)
+    # Health against the alert threshold: raw (the latest value) drives the device status;
+    # tolerant (after the tolerance window, never flapping) drives notifications.
     is_healthy = models.BooleanField(null=True, default=None)
+    is_healthy_tolerant = models.BooleanField(null=True, default=None)
     created = models.DateTimeField(auto_now_add=True)
 
     objects = MetricQuerySet.as_manager()
@@ -66,3 +69,99 @@ class DeviceState(models.Model):
 
     def __str__(self) -> str:
         return f"state of {self.device_id}"
+
+
+class AlertSettingsQuerySet(OrgScopedQuerySet):
+    org_path = "metric__device__organization"
+
+
+class AlertSettings(models.Model):
+    """When a metric is unhealthy: ``value <operator> threshold`` for ``tolerance`` minutes.
+    Created from the metric type's defaults; edit a row to override them for one device."""
+
+    class Operator(models.TextChoices):
+        LESS = "<", "less than"
+        GREATER = ">", "greater than"
+
+    metric = models.OneToOneField(Metric, on_delete=models.CASCADE, related_name="alert_settings")
+    is_active = models.BooleanField(default=True, help_text="Notify on problems and recoveries.")
+    operator = models.CharField(max_length=1, choices=Operator.choices)
+    threshold = models.FloatField()
+    tolerance = models.PositiveIntegerField(default=0, help_text="Minutes a crossing must last.")
+
+    objects = AlertSettingsQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "alert settings"
+
+    def __str__(self) -> str:
+        return f"{self.metric}: {self.operator} {self.threshold:g} for {self.tolerance} min"
+
+    def crossed_by(self, value) -> bool:
+        return value < self.threshold if self.operator == "<" else value > self.threshold
+
+
+class CheckQuerySet(OrgScopedQuerySet):
+    org_path = "device__organization"
+
+
+class Check(models.Model):
+    """An active check of a device, run periodically by the worker (``fleetwatch.monitoring.checks``)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="checks")
+    check_type = models.CharField(max_length=64)  # a name in fleetwatch.monitoring.checks.CHECKS
+    params = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    last_run = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = CheckQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "check_type"], name="one_check_per_type")]
+        ordering = ["check_type"]
+
+    def __str__(self) -> str:
+        return f"{self.check_type} of {self.device}"
+
+
+class HealthStatus(models.TextChoices):
+    UNKNOWN = "unknown", "unknown"
+    OK = "ok", "ok"
+    PROBLEM = "problem", "problem"
+    CRITICAL = "critical", "critical"
+    DEACTIVATED = "deactivated", "deactivated"
+
+
+class DeviceHealth(models.Model):
+    """A device's health status (see ``fleetwatch.monitoring.health``)."""
+
+    device = models.OneToOneField(Device, primary_key=True, on_delete=models.CASCADE, related_name="health")
+    status = models.CharField(max_length=12, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN)
+    changed = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.device}: {self.status}"
+
+
+class StatusChangeQuerySet(OrgScopedQuerySet):
+    org_path = "device__organization"
+
+
+class StatusChange(models.Model):
+    """History of a device's health status."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="status_changes")
+    previous = models.CharField(max_length=12, choices=HealthStatus.choices)
+    status = models.CharField(max_length=12, choices=HealthStatus.choices)
+    time = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    objects = StatusChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["device", "-time"])]
+
+    def __str__(self) -> str:
+        return f"{self.device}: {self.previous} → {self.status}"

@@ -11,7 +11,16 @@ class OrganizationSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created"]
 
 
+def health_status(device) -> str:
+    """unknown, ok, problem, critical or deactivated (see fleetwatch.monitoring.health)."""
+    if not device.is_active:
+        return "deactivated"
+    health = getattr(device, "health", None)
+    return health.status if health is not None else "unknown"
+
+
 class DeviceSerializer(serializers.ModelSerializer):
+    health_status = serializers.SerializerMethodField()
     organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all())
     location = serializers.PrimaryKeyRelatedField(
         queryset=Location.objects.all(), allow_null=True, required=False
@@ -29,9 +38,13 @@ class DeviceSerializer(serializers.ModelSerializer):
             "last_seen",
             "management_ip",
             "location",
+            "health_status",
             "created",
         ]
-        read_only_fields = ["id", "key", "last_seen", "created"]
+        read_only_fields = ["id", "key", "last_seen", "health_status", "created"]
+
+    def get_health_status(self, device) -> str:
+        return health_status(device)
 
     def validate(self, attrs):
         # One validation path: the model's clean() applies to admin, API and CLI alike.

@@ -32,7 +32,7 @@ class DeviceViewSet(viewsets.ModelViewSet):
     permission_classes = [permissions.IsAuthenticated, OrgAdminWrites]
 
     def get_queryset(self):
-        return Device.objects.visible_to(self.request.user).select_related("organization")
+        return Device.objects.visible_to(self.request.user).select_related("organization", "health")
 
     def _check_organization(self, organization):
         if not Organization.objects.manageable_by(self.request.user).filter(pk=organization.pk).exists():

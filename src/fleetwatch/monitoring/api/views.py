@@ -108,6 +108,8 @@ class DeviceMonitoringView(APIView):
 
 
 def device_summary(device: Device) -> dict:
+    from fleetwatch.inventory.api.serializers import health_status
+
     return {
         "id": str(device.pk),
         "name": device.name,
@@ -116,7 +118,28 @@ def device_summary(device: Device) -> dict:
         "management_ip": device.management_ip,
         "is_active": device.is_active,
         "last_seen": device.last_seen.isoformat() if device.last_seen else None,
+        "health_status": health_status(device),
     }
+
+
+class StatusHistoryView(APIView):
+    """``/api/v1/monitoring/device/<uuid>/status-history/``: the device's health changes."""
+
+    def get(self, request, pk):
+        from fleetwatch.monitoring.models import StatusChange
+
+        if not request.user.is_authenticated:
+            return Response({"detail": "Authentication credentials were not provided."}, status=401)
+        device = Device.objects.visible_to(request.user).filter(pk=pk).first()
+        if device is None:
+            raise Http404("No such device.")
+        changes = StatusChange.objects.filter(device=device)[:500]
+        return Response(
+            [
+                {"time": c.time.isoformat(), "previous": c.previous, "status": c.status, "reason": c.reason}
+                for c in changes
+            ]
+        )
 
 
 class DashboardView(APIView):

@@ -1,0 +1,118 @@
+"""Threshold evaluation with tolerance, after the reference's semantics.
+
+* Raw health (``Metric.is_healthy``) follows the latest value: it drives the device status.
+* Tolerant health (``is_healthy_tolerant``) changes only when the crossing has lasted the
+  tolerance: at least two points on the crossed side in the window, the oldest of them at
+  least ``tolerance`` old, and no point on the other side in between (that is flapping, and
+  changes nothing). Recovery is judged the same way in the other direction.
+* Tolerant transitions send ``alert_transition``: healthy/unknown → unhealthy is a problem,
+  unhealthy → healthy a recovery; unknown → healthy (a new device's first sample) is silent.
+
+Every read is bounded (``limit`` 2 and 1, with ``where``): evaluation never loads the points
+of a whole window, however long the tolerance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from fleetwatch.core.timeseries import get_backend
+from fleetwatch.metrics import get_metric
+from fleetwatch.monitoring.models import AlertSettings, Metric
+from fleetwatch.monitoring.signals import alert_transition
+from fleetwatch.timeseries import ReadQuery, Where
+
+# Tolerances shorter than the agents' report interval cannot be judged from two points.
+TOLERANCE_INTERVAL = 300  # seconds
+OPPOSITE = {"<": ">=", ">": "<="}
+
+
+def ensure_alert_settings(metric: Metric) -> AlertSettings | None:
+    defaults = get_metric(metric.configuration).alert
+    if defaults is None:
+        return None
+    settings_row, _ = AlertSettings.objects.get_or_create(
+        metric=metric,
+        defaults={
+            "operator": defaults.operator,
+            "threshold": defaults.threshold,
+            "tolerance": defaults.tolerance,
+        },
+    )
+    return settings_row
+
+
+def _tolerance_interval() -> int:
+    return int(getattr(settings, "FLEETWATCH_TOLERANCE_INTERVAL", TOLERANCE_INTERVAL))
+
+
+def _sustained(metric: Metric, alert: AlertSettings, op: str, flapping_op: str, now: datetime) -> bool:
+    """Has ``field op threshold`` held for the tolerance, without a point on the other side?"""
+    metric_type = get_metric(metric.configuration)
+    field = metric_type.alert_field or metric_type.field_name
+    tolerance = alert.tolerance * 60
+    interval = _tolerance_interval()
+    window = tolerance * 1.25 if interval <= tolerance <= 2 * interval else tolerance
+    since = now - timedelta(seconds=window)
+    tags = {"content_type": "inventory.device", "object_id": str(metric.device_id), **metric.main_tags}
+    backend = get_backend()
+    base = dict(tags=tags, since=since, until=now, retention=metric_type.retention, fields=[field])
+    crossing = backend.read(ReadQuery(metric.key, where=[Where(field, op, alert.threshold)], limit=2, **base))
+    if len(crossing) < 2 or crossing[0].time > now - timedelta(seconds=tolerance):
+        return False
+    other_side = backend.read(
+        ReadQuery(
+            metric.key, where=[Where(field, flapping_op, alert.threshold)], order="desc", limit=1, **base
+        )
+    )
+    return not other_side
+
+
+def evaluate(metric: Metric, value, now: datetime, send_alert: bool = True) -> str | None:
+    """Update the metric's health for a new value; returns "problem", "recovery" or None."""
+    alert = getattr(metric, "alert_settings", None) or ensure_alert_settings(metric)
+    if alert is None or value is None:
+        return None
+    crossed = alert.crossed_by(value)
+    raw = not crossed
+    tolerant = metric.is_healthy_tolerant
+    if alert.tolerance * 60 < _tolerance_interval():
+        new_tolerant = raw
+    elif crossed and tolerant is not False:
+        new_tolerant = (
+            False if _sustained(metric, alert, alert.operator, OPPOSITE[alert.operator], now) else tolerant
+        )
+    elif not crossed and tolerant is False:
+        new_tolerant = (
+            True if _sustained(metric, alert, OPPOSITE[alert.operator], alert.operator, now) else False
+        )
+    elif not crossed and tolerant is None:
+        new_tolerant = True
+    else:
+        new_tolerant = tolerant
+    raw_changed = metric.is_healthy != raw
+    transition = None
+    if new_tolerant is False and tolerant is not False:
+        transition = "problem"
+    elif new_tolerant is True and tolerant is False:
+        transition = "recovery"
+    if raw_changed or new_tolerant != tolerant:
+        Metric.objects.filter(pk=metric.pk).update(is_healthy=raw, is_healthy_tolerant=new_tolerant)
+        metric.is_healthy, metric.is_healthy_tolerant = raw, new_tolerant
+    if raw_changed and metric.device_id is not None:
+        from fleetwatch.monitoring.health import refresh_status
+
+        refresh_status(metric.device, now, reason=f"{metric.name}: {value!r}")
+    if transition is not None and alert.is_active:
+        alert_transition.send(
+            sender=Metric,
+            metric=metric,
+            alert_settings=alert,
+            kind=transition,
+            value=value,
+            time=now,
+            send_alert=send_alert,
+        )
+    return transition

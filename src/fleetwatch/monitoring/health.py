@@ -1,0 +1,50 @@
+"""A device's health status from its metrics' raw health.
+
+``critical``: every critical metric the device has (ping reachability, data collected) is
+unhealthy; ``problem``: some metric is unhealthy; ``ok``: metrics judged and all healthy;
+``unknown``: nothing judged yet; ``deactivated``: the device is switched off in the inventory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from fleetwatch.monitoring.models import DeviceHealth, HealthStatus, StatusChange
+from fleetwatch.monitoring.signals import health_changed
+
+CRITICAL_METRICS = {("ping", "reachable"), ("data_collected", "data_collected")}
+
+
+def compute_status(device) -> str:
+    if not device.is_active:
+        return HealthStatus.DEACTIVATED
+    judged = [m for m in device.metrics.all() if m.is_healthy is not None]
+    if not judged:
+        return HealthStatus.UNKNOWN
+    critical = [m for m in judged if (m.key, m.field_name) in CRITICAL_METRICS]
+    if critical and all(m.is_healthy is False for m in critical):
+        return HealthStatus.CRITICAL
+    if any(m.is_healthy is False for m in judged):
+        return HealthStatus.PROBLEM
+    return HealthStatus.OK
+
+
+def refresh_status(device, now: datetime, reason: str = "") -> str:
+    status = compute_status(device)
+    with transaction.atomic():
+        health, _ = DeviceHealth.objects.select_for_update().get_or_create(device=device)
+        previous = health.status
+        if previous == status:
+            return status
+        health.status, health.changed = status, now
+        health.save()
+        StatusChange.objects.create(
+            device=device, previous=previous, status=status, time=now, reason=reason[:200]
+        )
+    device._state.fields_cache.pop("health", None)  # the next read sees the new status
+    health_changed.send(
+        sender=DeviceHealth, device=device, previous=previous, status=status, time=now, reason=reason
+    )
+    return status

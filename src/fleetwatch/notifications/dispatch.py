@@ -1,0 +1,160 @@
+"""From an alert transition to every channel: in-app, e-mail, webhooks.
+
+Problems are not notified during a maintenance window (or when the check says not to, e.g. a
+device already critical); a recovery is notified exactly when its problem was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from fleetwatch.monitoring.health import CRITICAL_METRICS
+from fleetwatch.notifications.models import (
+    MaintenanceWindow,
+    Notification,
+    OpenProblem,
+    Preference,
+    Webhook,
+    WebhookDelivery,
+)
+
+
+@dataclass
+class AlertEvent:
+    kind: str  # problem | recovery
+    configuration: str
+    metric_name: str
+    metric_id: int
+    device_id: str
+    device_name: str
+    organization_id: str
+    organization_slug: str
+    value: float
+    operator: str
+    threshold: float
+    tolerance: int
+    critical: bool
+    since: datetime
+    time: datetime
+
+    @property
+    def url(self) -> str:
+        return f"/devices/{self.device_id}/"
+
+    @property
+    def title(self) -> str:
+        if self.kind == "problem":
+            return f"{self.device_name}: {self.metric_name} problem"
+        return f"{self.device_name}: {self.metric_name} recovered"
+
+    @property
+    def message(self) -> str:
+        verb = "is" if self.kind == "problem" else "is back to normal:"
+        return (
+            f"{self.metric_name} of {self.device_name} {verb} {self.value:g} "
+            f"(alert when {self.operator} {self.threshold:g} for {self.tolerance} minutes)."
+        )
+
+
+def on_alert_transition(sender, metric, alert_settings, kind, value, time, send_alert=True, **kwargs):
+    device = metric.device
+    if device is None:
+        return
+    if kind == "problem":
+        quiet = not send_alert or MaintenanceWindow.objects.active_for(device, time).exists()
+        OpenProblem.objects.update_or_create(metric=metric, defaults={"since": time, "notified": not quiet})
+        if quiet:
+            return
+        since = time
+    else:
+        problem = OpenProblem.objects.filter(metric=metric).first()
+        if problem is None:
+            return
+        problem.delete()
+        if not problem.notified or not send_alert:
+            return
+        since = problem.since
+    organization = device.organization
+    event = AlertEvent(
+        kind=kind,
+        configuration=metric.configuration,
+        metric_name=metric.name,
+        metric_id=metric.pk,
+        device_id=str(device.pk),
+        device_name=device.name,
+        organization_id=str(organization.pk),
+        organization_slug=organization.slug,
+        value=value,
+        operator=alert_settings.operator,
+        threshold=alert_settings.threshold,
+        tolerance=alert_settings.tolerance,
+        critical=(metric.key, metric.field_name) in CRITICAL_METRICS,
+        since=since,
+        time=time,
+    )
+    deliver(event)
+
+
+def recipients(organization_id):
+    return (
+        get_user_model()
+        .objects.filter(memberships__organization_id=organization_id, is_active=True)
+        .distinct()
+    )
+
+
+def deliver(event: AlertEvent) -> None:
+    from fleetwatch.notifications.tasks import deliver_webhook, send_email
+
+    preferences = {
+        p.user_id: p for p in Preference.objects.filter(user__in=recipients(event.organization_id))
+    }
+    emails = []
+    notifications = []
+    for user in recipients(event.organization_id):
+        preference = preferences.get(user.pk) or Preference(user=user)
+        if preference.web:
+            notifications.append(
+                Notification(
+                    user=user,
+                    organization_id=event.organization_id,
+                    device_id=event.device_id,
+                    metric_id=event.metric_id,
+                    kind=event.kind,
+                    title=event.title,
+                    message=event.message,
+                    url=event.url,
+                    time=event.time,
+                )
+            )
+        if preference.email and user.email:
+            emails.append(user.email)
+    Notification.objects.bulk_create(notifications)
+    base_url = getattr(settings, "FLEETWATCH_BASE_URL", "http://127.0.0.1:8000")
+    deliveries = []
+    for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
+        from fleetwatch.notifications.webhooks import alert_payload
+
+        deliveries.append(
+            WebhookDelivery.objects.create(
+                webhook=webhook,
+                kind=event.kind,
+                payload=alert_payload(event, webhook.name, base_url),
+                created=event.time,
+            )
+        )
+    subject = event.title
+    body = f"{event.message}\n\n{base_url}{event.url}\n"
+
+    def enqueue():
+        for delivery in deliveries:
+            deliver_webhook.delay(delivery.pk)
+        if emails and settings.FLEETWATCH_EMAIL_ENABLED:
+            send_email.delay(subject, body, emails)
+
+    transaction.on_commit(enqueue)

@@ -1,0 +1,53 @@
+"""Celery tasks of notifications: webhook deliveries with retries, e-mail."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+
+log = logging.getLogger(__name__)
+
+
+def attempt_delivery(delivery, now: datetime | None = None) -> bool:
+    """One attempt; records it. Returns True when another attempt should follow."""
+    from fleetwatch.notifications.models import WebhookDelivery
+    from fleetwatch.notifications.webhooks import MAX_ATTEMPTS, backoff, post
+
+    now = now or datetime.now(UTC)
+    webhook = delivery.webhook
+    code, error = post(webhook.url, webhook.secret, delivery.payload)
+    delivery.attempts += 1
+    delivery.last_attempt = now
+    delivery.response_code = code
+    delivery.error = error
+    if not error:
+        delivery.status, delivery.next_attempt = WebhookDelivery.Status.DELIVERED, None
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status, delivery.next_attempt = WebhookDelivery.Status.FAILED, None
+        log.warning("webhook %s: giving up after %s attempts: %s", webhook, delivery.attempts, error)
+    else:
+        delivery.next_attempt = now + backoff(delivery.attempts)
+    delivery.save()
+    return delivery.next_attempt is not None
+
+
+@shared_task
+def deliver_webhook(delivery_id: int) -> None:
+    from fleetwatch.notifications.models import WebhookDelivery
+
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return
+    if attempt_delivery(delivery):
+        # Retried with backoff through the broker: a restart of the worker loses nothing.
+        deliver_webhook.apply_async((delivery_id,), eta=delivery.next_attempt)
+
+
+@shared_task
+def send_email(subject: str, body: str, recipients: list[str]) -> None:
+    for address in recipients:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
