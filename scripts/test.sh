@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql,influxdb}"
+backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql,influxdb,elasticsearch}"
 export FLEETWATCH_TEST_BACKENDS="$backends"
 started=()
 
