@@ -33,6 +33,10 @@ start_service() {  # start_service <script name> <URL variable>
 if wants postgresql; then start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL; fi
 if wants influxdb; then start_service influxdb1 FLEETWATCH_TEST_INFLUXDB_URL; fi
 if wants elasticsearch; then start_service elasticsearch FLEETWATCH_TEST_ELASTICSEARCH_URL; fi
+# Background work: the embedded filesystem queue needs nothing; RabbitMQ is started.
+brokers="${FLEETWATCH_TEST_BROKERS:-filesystem,amqp}"
+export FLEETWATCH_TEST_BROKERS="$brokers"
+if [[ ",$brokers," == *",amqp,"* ]]; then start_service rabbitmq FLEETWATCH_TEST_AMQP_URL; fi
 
 # Browser tests drive Debian's Chromium; install it when absent.
 if [[ ! -x /usr/bin/chromium ]]; then

@@ -1,7 +1,7 @@
 """The ``fleetwatch`` command.
 
-``fleetwatch version`` and ``fleetwatch serve`` are handled here; every other command is a
-Django management command (``fleetwatch migrate``, ``fleetwatch createsuperuser`` …).
+``fleetwatch version``, ``fleetwatch serve`` and ``fleetwatch worker`` are handled here; every
+other command is a Django management command (``fleetwatch migrate``, ``fleetwatch createsuperuser`` …).
 """
 
 from __future__ import annotations
@@ -95,8 +95,20 @@ def _serve_demo(args) -> int:
         stdout=open(os.devnull, "w"),
     )
     url = f"http://{args.bind}"
+    # A demo shows checks and alerts within minutes: checks every minute, no tolerance.
+    os.environ.setdefault("FLEETWATCH_CHECK_INTERVAL", "60")
+    os.environ.setdefault("FLEETWATCH_ALERT_TOLERANCE", "0")
+    webhook = os.environ.get("FLEETWATCH_DEMO_WEBHOOK")
+    if webhook:
+        from fleetwatch.inventory.models import Organization
+        from fleetwatch.notifications.models import Webhook
+
+        Webhook.objects.get_or_create(
+            organization=Organization.objects.get(slug="demo"), name="demo", defaults={"url": webhook}
+        )
     server = subprocess.Popen(_gunicorn_command(args))
-    children = [server]
+    # Checks, alerts and notifications: the worker and its schedule, on the embedded broker.
+    children = [server, subprocess.Popen(_worker_command(concurrency=1), stdout=subprocess.DEVNULL)]
     try:
         for _ in range(120):
             try:
@@ -121,6 +133,10 @@ def _serve_demo(args) -> int:
                     "--url",
                     url,
                     "--live",
+                    "--silent-minutes",
+                    "90",
+                    "--back-after",
+                    os.environ.get("FLEETWATCH_DEMO_BACK_AFTER", "15"),
                 ]
             )
         )
@@ -135,6 +151,33 @@ def _serve_demo(args) -> int:
             child.wait(timeout=30)
 
 
+def _worker_command(concurrency: int | None = None, beat: bool = True) -> list[str]:
+    from django.conf import settings
+
+    command = [sys.executable, "-m", "celery", "-A", "fleetwatch.celery", "worker", "--loglevel", "INFO"]
+    command += [
+        "--concurrency",
+        str(concurrency or int(os.environ.get("FLEETWATCH_WORKER_CONCURRENCY", "2"))),
+    ]
+    if beat:
+        # beat (the schedule of checks and retention) runs inside the worker: one command
+        command += ["--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")]
+    return command
+
+
+def worker(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fleetwatch worker",
+        description="Run background work (checks, alerts, notifications) and its schedule.",
+    )
+    parser.add_argument("--concurrency", type=int, help="worker processes (default 2)")
+    parser.add_argument("--no-beat", action="store_true", help="no schedule here (another worker runs it)")
+    args = parser.parse_args(argv)
+    _setup_django()
+    os.execvp(sys.executable, _worker_command(args.concurrency, beat=not args.no_beat))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else "help"
@@ -145,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "serve":
         return serve(argv[1:])
+    if command == "worker":
+        return worker(argv[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetwatch.settings")
     from django.core.management import execute_from_command_line
 

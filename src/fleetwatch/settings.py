@@ -143,6 +143,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CHECK_INTERVAL_SECONDS = int(env_str("FLEETWATCH_CHECK_INTERVAL", "300"))
+# When set, replaces the registry's default alert tolerance (minutes) of new alert settings.
+FLEETWATCH_ALERT_TOLERANCE = env_str("FLEETWATCH_ALERT_TOLERANCE", "")
 CELERY_BEAT_SCHEDULE = {
     "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
     "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},

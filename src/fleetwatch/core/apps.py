@@ -5,3 +5,11 @@ class CoreConfig(AppConfig):
     name = "fleetwatch.core"
     label = "fleetwatch_core"
     verbose_name = "Fleetwatch core"
+
+    def ready(self):
+        # Every Django process (web, worker, commands) sends tasks through Fleetwatch's Celery
+        # application and its broker setting, not Celery's default (amqp://localhost).
+        from fleetwatch.celery import app
+
+        app.set_current()
+        app.set_default()

@@ -33,12 +33,13 @@ def ensure_alert_settings(metric: Metric) -> AlertSettings | None:
     defaults = get_metric(metric.configuration).alert
     if defaults is None:
         return None
+    override = str(getattr(settings, "FLEETWATCH_ALERT_TOLERANCE", "")).strip()
     settings_row, _ = AlertSettings.objects.get_or_create(
         metric=metric,
         defaults={
             "operator": defaults.operator,
             "threshold": defaults.threshold,
-            "tolerance": defaults.tolerance,
+            "tolerance": int(override) if override else defaults.tolerance,
         },
     )
     return settings_row

@@ -2,8 +2,11 @@
 
 Creates (or reuses) an organization and N devices, posts D days of back-dated 5-minute reports
 over HTTP exactly as the OpenWrt agent does (``?key=…&time=DD-MM-YYYY_HH:MM:SS.ffffff``), then
-keeps posting live reports every interval. Every fourth router has an LTE modem; the last one
-goes silent after the back-fill, so that it looks down.
+keeps posting live reports every interval. Every fourth router has an LTE modem. Management
+IPs are loopback addresses (127.0.0.x, which answer the ping check), except for the last router:
+it went silent ``--silent-minutes`` before the end of the back-fill, its address (198.51.100.x,
+a documentation range) answers no ping, and with ``--back-after M`` it comes back (reports and
+answers again) after M minutes of live reports, so that its recovery shows too.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ class Command(BaseCommand):
             "--interval", type=int, default=REPORT_INTERVAL, help="seconds between live reports"
         )
         parser.add_argument("--concurrency", type=int, default=4)
+        parser.add_argument("--silent-minutes", type=int, default=90, help="how long the last router is down")
+        parser.add_argument(
+            "--back-after", type=int, default=0, help="minutes of live mode until it is back (0: never)"
+        )
 
     def handle(self, *args, **o):
         org, _ = Organization.objects.get_or_create(slug=o["org"], defaults={"name": o["org"].title()})
@@ -45,13 +52,21 @@ class Command(BaseCommand):
                 defaults={"mac_address": f"02:00:00:00:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}"},
             )
             devices.append((i, device, i % 4 == 3))
+        silent = devices[-1][1] if len(devices) > 1 else None
+        for i, device, _lte in devices:
+            address = f"198.51.100.{1 + i % 250}" if device == silent else f"127.0.{i // 250}.{10 + i % 240}"
+            if device.management_ip != address:
+                device.management_ip = address
+                device.save(update_fields=["management_ip"])
         now = datetime.now(UTC).replace(microsecond=0)
+        silent_since = now - timedelta(minutes=o["silent_minutes"])
         start = now - timedelta(days=o["days"])
         steps = int(o["days"] * 86400 // REPORT_INTERVAL)
         jobs = [
             (i, d, lte, start + timedelta(seconds=REPORT_INTERVAL * s))
             for s in range(steps)
             for i, d, lte in devices
+            if d != silent or start + timedelta(seconds=REPORT_INTERVAL * s) < silent_since
         ]
         self.stdout.write(f"back-filling {len(jobs)} reports of {len(devices)} devices to {o['url']}")
         began = time.monotonic()
@@ -60,9 +75,19 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{failures} reports were not accepted")
         self.stdout.write(f"done in {time.monotonic() - began:.1f} s")
-        silent = devices[-1][1] if len(devices) > 1 else None
+        live_since = time.monotonic()
         while o["live"]:
             moment = datetime.now(UTC)
+            if (
+                silent is not None
+                and o["back_after"]
+                and time.monotonic() - live_since >= o["back_after"] * 60
+            ):
+                i = devices[-1][0]
+                silent.management_ip = f"127.0.{i // 250}.{10 + i % 240}"
+                silent.save(update_fields=["management_ip"])
+                self.stdout.write(f"{silent.name} is back")
+                silent = None
             for i, device, lte in devices:
                 if device != silent:
                     self._post(o["url"], i, device, lte, moment, start)
