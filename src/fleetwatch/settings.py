@@ -135,6 +135,7 @@ if BROKER.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "store_processed": False,
+        "control_folder": str(_queue_dir / "control"),  # else kombu writes ./control
     }
 CELERY_TASK_IGNORE_RESULT = True
 # A task taken by a worker that dies is delivered again: checks and deliveries are idempotent.

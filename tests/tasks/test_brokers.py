@@ -29,7 +29,11 @@ def broker_app(name, tmp_path):
         queue.mkdir()
         app.conf.update(
             broker_url="filesystem://",
-            broker_transport_options={"data_folder_in": str(queue), "data_folder_out": str(queue)},
+            broker_transport_options={
+                "data_folder_in": str(queue),
+                "data_folder_out": str(queue),
+                "control_folder": str(queue / "control"),
+            },
         )
     else:
         url = os.environ.get("FLEETWATCH_TEST_AMQP_URL")
