@@ -114,3 +114,42 @@ def test_the_dashboard_draws_organization_wide_charts(browser, live_server, clie
     titles = page.eval_on_selector_all("section.chart h2", "els => els.map(e => e.textContent)")
     assert titles == [chart["title"] for chart in api["charts"]]
     assert len(titles) == 1  # WiFi clients; the reporting device has no "wan"-like interface traffic
+
+
+def test_a_down_device_shows_critical_and_its_notification_can_be_read(
+    browser, live_server, device_a, timeseries, bob
+):
+    """Ping fails (a documentation address answers nothing) and no data came: critical, with
+    the problem in the header's unread count and on the notifications page."""
+    from fleetwatch.monitoring.checks.runner import run_check
+    from fleetwatch.monitoring.models import Check
+
+    device_a.management_ip = "198.51.100.1"
+    device_a.save()
+    now = datetime.now(UTC)
+    for check in Check.objects.filter(device=device_a):
+        check.params = {"count": 2, "interval": 10, "timeout": 100} if check.check_type == "ping" else {}
+        check.save()
+        for metric in run_check(check, now):
+            metric.alert_settings.tolerance = 0
+            metric.alert_settings.save()
+        run_check(check, now + timedelta(minutes=1))  # with no tolerance: a problem at once
+
+    page = browser.new_context(timezone_id="UTC").new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    assert page.text_content(f"tr[data-device='{device_a.pk}'] .status") == "critical"
+    from fleetwatch.notifications.models import Notification
+
+    print(list(Notification.objects.filter(user=bob).values_list("title", flat=True)))
+    assert page.text_content("#unread-count").strip() == "2"  # ping and data collected
+    page.click("#notifications-link")
+    titles = page.eval_on_selector_all("li.problem.unread a", "els => els.map(e => e.textContent)")
+    assert sorted(titles) == ["ap-lobby: Monitoring Data Collected problem", "ap-lobby: Ping problem"]
+    page.click("button[value=read-all]")
+    assert page.query_selector("li.unread") is None
+    assert page.query_selector("#unread-count") is None
+    page.goto(f"{live_server.url}/devices/{device_a.pk}/")
+    assert page.text_content("#health-status") == "critical"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.fleet, name="fleet"),
     path("devices/<uuid:pk>/", views.device, name="device"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("notifications/", views.notifications, name="notifications"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

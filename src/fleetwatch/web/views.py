@@ -2,14 +2,26 @@
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
+from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
+from fleetwatch.monitoring.models import HealthStatus, StatusChange
+from fleetwatch.notifications.models import MaintenanceWindow, Notification, OpenProblem, Preference
+
+
+def unread_notifications(request) -> dict:
+    """Context processor: the unread count in the header of every page."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notifications": Notification.objects.filter(user=user).unread().count()}
 
 
 @login_required
 def fleet(request):
-    devices = Device.objects.visible_to(request.user).select_related("organization", "location")
+    devices = Device.objects.visible_to(request.user).select_related("organization", "location", "health")
     organizations = Organization.objects.visible_to(request.user)
     query = request.GET.get("q", "").strip()
     if query:
@@ -17,22 +29,59 @@ def fleet(request):
     org = request.GET.get("org", "")
     if org:
         devices = devices.filter(organization__slug=org)
+    status = request.GET.get("status", "")
+    devices = list(devices.order_by("organization__name", "name"))
+    for d in devices:
+        d.health_status = health_status(d)
+    if status:
+        devices = [d for d in devices if d.health_status == status]
     return render(
         request,
         "web/fleet.html",
         {
-            "devices": devices.order_by("organization__name", "name"),
+            "devices": devices,
             "organizations": organizations,
             "query": query,
             "org": org,
+            "status": status,
+            "statuses": HealthStatus.values,
         },
     )
 
 
 @login_required
 def device(request, pk):
-    obj = get_object_or_404(Device.objects.visible_to(request.user).select_related("organization"), pk=pk)
-    return render(request, "web/device.html", {"device": obj})
+    obj = get_object_or_404(
+        Device.objects.visible_to(request.user).select_related("organization", "health"), pk=pk
+    )
+    now = timezone.now()
+    context = {
+        "device": obj,
+        "health_status": health_status(obj),
+        "maintenance": MaintenanceWindow.objects.active_for(obj, now).order_by("end"),
+        "open_problems": OpenProblem.objects.filter(metric__device=obj).select_related("metric"),
+        "status_changes": StatusChange.objects.filter(device=obj)[:20],
+    }
+    return render(request, "web/device.html", context)
+
+
+@login_required
+def notifications(request):
+    """The user's notifications (newest first), mark read, and channel preferences."""
+    preference, _ = Preference.objects.get_or_create(user=request.user)
+    mine = Notification.objects.filter(user=request.user)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "read-all":
+            mine.unread().update(read_at=timezone.now())
+        elif action == "read":
+            mine.filter(pk=request.POST.get("id")).unread().update(read_at=timezone.now())
+        elif action == "preferences":
+            preference.web = "web" in request.POST
+            preference.email = "email" in request.POST
+            preference.save()
+        return redirect("web:notifications")
+    return render(request, "web/notifications.html", {"notifications": mine[:200], "preference": preference})
 
 
 @login_required

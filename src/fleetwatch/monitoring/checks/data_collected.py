@@ -39,12 +39,12 @@ class DataCollected(BaseCheck):
                 ReadQuery(measurements, tags=tags, since=since, until=self.now, limit=1)
             )
             collected = 1 if rows else 0
-        health = getattr(self.device, "health", None)
-        already_critical = health is not None and health.status == "critical"
+        # A device that answers no ping sends no data either: its ping problem says it all.
+        ping_down = self.device.metrics.filter(key="ping", field_name="reachable", is_healthy=False).exists()
         return [
             Measurement(
                 "data_collected",
                 {"data_collected": collected},
-                send_alert=not already_critical or collected == 1,
+                send_alert=collected == 1 or not ping_down,
             )
         ]
