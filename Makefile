@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 ## Serve Fleetwatch on http://127.0.0.1:8000 with SQLite only (no other server), with a demo
 ## organization, a printed login and a simulated fleet reporting through the agent endpoint.
 run: venv
+	@command -v fping >/dev/null || bash scripts/services/tools.sh fping || echo "fping unavailable: ping checks are skipped"
 	$(VENV)/bin/fleetwatch serve --demo
 
 ## Start the servers the suite needs, run ruff and the whole pytest suite, stop the servers.

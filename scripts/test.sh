@@ -38,11 +38,14 @@ brokers="${FLEETWATCH_TEST_BROKERS:-filesystem,amqp}"
 export FLEETWATCH_TEST_BROKERS="$brokers"
 if [[ ",$brokers," == *",amqp,"* ]]; then start_service rabbitmq FLEETWATCH_TEST_AMQP_URL; fi
 
-# Browser tests drive Debian's Chromium; install it when absent.
-if [[ ! -x /usr/bin/chromium ]]; then
-    SERVICE_NAME=chromium
+# Browser tests drive Debian's Chromium; the ping check runs Debian's fping. Install when absent.
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v fping >/dev/null || missing+=(fping)
+if (( ${#missing[@]} )); then
+    SERVICE_NAME=tools
     source scripts/services/lib.sh
-    apt_install chromium
+    apt_install "${missing[@]}"
 fi
 
 echo "[test] ruff" >&2

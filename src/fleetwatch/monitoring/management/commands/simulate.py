@@ -87,6 +87,7 @@ class Command(BaseCommand):
                 silent.management_ip = f"127.0.{i // 250}.{10 + i % 240}"
                 silent.save(update_fields=["management_ip"])
                 self.stdout.write(f"{silent.name} is back")
+                self.stdout.flush()
                 silent = None
             for i, device, lte in devices:
                 if device != silent:

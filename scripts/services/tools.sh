@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Debian tools Fleetwatch runs (not servers): scripts/services/tools.sh <package>...
+# e.g. fping for the ping check. Installed only when absent.
+set -euo pipefail
+SERVICE_NAME=tools
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+(( $# )) || die "usage: $0 <package>..."
+apt_install "$@"
