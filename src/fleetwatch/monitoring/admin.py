@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from fleetwatch.monitoring.models import Chart, DeviceState, Metric
+from fleetwatch.monitoring.models import (
+    AlertSettings,
+    Chart,
+    Check,
+    DeviceHealth,
+    DeviceState,
+    Metric,
+    StatusChange,
+)
 
 
 class ChartInline(admin.TabularInline):
@@ -10,7 +18,15 @@ class ChartInline(admin.TabularInline):
 
 @admin.register(Metric)
 class MetricAdmin(admin.ModelAdmin):
-    list_display = ("name", "device", "configuration", "key", "field_name", "is_healthy")
+    list_display = (
+        "name",
+        "device",
+        "configuration",
+        "key",
+        "field_name",
+        "is_healthy",
+        "is_healthy_tolerant",
+    )
     list_filter = ("configuration", "is_healthy")
     search_fields = ("name", "device__name")
     inlines = [ChartInline]
@@ -20,3 +36,35 @@ class MetricAdmin(admin.ModelAdmin):
 class DeviceStateAdmin(admin.ModelAdmin):
     list_display = ("device", "data_time", "counters_time")
     readonly_fields = ("device", "data", "data_time", "counters", "counters_time", "series_seen")
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(admin.ModelAdmin):
+    """Per-device overrides of the registry's alert defaults."""
+
+    list_display = ("metric", "operator", "threshold", "tolerance", "is_active")
+    list_filter = ("is_active", "metric__configuration")
+    search_fields = ("metric__name", "metric__device__name")
+    raw_id_fields = ("metric",)
+
+
+@admin.register(Check)
+class CheckAdmin(admin.ModelAdmin):
+    list_display = ("device", "check_type", "is_active", "last_run")
+    list_filter = ("check_type", "is_active")
+    search_fields = ("device__name",)
+    raw_id_fields = ("device",)
+
+
+@admin.register(DeviceHealth)
+class DeviceHealthAdmin(admin.ModelAdmin):
+    list_display = ("device", "status", "changed")
+    list_filter = ("status",)
+    readonly_fields = ("device", "status", "changed")
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(admin.ModelAdmin):
+    list_display = ("device", "time", "previous", "status", "reason")
+    list_filter = ("status",)
+    readonly_fields = ("device", "time", "previous", "status", "reason")

@@ -1,0 +1,63 @@
+from django.contrib import admin
+
+from fleetwatch.notifications.models import (
+    MaintenanceWindow,
+    Notification,
+    OpenProblem,
+    Webhook,
+    WebhookDelivery,
+)
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    fields = ("created", "kind", "status", "attempts", "response_code", "error", "next_attempt")
+    readonly_fields = fields
+    ordering = ("-created",)
+    max_num = 0
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "url", "is_active")
+    list_filter = ("is_active", "organization")
+    inlines = [DeliveryInline]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: every attempt's outcome."""
+
+    list_display = ("webhook", "kind", "status", "attempts", "response_code", "created", "last_attempt")
+    list_filter = ("status", "kind")
+    readonly_fields = (
+        "webhook",
+        "kind",
+        "payload",
+        "status",
+        "attempts",
+        "response_code",
+        "error",
+        "created",
+        "last_attempt",
+        "next_attempt",
+    )
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ("organization", "device", "start", "end", "reason")
+    list_filter = ("organization",)
+    raw_id_fields = ("device",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("title", "user", "kind", "time", "read_at")
+    list_filter = ("kind",)
+
+
+@admin.register(OpenProblem)
+class OpenProblemAdmin(admin.ModelAdmin):
+    list_display = ("metric", "since", "notified")
