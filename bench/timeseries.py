@@ -6,12 +6,17 @@ For each backend, in one run:
   to the raw driver's bulk path (SQLite ``executemany``, PostgreSQL binary ``COPY``) loading
   the same rows, already prepared as tuples, into an equivalent table with the same primary
   key; for InfluxDB, the same points as line protocol, prepared beforehand, POSTed to
-  ``/write`` in batches of the same size. The ratio is ours / raw (target ≥ 0.5).
+  ``/write`` in batches of the same size; for Elasticsearch, the official client's
+  ``helpers.bulk`` of the documents our backend stores for those points (same fields and
+  mapping, deterministic ids), prepared beforehand, into a throwaway index created from the same
+  mapping, in batches of the same size and with the same refresh policy (none: the server's
+  refresh interval). The ratio is ours / raw (target ≥ 0.5).
 * **chart**: a 30-day series with one point every 5 minutes, charted with 1 h and 1 d buckets,
   50 runs each: p50 and p95 latency of ``Backend.chart()`` (target p95 ≤ 20 ms on SQLite).
 
     python bench/timeseries.py                      # sqlite (+ each backend whose URL is set)
     FLEETWATCH_BENCH_POSTGRESQL_URL=postgresql://… python bench/timeseries.py --backends postgresql
+    FLEETWATCH_BENCH_ELASTICSEARCH_URL=elasticsearch://…/fleetwatch python bench/timeseries.py --backends elasticsearch
     make bench                                      # starts the servers it needs
 """
 
@@ -150,6 +155,56 @@ def raw_influxdb(url: str, points: list[Point], batch_points: int) -> float:
     return elapsed
 
 
+def raw_elasticsearch(url: str, points: list[Point], batch_points: int) -> float:
+    import json
+
+    import elasticsearch
+    from elasticsearch import helpers
+
+    from fleetwatch.timeseries.backends.elasticsearch import layout
+    from fleetwatch.timeseries.backends.elasticsearch.backend import document, document_id
+    from fleetwatch.timeseries.loading import parse_url
+
+    s = parse_url(url)
+    options = s.get("OPTIONS") or {}
+    client = elasticsearch.Elasticsearch(
+        f"{options.get('scheme', 'http')}://{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 9200}",
+        basic_auth=(s["USER"], s["PASSWORD"]) if s.get("USER") else None,
+        ca_certs=options.get("ca_certs"),
+        request_timeout=120,
+    )
+    index = "fw_bench_raw"
+    client.indices.delete(index=index, ignore_unavailable=True)
+    # The index our backend's template would create, made beforehand (ours creates it on the
+    # first write).
+    client.indices.create(index=index, settings=layout.settings(), mappings=layout.mappings())
+    # The same documents and ids our backend writes, as plain bulk "index" actions (the fastest
+    # plain path into an empty index; ours sends "create" to detect points that already exist).
+    chunks = []
+    for chunk in batches(points, batch_points):
+        actions = []
+        for p in chunk:
+            series_key = json.dumps(p.tags, sort_keys=True, separators=(",", ":"))
+            micros = to_micros(p.time)
+            actions.append(
+                {
+                    "_index": index,
+                    "_id": document_id("default", p.measurement, series_key, micros),
+                    "_source": document(p.measurement, p.tags, series_key, micros, dict(p.fields)),
+                }
+            )
+        chunks.append(actions)
+    started = time.perf_counter()
+    for actions in chunks:
+        # One bulk request per batch; no refresh, as our backend's plain write.
+        ok, _errors = helpers.bulk(client, actions, chunk_size=batch_points, stats_only=True)
+        assert ok == len(actions), ok
+    elapsed = time.perf_counter() - started
+    client.indices.delete(index=index, ignore_unavailable=True)
+    client.close()
+    return elapsed
+
+
 # ------------------------------------------------------------------ measurements
 
 
@@ -205,6 +260,8 @@ def run_backend(name: str, url: str | None, args, workdir: Path) -> dict:
     else:
         if name == "influxdb":
             raw_seconds = raw_influxdb(url, points, args.batch)
+        elif name == "elasticsearch":
+            raw_seconds = raw_elasticsearch(url, points, args.batch)
         else:
             raw_seconds = raw_postgresql(url, rows, batch_rows)
         backend = load_backend(

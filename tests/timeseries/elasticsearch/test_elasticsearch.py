@@ -191,6 +191,19 @@ def test_a_point_stays_in_its_index_when_the_tier_period_changes(es):
     assert [r.fields for r in es.read(ReadQuery("m"))] == [{"v": 3.0}, {"v": 1.0, "w": 2.0}, {"v": 4.0}]
 
 
+def test_points_of_one_batch_are_routed_by_their_utc_day(es, clock):
+    clock.now = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    last = datetime(2026, 10, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    es.write([point("d", t, {"k": str(i)}, v=i) for i, t in enumerate([first, last, first, last])], "short")
+    es.write([point("d", last, {"k": "9"}, v=9), point("d", clock.now, {"k": "9"}, v=9)], "short")
+    assert indices(es) == [f"{NAMESPACE}-short-d-2026.10.31", f"{NAMESPACE}-short-d-2026.11.01"]
+    for tags, t in [('{"k":"0"}', first), ('{"k":"1"}', last), ('{"k":"9"}', last), ('{"k":"9"}', clock.now)]:
+        doc_id = document_id("short", "d", tags, to_micros(t))
+        assert es.client.exists(index=f"{NAMESPACE}-short-d-{t:%Y.%m.%d}", id=doc_id)
+    assert es.count_points("short") == {"d": 6}
+
+
 @pytest.mark.parametrize("zone", ["Europe/Rome", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
 def test_bucket_edges_match_bucketing_across_dst_changes(es, clock, zone):
     # Every 7 minutes (µs offsets included) over 13 days holding Rome's and New York's DST ends.

@@ -51,6 +51,7 @@ BULK_CHUNK = 2_000  # documents per bulk request
 MGET_CHUNK = 1_000
 DELETE_CHUNK = 50  # index names per delete request (they go in the URL)
 REWRITE_ATTEMPTS = 5
+MICROS_PER_DAY = 86_400_000_000  # index names depend only on a point's UTC day
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -464,26 +465,36 @@ class ElasticsearchBackend(BaseBackend):
     def _route(self, pending) -> None:
         """Pick each point's index: an existing index covering its time (daily before monthly),
         else a new one of the tier's current period. Existing indices win so a point rewritten
-        after a tier's period changed (its retention crossed two weeks) is not stored twice."""
-        by_tier: dict[str, list[_Pending]] = {}
+        after a tier's period changed (its retention crossed two weeks) is not stored twice.
+        Index names depend only on a point's UTC day, so the choice is made once per tier and day."""
+        by_tier: dict[str, dict[int, list[_Pending]]] = {}
         for p in pending:
-            by_tier.setdefault(p.tier, []).append(p)
-        for tier, points in by_tier.items():
+            days = by_tier.setdefault(p.tier, {})
+            day = p.micros // MICROS_PER_DAY
+            same_day = days.get(day)
+            if same_day is None:
+                days[day] = [p]
+            else:
+                same_day.append(p)
+        for tier, days in by_tier.items():
             with self._lock:
                 cached = self._known.get(tier)
             known = set(cached) if cached is not None else None
             if known is None:
                 known = set(self._list_indices(self.layout.tier_pattern(tier)))
-            elif any(not self._existing(known, tier, p.micros) for p in points):
+            elif any(not self._existing(known, tier, points[0].micros) for points in days.values()):
                 # A new period, or one another process has started since we last looked.
                 known = set(self._list_indices(self.layout.tier_pattern(tier)))
             unit = layout.unit_for(self.retention_seconds(tier))
-            for p in points:
-                p.index = self._existing(known, tier, p.micros)
-                if not p.index:
-                    daily, monthly = self.layout.index_names(tier, p.micros)
-                    p.index = daily if unit == "d" else monthly
-                    known.add(p.index)  # the first write creates it from the template
+            for points in days.values():
+                micros = points[0].micros
+                index = self._existing(known, tier, micros)
+                if not index:
+                    daily, monthly = self.layout.index_names(tier, micros)
+                    index = daily if unit == "d" else monthly
+                    known.add(index)  # the first write creates it from the template
+                for p in points:
+                    p.index = index
             with self._lock:
                 self._known[tier] = known
 
