@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -176,7 +175,6 @@ class InfluxDBBackend(BaseBackend):
         self._policies: dict[str, int] = {}  # tier → duration applied on the server
         self._kinds: dict[tuple[str, str], dict[str, str]] = {}  # (policy, measurement) → field kinds
         self._builder = q.LineBuilder()
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleetwatch-influxdb-writes")
 
     # ------------------------------------------------------------------ set-up
 
@@ -245,22 +243,9 @@ class InfluxDBBackend(BaseBackend):
             (self.policy(tier), points, self._check(self.policy(tier), points))
             for tier, points in batches.items()
         ]
-        # Lines of the next batch are built while the server ingests the previous one: the
-        # request runs on a sender thread (the GIL is free during socket I/O).
-        pending = None
-        try:
-            for policy, points, overrides in checked:
-                for start in range(0, len(points), self.batch_size):
-                    lines = self._lines(points, start, start + self.batch_size, overrides)
-                    if pending is not None:
-                        pending.result()
-                    pending = self._sender.submit(self.http.write, lines, policy)
-            if pending is not None:
-                pending.result()
-                pending = None
-        finally:
-            if pending is not None:
-                pending.cancel() or pending.exception()
+        for policy, points, overrides in checked:
+            for start in range(0, len(points), self.batch_size):
+                self.http.write(self._lines(points, start, start + self.batch_size, overrides), policy)
 
     def _check(self, policy: str, points: list[Point]) -> dict[int, dict]:
         """Check every field's type against what the server holds, and every tag value;
@@ -626,5 +611,4 @@ class InfluxDBBackend(BaseBackend):
         return {"backend": self.vendor, "reachable": True, "version": version, "error": None}
 
     def close(self) -> None:
-        self._sender.shutdown(wait=True)
         self.http.close()
