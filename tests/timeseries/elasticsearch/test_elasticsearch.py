@@ -366,3 +366,18 @@ def test_settings_are_checked(clock):
         with pytest.raises(ConfigurationError, match="no ILM"):
             backend.write([point("m", at(10), v=1.0)])
     backend.close()
+
+
+def test_reads_side_by_side_right_after_a_write_all_see_it(es):
+    """A chart page runs its queries on several threads: each must see the report just written,
+    even when another thread's refresh is still in flight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fleetwatch.timeseries import ReadQuery
+
+    with ThreadPoolExecutor(4) as pool:
+        for round_ in range(15):
+            moment = at(10, round_)
+            es.write([point(f"m{i}", moment, {"host": "a"}, v=float(round_)) for i in range(4)])
+            seen = list(pool.map(lambda i, since=moment: es.read(ReadQuery(f"m{i}", since=since)), range(4)))
+            assert [len(rows) for rows in seen] == [1, 1, 1, 1], f"round {round_}"

@@ -173,6 +173,11 @@ class ElasticsearchBackend(BaseBackend):
         self._ready = False
         self._known: dict[str, set[str]] = {}  # tier → index names known to exist
         self._dirty: set[str] = set()  # indices written since the last refresh
+        # Writes since start (and how many of them a completed refresh made visible): a reader
+        # that comes while another thread's refresh is in flight waits for it, not past it.
+        self._written = 0
+        self._visible = 0
+        self._refresh_lock = threading.Lock()
         self._series_keys: dict[tuple, str] = {}
 
     # ------------------------------------------------------------------ plumbing
@@ -256,17 +261,24 @@ class ElasticsearchBackend(BaseBackend):
             )
 
     def _sync(self) -> None:
-        """Make this backend's own writes visible before it reads (read-your-writes)."""
-        if not self._dirty:
+        """Make this backend's own writes visible before it reads (read-your-writes), also
+        when several threads read at once (a chart page's queries run side by side)."""
+        if self._visible >= self._written:
             return
-        with self._lock:
-            dirty, self._dirty = self._dirty, set()
-        try:
-            self._refresh(dirty)
-        except BaseException:
+        with self._refresh_lock:
             with self._lock:
-                self._dirty |= dirty
-            raise
+                target = self._written
+                dirty, self._dirty = self._dirty, set()
+            if self._visible >= target:
+                return  # a refresh that ended while we waited covered our writes
+            try:
+                if dirty:
+                    self._refresh(dirty)
+            except BaseException:
+                with self._lock:
+                    self._dirty |= dirty
+                raise
+            self._visible = max(self._visible, target)
 
     def close(self) -> None:
         self.client.close()
@@ -392,6 +404,7 @@ class ElasticsearchBackend(BaseBackend):
         finally:
             with self._lock:
                 self._dirty.update(p.index for p in pending.values())
+                self._written += 1
 
     def _bulk(self, actions) -> list[tuple[int, dict]]:
         """Run bulk actions; returns (status, item) of the failed ones."""
