@@ -237,26 +237,27 @@ class InfluxDBBackend(BaseBackend):
 
     def _write_tiers(self, batches: dict[str, list[Point]]) -> None:
         self._prepare()
-        # Every point is checked (types, tag values) before the first request: a batch the
-        # server would half-accept ("partial write") is refused here as a whole.
-        checked = [
-            (self.policy(tier), points, self._check(self.policy(tier), points))
-            for tier, points in batches.items()
+        # Every line is built, and every point checked (field types, tag values), before the
+        # first request: a batch the server would half-accept ("partial write") is refused here
+        # as a whole.
+        prepared = [
+            (self.policy(tier), self._lines(self.policy(tier), points)) for tier, points in batches.items()
         ]
-        for policy, points, overrides in checked:
-            for start in range(0, len(points), self.batch_size):
-                self.http.write(self._lines(points, start, start + self.batch_size, overrides), policy)
+        for policy, lines in prepared:
+            for start in range(0, len(lines), self.batch_size):
+                self.http.write(lines[start : start + self.batch_size], policy)
 
-    def _check(self, policy: str, points: list[Point]) -> dict[int, dict]:
-        """Check every field's type against what the server holds, and every tag value;
-        returns the fields converted without loss (``_coerce``) by point index."""
+    def _lines(self, policy: str, points: list[Point]) -> list[str]:
+        """Line protocol of the points, each field's type checked against what the server holds
+        (converted where no value is lost, see ``_coerce``); one pass over the batch."""
         kinds = self._field_kinds(policy, {p.measurement for p in points})
         # Types already accepted per measurement and field: the common case is one dict lookup.
         accepted: dict[str, dict[str, type]] = {m: {} for m in kinds}
         learned: dict[str, dict[str, str]] = defaultdict(dict)
-        overrides: dict[int, dict] = {}
-        head = self._builder.head
-        for index, point in enumerate(points):
+        build = self._builder.line
+        lines = []
+        append = lines.append
+        for point in points:
             measurement, fields = point.measurement, point.fields
             types = accepted[measurement]
             for name, value in fields.items():
@@ -270,27 +271,15 @@ class InfluxDBBackend(BaseBackend):
                 elif stored == kind:
                     types[name] = type(value)
                 else:
-                    fields = overrides.setdefault(index, dict(point.fields))
+                    fields = dict(fields) if fields is point.fields else fields
                     fields[name] = self._coerce(measurement, name, value, stored)
             try:
-                head(measurement, point.tags)
+                append(build(measurement, point.tags, fields, (point.time - EPOCH) // ONE_MICROSECOND))
             except q.Unwritable as exc:
                 raise InvalidPoint(str(exc)) from None
         for measurement, fields in learned.items():
             self._kinds.setdefault((policy, measurement), {}).update(fields)
-        return overrides
-
-    def _lines(self, points: list[Point], start: int, stop: int, overrides: dict[int, dict]) -> list[str]:
-        build = self._builder.line
-        return [
-            build(
-                point.measurement,
-                point.tags,
-                overrides.get(index, point.fields) if overrides else point.fields,
-                (point.time - EPOCH) // ONE_MICROSECOND,
-            )
-            for index, point in enumerate(points[start:stop], start)
-        ]
+        return lines
 
     @staticmethod
     def _coerce(measurement: str, name: str, value: Any, stored: str) -> Any:
