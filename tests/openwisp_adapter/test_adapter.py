@@ -94,9 +94,7 @@ def test_writes_reads_and_a_chart_the_way_openwisp_calls_them(client):
         timezone="UTC",
     )
     assert query.startswith('SELECT MEAN("value") AS value FROM test_metric')
-    assert query.endswith(
-        "GROUP BY time(1d) tz('UTC')"
-    )
+    assert query.endswith("GROUP BY time(1d) tz('UTC')")
     points = [p["value"] for p in client.query(query).get_points() if p["value"] is not None]
     assert sorted(points) == [3.0, 6.0, 9.0]
     summary = client.get_query(
