@@ -23,6 +23,13 @@ run: venv
 test: venv
 	bash scripts/test.sh
 
+## OpenWISP Monitoring 1.3's own test suite (browser tests excluded) against a time-series
+## database: OPENWISP_TSDB=influxdb (its own client, the baseline) or fleetwatch-<backend>.
+OPENWISP_TSDB ?= influxdb
+.PHONY: test-openwisp
+test-openwisp:
+	bash scripts/openwisp/setup.sh && bash scripts/openwisp/run.sh $(OPENWISP_TSDB)
+
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
