@@ -15,7 +15,6 @@ import logging
 import re
 from collections import OrderedDict
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 from fleetwatch.openwisp import influxql
@@ -126,6 +125,23 @@ def _to_datetime(value) -> datetime:
     return influxql.parse_time_literal(str(value))
 
 
+class BackendHandle:
+    """The Fleetwatch backend, plus the one influxdb-python call OpenWISP makes on ``db``
+    directly (its 0006 data migration lists measurements to decide whether to run)."""
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def get_list_measurements(self) -> list[dict]:
+        names = set()
+        for tier in self._backend.config.retention:
+            names.update(self._backend.count_points(retention=tier))
+        return [{"name": name} for name in sorted(names)]
+
+
 class DatabaseClient:
     backend_name = "influxdb"  # OpenWISP picks chart queries by this name: InfluxQL templates
     _AGGREGATE = AGGREGATE_NAMES
@@ -139,17 +155,29 @@ class DatabaseClient:
         self.config = dict(settings.TIMESERIES_DATABASE)
         self.db_name = db_name or self.config.get("NAME") or "openwisp2"
         self.use_udp = False
+        self._db = None
 
     # ------------------------------------------------------------------ the backend
 
-    @cached_property
+    @property
     def db(self):
-        """The Fleetwatch backend of ``db_name`` (OpenWISP's tests delete this to reset it)."""
-        return load_backend(self._url())
+        """The Fleetwatch backend of ``db_name``; OpenWISP's tests ``del`` it (and ``dbs``) to
+        reset the client after changing ``db_name``."""
+        if self._db is None:
+            self._db = BackendHandle(load_backend(self._url()))
+        return self._db
 
-    @cached_property
+    @db.deleter
+    def db(self):
+        self._db = None
+
+    @property
     def dbs(self) -> dict:
         return {"default": self.db, "short": self.db, "__all__": self.db}
+
+    @dbs.deleter
+    def dbs(self):
+        self._db = None
 
     def _url(self) -> str:
         url = (self.config.get("OPTIONS") or {}).get("url")
@@ -162,10 +190,6 @@ class DatabaseClient:
             base, dot, suffix = url.rpartition(".")
             return f"{base}-{name}.{suffix}" if dot and "/" not in suffix else f"{url}-{name}"
         return url + ("&" if "?" in url else "?") + f"schema={name}"
-
-    def _reset(self) -> None:
-        for attribute in ("db", "dbs"):
-            self.__dict__.pop(attribute, None)
 
     def create_database(self) -> None:
         self.db.ensure_retention()
