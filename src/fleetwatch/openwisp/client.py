@@ -467,7 +467,9 @@ class DatabaseClient:
                         for group, value in summary.items()
                     ]
                 )
-            if all(value in (None, 0) for value in summary.values()) and not self._has_points(common):
+            # As InfluxDB: counts of an empty range are 0, other aggregates give no row at all.
+            counting = all(a.fn in ("count", "count_distinct") for a in aggregates)
+            if not counting and all(value is None for value in summary.values()):
                 return ResultSet([])
             return ResultSet(
                 [
@@ -478,11 +480,28 @@ class DatabaseClient:
                     }
                 ]
             )
+        if common["cumulative"]:
+            # InfluxDB's CUMULATIVE_SUM emits a row only where its input has one: running totals
+            # of the buckets that hold data, per tag value.
+            common["cumulative"] = False
         try:
             result = self.db.chart(ChartQuery(**common, interval=select.group_time))
         except TimeseriesError as exc:
             raise ClientError(str(exc)) from exc
         times = [_time(t, precision) for t in result.times]
+        if cumulative:
+            series = []
+            for group, values in result.series.items():
+                total, rows = 0, []
+                for moment, value in zip(times, values, strict=True):
+                    if value is not None:
+                        total += value
+                        rows.append([moment, total])
+                entry = {"name": measurement, "columns": ["time", aggregates[0].alias], "values": rows}
+                if select.group_tag:
+                    entry["tags"] = {select.group_tag: group}
+                series.append(entry)
+            return ResultSet(series)
         if select.group_tag:
             return ResultSet(
                 [
@@ -499,17 +518,6 @@ class DatabaseClient:
             return ResultSet([])
         rows = [[t, *[result.series[a.alias][i] for a in aggregates]] for i, t in enumerate(times)]
         return ResultSet([{"name": measurement, "columns": columns, "values": rows}])
-
-    def _has_points(self, common: dict) -> bool:
-        query = ReadQuery(
-            common["measurement"],
-            tags=common["tags"],
-            since=common["start"],
-            until=common["end"],
-            limit=1,
-            retention=common["retention"],
-        )
-        return bool(self.db.read(query))
 
     def _sum_all(self, select, measurement, since, until, tags, precision) -> ResultSet:
         """``SELECT SUM(*)``: the sum of every numeric field (OpenWISP ranks top fields by it)."""

@@ -192,18 +192,20 @@ class Parser:
 
     def expect_word(self, *words: str) -> Token:
         if not self.at_word(*words):
-            raise self.error(f"expected {' or '.join(words)}")
+            raise self.error(f"expected {', '.join(words)}")
         return self.take()
 
     def expect_op(self, op: str) -> Token:
         if not self.at_op(op):
-            raise self.error(f"expected {op!r}")
+            raise self.error(f"expected {op}")
         return self.take()
 
     def error(self, message: str) -> InfluxQLError:
+        """Worded as InfluxDB words its own (``found X, expected Y at line 1, char N``)."""
         token = self.peek()
-        where = f"at position {token.position} ({token.text!r})" if token else "at the end"
-        return InfluxQLError(f"{message} {where}")
+        if token is None:
+            return InfluxQLError(f"found EOF, {message} at line 1, char {len(self.text) + 1}")
+        return InfluxQLError(f"found {token.text}, {message} at line 1, char {token.position + 1}")
 
     def name(self) -> str:
         token = self.take()
