@@ -32,10 +32,10 @@ def test_the_template_subset_parses():
         "AND content_type = 'config.device' AND (ifname = 'wan' OR ifname = 'eth1') "
         "GROUP BY time(1h), ifname fill(null) LIMIT 1 tz('Europe/Rome')"
     )
-    assert [(i.call.fn, i.call.field, i.call.scale, i.call.round, i.alias) for i in select.items] == [
-        ("SUM", "tx_bytes", 1e-9, False, "upload"),
-        ("MEAN", "signal", None, True, "s"),
-        ("COUNT_DISTINCT", "clients", None, False, "count"),
+    assert [(i.call.fn, i.call.field, i.call.ops, i.call.round, i.alias) for i in select.items] == [
+        ("SUM", "tx_bytes", [("/", 1e9)], False, "upload"),
+        ("MEAN", "signal", [], True, "s"),
+        ("COUNT_DISTINCT", "clients", [], False, "count"),
     ]
     assert (select.retention, select.measurements, select.group_time, select.group_tag) == (
         "autogen",

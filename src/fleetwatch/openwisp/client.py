@@ -29,7 +29,7 @@ from fleetwatch.timeseries import (
     load_backend,
 )
 from fleetwatch.timeseries.backend import parse_duration
-from fleetwatch.timeseries.model import to_micros
+from fleetwatch.timeseries.model import round_half_away, to_micros
 
 log = logging.getLogger(__name__)
 
@@ -421,9 +421,7 @@ class DatabaseClient:
                 raise ClientError(
                     f"{call.fn or 'a plain field'} cannot be mixed with aggregates in the adapter"
                 )
-            if call.offset:
-                raise ClientError("only * and / arithmetic is supported on aggregates")
-            aggregates.append(Aggregate(fn, call.field, item.alias, call.scale, 0 if call.round else None))
+            aggregates.append(Aggregate(fn, call.field, item.alias))
         return aggregates
 
     def _aggregate(self, select: influxql.Select, precision: str | None) -> ResultSet:
@@ -452,6 +450,12 @@ class DatabaseClient:
             retention=_tier(select.retention),
         )
         columns = ["time", *[a.alias for a in aggregates]]
+        calls = {a.alias: item.call for a, item in zip(aggregates, select.items, strict=True)}
+        first = calls[aggregates[0].alias]
+
+        def finish(alias, value):
+            return apply_arithmetic(calls[alias], value)
+
         if select.group_time is None:
             summary = self.db.summary(ChartQuery(**common, interval="1h"))
             moment = _time(since, precision)
@@ -462,21 +466,18 @@ class DatabaseClient:
                             "name": measurement,
                             "tags": {select.group_tag: group},
                             "columns": ["time", aggregates[0].alias],
-                            "values": [[moment, value]],
+                            "values": [[moment, apply_arithmetic(first, value)]],
                         }
                         for group, value in summary.items()
                     ]
                 )
-            # As InfluxDB: counts of an empty range are 0, other aggregates give no row at all.
-            counting = all(a.fn in ("count", "count_distinct") for a in aggregates)
-            if not counting and all(value is None for value in summary.values()):
-                return ResultSet([])
+            # As InfluxDB answers OpenWISP's summaries: one row, counts of an empty range 0.
             return ResultSet(
                 [
                     {
                         "name": measurement,
                         "columns": columns,
-                        "values": [[moment, *[summary.get(a.alias) for a in aggregates]]],
+                        "values": [[moment, *[finish(a.alias, summary.get(a.alias)) for a in aggregates]]],
                     }
                 ]
             )
@@ -496,7 +497,7 @@ class DatabaseClient:
                 for moment, value in zip(times, values, strict=True):
                     if value is not None:
                         total += value
-                        rows.append([moment, total])
+                        rows.append([moment, apply_arithmetic(first, total)])
                 entry = {"name": measurement, "columns": ["time", aggregates[0].alias], "values": rows}
                 if select.group_tag:
                     entry["tags"] = {select.group_tag: group}
@@ -509,14 +510,19 @@ class DatabaseClient:
                         "name": measurement,
                         "tags": {select.group_tag: group},
                         "columns": ["time", aggregates[0].alias],
-                        "values": [list(v) for v in zip(times, values, strict=True)],
+                        "values": [
+                            [t, apply_arithmetic(first, v)] for t, v in zip(times, values, strict=True)
+                        ],
                     }
                     for group, values in result.series.items()
                 ]
             )
         if not result.has_data and not times:
             return ResultSet([])
-        rows = [[t, *[result.series[a.alias][i] for a in aggregates]] for i, t in enumerate(times)]
+        rows = [
+            [t, *[finish(a.alias, result.series[a.alias][i]) for a in aggregates]]
+            for i, t in enumerate(times)
+        ]
         return ResultSet([{"name": measurement, "columns": columns, "values": rows}])
 
     def _sum_all(self, select, measurement, since, until, tags, precision) -> ResultSet:
@@ -624,6 +630,24 @@ class DatabaseClient:
             return []
         sums = {k[len("sum_") :]: v for k, v in points[0].items() if k != "time" and v is not None}
         return [name for name, _total in sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))][:number]
+
+
+def apply_arithmetic(call: influxql.Call, value):
+    """The item's ``* / + -`` and ``ROUND()`` on one aggregated value, as InfluxDB computes them."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    for op, number in call.ops:
+        if op == "*":
+            value = value * number
+        elif op == "/":
+            value = value / number
+        elif op == "+":
+            value = value + number
+        else:
+            value = value - number
+    if call.round:
+        value = round_half_away(value, 0)
+    return value
 
 
 def influxql_string(value: str) -> str:

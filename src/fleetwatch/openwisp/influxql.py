@@ -109,8 +109,9 @@ def unquote(token: Token) -> str:
 class Call:
     fn: str  # MEAN, SUM, COUNT_DISTINCT, MODE, … ; "" for a plain field
     field: str  # a field name or "*"
-    scale: float | None = None  # ``* 100`` → 100, ``/ 1000000000`` → 1e-9
-    offset: float | None = None
+    # Arithmetic after the aggregate, in order: ``[("/", 1000000000.0)]`` (applied as InfluxDB
+    # does, a division stays a division: 6e10 / 1e9 is 60.0, not 60.00000000000001).
+    ops: list[tuple[str, float]] = field(default_factory=list)
     round: bool = False
     cumulative: bool = False
 
@@ -282,12 +283,7 @@ class Parser:
             token = self.take()
             if token.kind != "number":
                 raise InfluxQLError(f"arithmetic needs a number after {op!r}, got {token.text!r}")
-            number = float(token.text)
-            if op in ("*", "/"):
-                factor = number if op == "*" else 1 / number
-                call.scale = factor if call.scale is None else call.scale * factor
-            else:
-                call.offset = (call.offset or 0) + (number if op == "+" else -number)
+            call.ops.append((op, float(token.text)))
         return call
 
     def term(self) -> Call:
