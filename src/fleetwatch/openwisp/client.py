@@ -489,6 +489,8 @@ class DatabaseClient:
             result = self.db.chart(ChartQuery(**common, interval=select.group_time))
         except TimeseriesError as exc:
             raise ClientError(str(exc)) from exc
+        if not result.has_data:
+            return ResultSet([])  # as InfluxDB: no point in the range, no series (not empty buckets)
         times = [_time(t, precision) for t in result.times]
         if cumulative:
             series = []
@@ -517,8 +519,6 @@ class DatabaseClient:
                     for group, values in result.series.items()
                 ]
             )
-        if not result.has_data and not times:
-            return ResultSet([])
         rows = [
             [t, *[finish(a.alias, result.series[a.alias][i]) for a in aggregates]]
             for i, t in enumerate(times)
