@@ -53,6 +53,7 @@ AGGREGATE_NAMES = (
 FORBIDDEN = ("drop", "create", "delete", "alter", "into")
 OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "=~", "!~")
 EPOCH_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = 100 * 365 * 86400  # InfluxDB's INF: what "forever" is in a Fleetwatch tier
 
 
 class ClientError(Exception):
@@ -156,6 +157,7 @@ class DatabaseClient:
         self.db_name = db_name or self.config.get("NAME") or "openwisp2"
         self.use_udp = False
         self._db = None
+        self._policies_set = False
 
     # ------------------------------------------------------------------ the backend
 
@@ -192,19 +194,25 @@ class DatabaseClient:
         return url + ("&" if "?" in url else "?") + f"schema={name}"
 
     def create_database(self) -> None:
-        self.db.ensure_retention()
+        # A new InfluxDB database keeps `autogen` forever until OpenWISP sets its duration at
+        # start-up (create_or_alter_retention_policy); so does the adapter.
+        tiers = dict(self.db.config.retention)
+        if not self._policies_set:
+            tiers["default"] = FOREVER
+        self.db.ensure_retention(tiers)
 
     def drop_database(self) -> None:
         self.db.flush()
 
     def create_or_alter_retention_policy(self, name: str, duration: str) -> None:
         tiers = dict(self.db.config.retention)
-        tiers[_tier(name)] = parse_duration(duration) if duration not in ("INF", "0s") else 100 * 365 * 86400
+        tiers[_tier(name)] = parse_duration(duration) if duration not in ("INF", "0s") else FOREVER
         self.db.ensure_retention(tiers)
+        self._policies_set = True
 
     def get_list_retention_policies(self) -> list[dict]:
         policies = []
-        for tier in self.db.list_retention():
+        for tier in sorted(self.db.list_retention(), key=lambda t: not t["default"]):
             seconds = tier["duration"]
             hours, rest = divmod(seconds, 3600)
             policies.append(
@@ -283,7 +291,16 @@ class DatabaseClient:
                     {"time": _time(EPOCH_ORIGIN, precision), "count": self.db.count_distinct(query, field)}
                 ]
             return [{"time": _time(EPOCH_ORIGIN, precision), "count": len(self.db.read(query))}]
-        return [{"time": _time(row.time, precision), **row.fields} for row in self.db.read(query)]
+        # InfluxQL returns tags asked for by name as columns (OpenWISP asks for location_id …).
+        asked = [] if wanted == "*" else [name for name in wanted]
+        rows = []
+        for row in self.db.read(query):
+            point = {"time": _time(row.time, precision), **row.fields}
+            for name in asked:
+                if name not in point and name in row.tags:
+                    point[name] = row.tags[name]
+            rows.append(point)
+        return rows
 
     def _clean_operator(self, op: str) -> str:
         if op not in self._OPERATORS:
@@ -597,15 +614,21 @@ class DatabaseClient:
         return query[: match.start()] + rendered + query[match.end() :]
 
     def _group_by(self, query: str, time: str, chart_type: str, group_map: dict, strip: bool = False) -> str:
+        """The chart's interval in ``GROUP BY time()``, or none for summaries (text as OpenWISP's
+        InfluxDB client leaves it, a tag grouping kept)."""
         if not self._is_aggregate(query):
             return query
+        has_group = "GROUP BY" in query.upper()
         if not strip and chart_type != "histogram":
             interval = group_map[time]
-            if re.search(r"GROUP BY time\(\w+\)", query, re.IGNORECASE):
-                return re.sub(r"time\(\w+\)", f"time({interval})", query)
-            return f"{query} GROUP BY time({interval})"
-        query = re.sub(r"GROUP BY time\(\w+\)\s*,\s*", "GROUP BY ", query, flags=re.IGNORECASE)
-        return re.sub(r"\s*GROUP BY time\(\w+\)", "", query, flags=re.IGNORECASE)
+            if not has_group:
+                return f"{query} GROUP BY time({interval})"
+            return re.sub(r"time\(\w+\)", f"time({interval})", query)
+        if not has_group:
+            return f"{query} "
+        if re.search(r"GROUP BY time\(\w+\)\s*,", query, re.IGNORECASE):
+            return re.sub(r"time\(\w+\)\s*,\s*", "", query, count=1)
+        return re.sub(r"GROUP BY time\(\w+\)", "", query, flags=re.IGNORECASE)
 
     def get_query(
         self, chart_type, params, time, group_map, summary=False, fields=None, query=None, timezone=None
