@@ -157,7 +157,7 @@ class DatabaseClient:
         self.db_name = db_name or self.config.get("NAME") or "openwisp2"
         self.use_udp = False
         self._db = None
-        self._policies_set = False
+        self._policies_set: set[str] = set()
 
     # ------------------------------------------------------------------ the backend
 
@@ -197,7 +197,7 @@ class DatabaseClient:
         # A new InfluxDB database keeps `autogen` forever until OpenWISP sets its duration at
         # start-up (create_or_alter_retention_policy); so does the adapter.
         tiers = dict(self.db.config.retention)
-        if not self._policies_set:
+        if self.db_name not in self._policies_set:  # per database, as InfluxDB's policies
             tiers["default"] = FOREVER
         self.db.ensure_retention(tiers)
 
@@ -208,7 +208,7 @@ class DatabaseClient:
         tiers = dict(self.db.config.retention)
         tiers[_tier(name)] = parse_duration(duration) if duration not in ("INF", "0s") else FOREVER
         self.db.ensure_retention(tiers)
-        self._policies_set = True
+        self._policies_set.add(self.db_name)
 
     def get_list_retention_policies(self) -> list[dict]:
         policies = []
