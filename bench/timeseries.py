@@ -6,7 +6,9 @@ For each backend, in one run:
   to the raw driver's bulk path (SQLite ``executemany``, PostgreSQL binary ``COPY``) loading
   the same rows, already prepared as tuples, into an equivalent table with the same primary
   key; for InfluxDB, the same points as line protocol, prepared beforehand, POSTed to
-  ``/write`` in batches of the same size; for Elasticsearch, the official client's
+  ``/write`` in batches of the same size; for InfluxDB 2.x, the same line protocol, prepared
+  beforehand, written with the official client's synchronous write API in batches of the same
+  size into a throwaway bucket; for Elasticsearch, the official client's
   ``helpers.bulk`` of the documents our backend stores for those points (same fields and
   mapping, deterministic ids), prepared beforehand, into a throwaway index created from the same
   mapping, in batches of the same size and with the same refresh policy (none: the server's
@@ -17,6 +19,8 @@ For each backend, in one run:
     python bench/timeseries.py                      # sqlite (+ each backend whose URL is set)
     FLEETWATCH_BENCH_POSTGRESQL_URL=postgresql://… python bench/timeseries.py --backends postgresql
     FLEETWATCH_BENCH_ELASTICSEARCH_URL=elasticsearch://…/fleetwatch python bench/timeseries.py --backends elasticsearch
+    FLEETWATCH_BENCH_INFLUXDB2_URL="$(bash scripts/services/influxdb2.sh start | tail -n 1)" \
+        python bench/timeseries.py --backends influxdb2
     make bench                                      # starts the servers it needs
 """
 
@@ -155,6 +159,41 @@ def raw_influxdb(url: str, points: list[Point], batch_points: int) -> float:
     return elapsed
 
 
+def raw_influxdb2(url: str, points: list[Point], batch_points: int) -> float:
+    from influxdb_client import InfluxDBClient, WritePrecision
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    from fleetwatch.timeseries.backends.influxdb.influxql import line
+    from fleetwatch.timeseries.loading import parse_url
+
+    s = parse_url(url)
+    options = s.get("OPTIONS") or {}
+    org = options.get("org", "fleetwatch")
+    client = InfluxDBClient(url=f"http://{s['HOST']}:{s['PORT']}", token=s["USER"], org=org, timeout=120_000)
+    buckets = client.buckets_api()
+
+    def drop_bucket():
+        for bucket in buckets.find_buckets_iter(org=org):
+            if bucket.name == "fw_bench_raw":
+                buckets.delete_bucket(bucket)
+
+    drop_bucket()
+    buckets.create_bucket(bucket_name="fw_bench_raw", org=org)
+    write_api = client.write_api(write_options=SYNCHRONOUS)
+    # One line-protocol string per batch, prepared beforehand: the client only encodes and POSTs.
+    bodies = [
+        "\n".join(line(p.measurement, p.tags, p.fields, to_micros(p.time)) for p in chunk)
+        for chunk in batches(points, batch_points)
+    ]
+    started = time.perf_counter()
+    for body in bodies:
+        write_api.write("fw_bench_raw", org, body, write_precision=WritePrecision.US)
+    elapsed = time.perf_counter() - started
+    drop_bucket()
+    client.close()
+    return elapsed
+
+
 def raw_elasticsearch(url: str, points: list[Point], batch_points: int) -> float:
     import json
 
@@ -260,6 +299,8 @@ def run_backend(name: str, url: str | None, args, workdir: Path) -> dict:
     else:
         if name == "influxdb":
             raw_seconds = raw_influxdb(url, points, args.batch)
+        elif name == "influxdb2":
+            raw_seconds = raw_influxdb2(url, points, args.batch)
         elif name == "elasticsearch":
             raw_seconds = raw_elasticsearch(url, points, args.batch)
         else:
@@ -296,7 +337,7 @@ def run_backend(name: str, url: str | None, args, workdir: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    servers = ("postgresql", "influxdb", "elasticsearch")
+    servers = ("postgresql", "influxdb", "influxdb2", "elasticsearch")
     default_backends = ",".join(
         ["sqlite", *[name for name in servers if os.environ.get(f"FLEETWATCH_BENCH_{name.upper()}_URL")]]
     )

@@ -13,5 +13,6 @@ start() {  # start <backend> <service script>
 }
 start postgresql postgresql
 start influxdb influxdb1
+start influxdb2 influxdb2
 start elasticsearch elasticsearch
 .venv/bin/python bench/timeseries.py --backends "$backends" "$@"

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql,influxdb,elasticsearch}"
+backends="${FLEETWATCH_TEST_BACKENDS:-sqlite,postgresql,influxdb,influxdb2,elasticsearch}"
 export FLEETWATCH_TEST_BACKENDS="$backends"
 started=()
 
@@ -32,6 +32,8 @@ start_service() {  # start_service <script name> <URL variable>
 
 if wants postgresql; then start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL; fi
 if wants influxdb; then start_service influxdb1 FLEETWATCH_TEST_INFLUXDB_URL; fi
+# InfluxDB 2.x is built from source the first time (a few minutes; cached outside the repo).
+if wants influxdb2; then start_service influxdb2 FLEETWATCH_TEST_INFLUXDB2_URL; fi
 if wants elasticsearch; then start_service elasticsearch FLEETWATCH_TEST_ELASTICSEARCH_URL; fi
 # Background work: the embedded filesystem queue needs nothing; RabbitMQ is started.
 brokers="${FLEETWATCH_TEST_BROKERS:-filesystem,amqp}"

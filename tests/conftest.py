@@ -3,7 +3,7 @@
 import re
 from collections import Counter
 
-_BACKEND_ID = re.compile(r"\[(sqlite|postgresql|influxdb|elasticsearch)(?:[-\]])")
+_BACKEND_ID = re.compile(r"\[(sqlite|postgresql|influxdb2|influxdb|elasticsearch)(?:[-\]])")
 _tally: dict[str, Counter] = {}
 
 

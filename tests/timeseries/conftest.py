@@ -16,7 +16,7 @@ import pytest
 from fleetwatch.timeseries import load_backend
 from fleetwatch.timeseries.backend import DEFAULT_RETENTION
 
-ALL_BACKENDS = ("sqlite", "postgresql", "influxdb", "elasticsearch")
+ALL_BACKENDS = ("sqlite", "postgresql", "influxdb", "influxdb2", "elasticsearch")
 NOW = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 
 
@@ -62,6 +62,9 @@ def session_backend(request, tmp_path_factory):
         if request.param == "influxdb":
             # The suite's clock is fixed (2026-11-01) while InfluxDB's own retention follows
             # the server's clock: tiers are enforced by `enforce_retention()` here instead.
+            settings += "&server_retention=false"
+        elif request.param == "influxdb2":
+            # Likewise for the retention rules of InfluxDB 2.x buckets.
             settings += "&server_retention=false"
     backend = load_backend(settings)
     health = backend.health()

@@ -28,6 +28,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "sqlite": "fleetwatch.timeseries.backends.sqlite",
     "postgresql": "fleetwatch.timeseries.backends.postgresql",
     "influxdb": "fleetwatch.timeseries.backends.influxdb",
+    "influxdb2": "fleetwatch.timeseries.backends.influxdb2",
     "elasticsearch": "fleetwatch.timeseries.backends.elasticsearch",
 }
 URL_SCHEMES = {
@@ -35,6 +36,7 @@ URL_SCHEMES = {
     "postgresql": "postgresql",
     "postgres": "postgresql",
     "influxdb": "influxdb",
+    "influxdb2": "influxdb2",
     "elasticsearch": "elasticsearch",
 }
 
