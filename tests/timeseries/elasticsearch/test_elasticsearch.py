@@ -381,3 +381,16 @@ def test_reads_side_by_side_right_after_a_write_all_see_it(es):
             es.write([point(f"m{i}", moment, {"host": "a"}, v=float(round_)) for i in range(4)])
             seen = list(pool.map(lambda i, since=moment: es.read(ReadQuery(f"m{i}", since=since)), range(4)))
             assert [len(rows) for rows in seen] == [1, 1, 1, 1], f"round {round_}"
+
+
+def test_a_retention_reaching_before_1970_still_reads_and_earlier_points_are_refused(es):
+    from datetime import UTC, datetime
+
+    from fleetwatch.timeseries import InvalidPoint, ReadQuery
+
+    es.ensure_retention({"default": "36500d", "short": "24h"})  # a century: the floor is in 1926
+    es.write([point("m", at(10), v=1.0)])
+    assert [r.fields for r in es.read(ReadQuery("m"))] == [{"v": 1.0}]
+    assert es.enforce_retention() == 0
+    with pytest.raises(InvalidPoint, match="from 1970-01-01 on"):
+        es.write([point("m", datetime(1969, 12, 31, tzinfo=UTC), v=1.0)])

@@ -28,7 +28,7 @@ from fleetwatch.timeseries.backend import BaseBackend, Features
 from fleetwatch.timeseries.backends.elasticsearch import compiler, layout
 from fleetwatch.timeseries.backends.elasticsearch.compiler import ChartPlan, es_time, search_body
 from fleetwatch.timeseries.buckets import Bucketing
-from fleetwatch.timeseries.errors import BackendUnavailable, ConfigurationError, TimeseriesError
+from fleetwatch.timeseries.errors import BackendUnavailable, ConfigurationError, InvalidPoint, TimeseriesError
 from fleetwatch.timeseries.model import (
     EPOCH,
     ONE_MICROSECOND,
@@ -335,7 +335,7 @@ class ElasticsearchBackend(BaseBackend):
                     chunk = ",".join(expired[i : i + DELETE_CHUNK])
                     removed += self.client.count(index=chunk, ignore_unavailable=True)["count"]
             self._drop(expired)
-        if straddling:
+        if straddling and floor_us > 0:  # nothing is stored before 1970
             removed += self._delete_where(",".join(straddling), [{"range": {"t": {"lt": es_time(floor_us)}}}])
         return removed
 
@@ -379,6 +379,11 @@ class ElasticsearchBackend(BaseBackend):
             for point in points:
                 series_key = self._series_key(point.tags)
                 micros = (point.time - EPOCH) // ONE_MICROSECOND
+                if micros < 0:
+                    raise InvalidPoint(
+                        f"point of {point.measurement!r} at {point.time.isoformat()}: Elasticsearch "
+                        "stores times from 1970-01-01 on (date_nanos)"
+                    )
                 doc_id = document_id(tier, point.measurement, series_key, micros)
                 same = pending.get(doc_id)
                 if same is not None:

@@ -47,9 +47,13 @@ def typed(num: float | None, txt: str | None, kinds: set[str]) -> Any:
 
 
 def time_filter(lower_us: int | None, upper_us: int | None) -> list[dict]:
+    """A range on ``t``; ``date_nanos`` holds nothing before 1970, so earlier bounds are clamped
+    (a retention of a century reaches back before it)."""
+    if upper_us is not None and upper_us < 0:
+        return [{"match_none": {}}]
     bounds = {}
     if lower_us is not None:
-        bounds["gte"] = es_time(lower_us)
+        bounds["gte"] = es_time(max(lower_us, 0))
     if upper_us is not None:
         bounds["lte"] = es_time(upper_us)
     return [{"range": {"t": bounds}}] if bounds else []
