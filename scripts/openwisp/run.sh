@@ -42,8 +42,9 @@ for tsdb in "${tsdbs[@]}"; do
         influxdb | fleetwatch-influxdb) need influxdb1 ;;
         fleetwatch-postgresql) need postgresql ;;
         fleetwatch-elasticsearch) need elasticsearch ;;
+        fleetwatch-influxdb2) need influxdb2 ;;
         fleetwatch-sqlite) ;;
-        *) die "unknown tsdb '$tsdb': use influxdb or fleetwatch-<sqlite|postgresql|influxdb|elasticsearch>" ;;
+        *) die "unknown tsdb '$tsdb': use influxdb or fleetwatch-<sqlite|postgresql|influxdb|influxdb2|elasticsearch>" ;;
     esac
 done
 url_variable() {
@@ -52,6 +53,7 @@ url_variable() {
         influxdb1) echo FLEETWATCH_TEST_INFLUXDB_URL ;;
         postgresql) echo FLEETWATCH_TEST_POSTGRESQL_URL ;;
         elasticsearch) echo FLEETWATCH_TEST_ELASTICSEARCH_URL ;;
+        influxdb2) echo FLEETWATCH_TEST_INFLUXDB2_URL ;;
     esac
 }
 

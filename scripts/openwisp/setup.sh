@@ -70,7 +70,7 @@ if [[ "${FLEETWATCH_OPENWISP_REINSTALL:-0}" == 1 || ! -f "$STAMP" || "$(cat "$ST
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     # One resolution for both, so Django satisfies OpenWISP and Fleetwatch alike.
     "$VENV/bin/python" -m pip install --quiet "${REQUIREMENTS[@]}" \
-        -e "$ROOT[postgres,influxdb,elasticsearch]" >&2
+        -e "$ROOT[postgres,influxdb,influxdb2,elasticsearch,openwisp]" >&2
     "$VENV/bin/python" -m pip check >&2 || die "pip check found broken requirements"
     echo "$want" > "$STAMP"
     log "installed in $((SECONDS - t0))s"

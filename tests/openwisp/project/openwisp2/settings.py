@@ -61,7 +61,7 @@ DATABASES = {
 
 # --------------------------------------------------------------------------- time series
 TSDB = os.environ.get("OPENWISP_TSDB", "influxdb")
-FLEETWATCH_BACKENDS = ("sqlite", "postgresql", "influxdb", "elasticsearch")
+FLEETWATCH_BACKENDS = ("sqlite", "postgresql", "influxdb", "influxdb2", "elasticsearch")
 
 
 def _influxdb_settings() -> dict:
