@@ -136,7 +136,7 @@ def plan_windows(bucketing: Bucketing, lower: int, end: int) -> list[Window]:
 class InfluxFeatures(Features):
     # Deletes cannot name a retention policy in InfluxQL: see ``_delete``.
     supports_point_delete = True
-    max_write_batch = 5_000
+    max_write_batch = 10_000  # lines per /write request: measured faster than 2,000 or 5,000
     concurrent_reads_help = True
 
 
