@@ -26,6 +26,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fleetwatch.timeseries.backend import BaseBackend, Features
 from fleetwatch.timeseries.backends.influxdb.influxql import LineBuilder, Unwritable
@@ -53,7 +54,7 @@ from fleetwatch.timeseries.model import (
 
 try:
     import urllib3
-    from influxdb_client import BucketRetentionRules, InfluxDBClient, WritePrecision
+    from influxdb_client import InfluxDBClient, WritePrecision
     from influxdb_client.client.write_api import SYNCHRONOUS
     from influxdb_client.rest import ApiException
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -151,10 +152,19 @@ class InfluxDB2Backend(BaseBackend):
             **credentials,
         )
         self.url = url
+        # Buckets and organizations are managed with plain JSON calls: the client's typed models
+        # cannot be deserialized while `datetime` is patched (freezegun, in OpenWISP's tests).
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
+        self._http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
+            retries=False,
+            cert_reqs="CERT_REQUIRED" if _flag(options.get("verify_ssl", "true")) else "CERT_NONE",
+        )
         self._write_api = self.client.write_api(write_options=SYNCHRONOUS)
         self._query_api = self.client.query_api()
         self._delete_api = self.client.delete_api()
-        self._buckets_api = self.client.buckets_api()
         self._lock = threading.Lock()
         self._org_id: str | None = None
         self._buckets: dict[str, int] = {}  # tier → duration applied on the server
@@ -180,6 +190,40 @@ class InfluxDB2Backend(BaseBackend):
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error(exc, what) from exc
 
+    def _api(self, what: str, method: str, path: str, fields: dict | None = None, body: dict | None = None):
+        """One management call as plain JSON; the answer's JSON, or None for 204 and 404."""
+        if "Authorization" not in self._headers:
+            raise ConfigurationError("influxdb2: bucket management needs an API token (the URL's user part)")
+        url = self.url.rstrip("/") + path
+        if fields:
+            url += "?" + urlencode(fields)
+        try:
+            response = self._http.request(
+                method,
+                url,
+                headers=self._headers,
+                body=json.dumps(body).encode() if body is not None else None,
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise BackendUnavailable(f"InfluxDB at {self.url} is unreachable ({what}): {exc}") from exc
+        if response.status in (204, 404):
+            return None
+        try:
+            payload = json.loads(response.data or b"{}")
+        except ValueError:
+            payload = {}
+        if response.status >= 500:
+            raise BackendUnavailable(
+                f"InfluxDB answered {response.status} to {what}: {payload.get('message', '')}"
+            )
+        if response.status in (401, 403):
+            raise ConfigurationError(f"InfluxDB refused the token for {what}: {payload.get('message', '')}")
+        if response.status >= 400:
+            raise TimeseriesError(
+                f"InfluxDB refused {what} ({response.status}): {payload.get('message', '')}"
+            )
+        return payload
+
     def _query(self, script: str) -> dict[str, list[flux.Block]]:
         """Run a Flux script; its blocks per result (yield) name."""
         for attempt in (0, 1):
@@ -199,14 +243,11 @@ class InfluxDB2Backend(BaseBackend):
 
     def _org(self) -> str:
         if self._org_id is None:
-            orgs = self._call(
-                "looking up the organization",
-                self.client.organizations_api().find_organizations,
-                org=self.org,
-            )
+            found = self._api("looking up the organization", "GET", "/api/v2/orgs", {"org": self.org}) or {}
+            orgs = found.get("orgs") or []
             if not orgs:
                 raise ConfigurationError(f"influxdb2: no organization {self.org!r} is visible to the token")
-            self._org_id = orgs[0].id
+            self._org_id = orgs[0]["id"]
         return self._org_id
 
     # ------------------------------------------------------------------ buckets
@@ -216,7 +257,7 @@ class InfluxDB2Backend(BaseBackend):
 
     def _rules(self, seconds: int) -> list:
         every = max(seconds, HOUR) if self.server_retention else 0
-        return [BucketRetentionRules(type="expire", every_seconds=every)]
+        return [{"type": "expire", "everySeconds": every}]
 
     def _prepare(self) -> None:
         tiers = self.config.retention
@@ -232,37 +273,33 @@ class InfluxDB2Backend(BaseBackend):
                 found = self._find_bucket(name, org_id)
                 if found:
                     existing = found[0]
-                    current = [r.every_seconds for r in existing.retention_rules or []] or [0]
-                    if current != [rules[0].every_seconds]:
-                        existing.retention_rules = rules
-                        self._call(f"updating bucket {name}", self._buckets_api.update_bucket, existing)
+                    current = [r.get("everySeconds", 0) for r in existing.get("retentionRules") or []] or [0]
+                    if current != [rules[0]["everySeconds"]]:
+                        self._api(
+                            f"updating bucket {name}", "PATCH", f"/api/v2/buckets/{existing['id']}",
+                            body={"retentionRules": rules},
+                        )  # fmt: skip
                 else:
+                    body = {
+                        "orgID": org_id,
+                        "name": name,
+                        "retentionRules": rules,
+                        "description": DESCRIPTION.format(namespace=self.namespace, tier=tier),
+                    }
                     try:
-                        self._buckets_api.create_bucket(
-                            bucket_name=name,
-                            org=org_id,
-                            retention_rules=rules,
-                            description=DESCRIPTION.format(namespace=self.namespace, tier=tier),
-                        )
-                    except ApiException as exc:
-                        if exc.status != 422 or "already exists" not in _reason(exc):  # a race: fine
-                            raise self._error(exc, f"creating bucket {name}") from exc
-                    except (urllib3.exceptions.HTTPError, OSError) as exc:
-                        raise self._error(exc, f"creating bucket {name}") from exc
+                        self._api(f"creating bucket {name}", "POST", "/api/v2/buckets", body=body)
+                    except TimeseriesError as exc:
+                        if "already exists" not in str(exc):  # a race with another process: fine
+                            raise
                 self._buckets[tier] = seconds
             for tier in list(self._buckets):
                 if tier not in tiers:
                     del self._buckets[tier]
 
     def _find_bucket(self, name: str, org_id: str) -> list:
-        try:
-            return self._buckets_api.find_buckets(name=name, org_id=org_id).buckets or []
-        except ApiException as exc:
-            if exc.status == 404:  # what InfluxDB answers when no bucket has that name
-                return []
-            raise self._error(exc, f"finding bucket {name}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._error(exc, f"finding bucket {name}") from exc
+        # A 404 is what InfluxDB answers when no bucket has that name.
+        found = self._api(f"finding bucket {name}", "GET", "/api/v2/buckets", {"name": name, "orgID": org_id})
+        return (found or {}).get("buckets") or []
 
     def _forget_buckets(self) -> None:
         with self._lock:
@@ -773,12 +810,22 @@ class InfluxDB2Backend(BaseBackend):
             org_id = self._org()
             names = {self.bucket(tier) for tier in self.config.retention}
             prefix = DESCRIPTION.format(namespace=self.namespace, tier="")
-            buckets = self._call(
-                "listing buckets", lambda: list(self._buckets_api.find_buckets_iter(org_id=org_id, limit=100))
-            )
+            buckets, offset = [], 0
+            while True:
+                page = self._api(
+                    "listing buckets",
+                    "GET",
+                    "/api/v2/buckets",
+                    {"orgID": org_id, "limit": 100, "offset": offset},
+                )
+                found = (page or {}).get("buckets") or []
+                buckets += found
+                if len(found) < 100:
+                    break
+                offset += 100
             for found in buckets:
-                if found.name in names or (found.description or "").startswith(prefix):
-                    self._call(f"deleting bucket {found.name}", self._buckets_api.delete_bucket, found.id)
+                if found["name"] in names or (found.get("description") or "").startswith(prefix):
+                    self._api(f"deleting bucket {found['name']}", "DELETE", f"/api/v2/buckets/{found['id']}")
             self._buckets = {}
             self._kinds.clear()
 
