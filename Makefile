@@ -23,12 +23,16 @@ run: venv
 test: venv
 	bash scripts/test.sh
 
-## OpenWISP Monitoring 1.3's own test suite (browser tests excluded) against a time-series
-## database: OPENWISP_TSDB=influxdb (its own client, the baseline) or fleetwatch-<backend>.
-OPENWISP_TSDB ?= influxdb
-.PHONY: test-openwisp
+## OpenWISP Monitoring 1.3's own test suite (browser tests excluded): its InfluxDB client (the
+## baseline), then Fleetwatch's adapter on every backend. Narrow with OPENWISP_TSDB="fleetwatch-sqlite …".
+OPENWISP_TSDB ?= influxdb fleetwatch-sqlite fleetwatch-postgresql fleetwatch-influxdb fleetwatch-influxdb2 fleetwatch-elasticsearch
+.PHONY: test-openwisp bench-openwisp
 test-openwisp:
 	bash scripts/openwisp/setup.sh && bash scripts/openwisp/run.sh $(OPENWISP_TSDB)
+
+## The peer benchmark: OpenWISP's InfluxDB client against the adapter, side by side.
+bench-openwisp:
+	bash scripts/openwisp/setup.sh && bash scripts/openwisp/bench.sh
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
