@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,17 +21,15 @@ from typing import Any
 from fleetwatch.timeseries.backend import BaseBackend, Features
 from fleetwatch.timeseries.backends.influxdb import influxql as q
 from fleetwatch.timeseries.backends.influxdb.client import InfluxHTTP, series_of
+from fleetwatch.timeseries.backends.influxdb.points import checked_lines, convert, flag, mode_of
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import (
     ConfigurationError,
     FieldTypeError,
-    InvalidPoint,
     TimeseriesError,
 )
 from fleetwatch.timeseries.model import (
-    EPOCH,
     NUMERIC_AGGREGATES,
-    ONE_MICROSECOND,
     ChartQuery,
     Point,
     ReadQuery,
@@ -41,7 +39,6 @@ from fleetwatch.timeseries.model import (
     to_micros,
 )
 
-KIND_OF_TYPE = {float: "float", int: "integer", bool: "boolean", str: "string"}
 FUNCTIONS = {
     "mean": "MEAN({})",
     "sum": "SUM({})",
@@ -54,10 +51,6 @@ FUNCTIONS = {
 HOUR = 3600
 
 
-def _flag(value: Any) -> bool:
-    return str(value).lower() in ("1", "true", "yes", "on")
-
-
 def shard_duration(seconds: int) -> str:
     """InfluxDB's own defaults for a policy of this duration (1h, 1d or 7d shard groups)."""
     if seconds < 2 * 86400:
@@ -65,30 +58,6 @@ def shard_duration(seconds: int) -> str:
     if seconds <= 182 * 86400:
         return "1d"
     return "7d"
-
-
-def convert(value: Any, kind: str | None) -> Any:
-    """A JSON value back in its stored type (InfluxDB's JSON writes 2.0 as 2)."""
-    if value is None:
-        return None
-    if kind == "float":
-        return float(value)
-    if kind == "integer":
-        return int(value)
-    if kind == "boolean":
-        return bool(value)
-    return value
-
-
-def _mode(values: list[tuple[int, Any]]) -> Any:
-    """Most frequent value; ties go to the value seen first, then the smallest (as SQL)."""
-    counts: Counter = Counter()
-    first: dict[Any, int] = {}
-    for moment, value in values:
-        counts[value] += 1
-        if value not in first or moment < first[value]:
-            first[value] = moment
-    return min(counts, key=lambda v: (-counts[v], first[v], v))
 
 
 @dataclass(frozen=True)
@@ -151,7 +120,7 @@ class InfluxDBBackend(BaseBackend):
         self.database = check_query_name(options.get("schema") or config.name or "fleetwatch", "database")
         # Server-side retention (policy durations) drops shards by the server's clock; without it
         # policies keep data forever and `enforce_retention()` drops expired shards by ours.
-        self.server_retention = _flag(options.get("server_retention", "true"))
+        self.server_retention = flag(options.get("server_retention", "true"))
         try:
             self.batch_size = int(options.get("batch_size", self.features.max_write_batch))
             timeout = float(options.get("timeout", 30))
@@ -159,14 +128,14 @@ class InfluxDBBackend(BaseBackend):
             raise ConfigurationError(f"influxdb: {exc}") from None
         host = config.host or "127.0.0.1"
         gzip = str(options.get("gzip", "auto")).lower()
-        compress = _flag(gzip) if gzip != "auto" else host not in ("127.0.0.1", "localhost", "::1")
+        compress = flag(gzip) if gzip != "auto" else host not in ("127.0.0.1", "localhost", "::1")
         self.http = InfluxHTTP(
             host,
             config.port or 8086,
             self.database,
             config.user,
             config.password,
-            ssl=_flag(options.get("ssl", "false")),
+            ssl=flag(options.get("ssl", "false")),
             timeout=timeout,
             compress=compress,
         )
@@ -248,50 +217,12 @@ class InfluxDBBackend(BaseBackend):
                 self.http.write(lines[start : start + self.batch_size], policy)
 
     def _lines(self, policy: str, points: list[Point]) -> list[str]:
-        """Line protocol of the points, each field's type checked against what the server holds
-        (converted where no value is lost, see ``_coerce``); one pass over the batch."""
+        """Checked line protocol of the points (see ``points.checked_lines``)."""
         kinds = self._field_kinds(policy, {p.measurement for p in points})
-        # Types already accepted per measurement and field: the common case is one dict lookup.
-        accepted: dict[str, dict[str, type]] = {m: {} for m in kinds}
-        learned: dict[str, dict[str, str]] = defaultdict(dict)
-        build = self._builder.line
-        lines = []
-        append = lines.append
-        for point in points:
-            measurement, fields = point.measurement, point.fields
-            types = accepted[measurement]
-            for name, value in fields.items():
-                if types.get(name) is type(value):
-                    continue
-                kind = KIND_OF_TYPE[type(value)]
-                stored = kinds[measurement].get(name) or learned[measurement].get(name)
-                if stored is None:
-                    learned[measurement][name] = kind
-                    types[name] = type(value)
-                elif stored == kind:
-                    types[name] = type(value)
-                else:
-                    fields = dict(fields) if fields is point.fields else fields
-                    fields[name] = self._coerce(measurement, name, value, stored)
-            try:
-                append(build(measurement, point.tags, fields, (point.time - EPOCH) // ONE_MICROSECOND))
-            except q.Unwritable as exc:
-                raise InvalidPoint(str(exc)) from None
+        lines, learned = checked_lines(self._builder, points, kinds)
         for measurement, fields in learned.items():
             self._kinds.setdefault((policy, measurement), {}).update(fields)
         return lines
-
-    @staticmethod
-    def _coerce(measurement: str, name: str, value: Any, stored: str) -> Any:
-        """A field keeps one type per shard in InfluxDB: convert where no value is lost."""
-        if stored == "float" and type(value) is int:
-            return float(value)
-        if stored == "integer" and type(value) is float and value.is_integer():
-            return int(value)
-        raise FieldTypeError(
-            f"{measurement}.{name} holds {stored} values in InfluxDB; cannot store "
-            f"{KIND_OF_TYPE[type(value)]} {value!r}"
-        )
 
     # ------------------------------------------------------------------ reads
 
@@ -461,10 +392,10 @@ class InfluxDBBackend(BaseBackend):
                         per_bucket[(name, bucketing.key(values[0]))].append((values[0], value))
                     overall[name].append((values[0], value))
         for (name, key), values in per_bucket.items():
-            chart.setdefault(name, {})[key] = _mode(values)
+            chart.setdefault(name, {})[key] = mode_of(values)
         if with_summary:
             for name, values in overall.items():
-                summary[name] = _mode(values)
+                summary[name] = mode_of(values)
 
     def _chart(self, query, bucketing, lower, end):
         return self._aggregate(query, bucketing, lower, end, with_summary=False)[0]

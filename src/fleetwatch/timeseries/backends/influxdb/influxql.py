@@ -30,7 +30,7 @@ def _escape_key(text: str) -> str:
     if "\\" in text:
         if text.endswith("\\") or any(text[i + 1] in ", =" for i, c in enumerate(text[:-1]) if c == "\\"):
             raise Unwritable(
-                f"InfluxDB 1.x line protocol cannot carry {text!r}: a backslash ends it or precedes , = or a space"
+                f"InfluxDB line protocol cannot carry {text!r}: a backslash ends it or precedes , = or a space"
             )
     return text.translate(_ESCAPED_IN_KEYS)
 

@@ -23,26 +23,24 @@ import itertools
 import json
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fleetwatch.timeseries.backend import BaseBackend, Features
-from fleetwatch.timeseries.backends.influxdb.influxql import LineBuilder, Unwritable
+from fleetwatch.timeseries.backends.influxdb.influxql import LineBuilder
+from fleetwatch.timeseries.backends.influxdb.points import checked_lines, flag, mode_of
 from fleetwatch.timeseries.backends.influxdb2 import flux
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import (
     BackendUnavailable,
     ConfigurationError,
     FieldTypeError,
-    InvalidPoint,
     TimeseriesError,
 )
 from fleetwatch.timeseries.model import (
-    EPOCH,
     NUMERIC_AGGREGATES,
-    ONE_MICROSECOND,
     ChartQuery,
     Point,
     ReadQuery,
@@ -62,7 +60,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "the influxdb2 backend needs the official client: pip install 'fleetwatch[influxdb2]'"
     ) from exc
 
-KIND_OF_TYPE = {float: "float", int: "integer", bool: "boolean", str: "string"}
 KIND_OF_CSV = {
     "double": "float",
     "long": "integer",
@@ -76,21 +73,6 @@ RESERVED_NAMES = frozenset({"_start", "_stop", "_time", "_value", "_field", "_me
 SERVER_FUNCTIONS = {"mean": "mean", "sum": "sum", "count": "count"}
 HOUR = 3600
 DESCRIPTION = "fleetwatch:{namespace}:{tier}"
-
-
-def _flag(value: Any) -> bool:
-    return str(value).lower() in ("1", "true", "yes", "on")
-
-
-def mode_of(values: list[tuple[int, Any]]) -> Any:
-    """Most frequent value; ties go to the value seen first, then the smallest (as SQL)."""
-    counts: Counter = Counter()
-    first: dict[Any, int] = {}
-    for moment, value in values:
-        counts[value] += 1
-        if value not in first or moment < first[value]:
-            first[value] = moment
-    return min(counts, key=lambda v: (-counts[v], first[v], v))
 
 
 def _reason(exc: ApiException) -> str:
@@ -128,7 +110,7 @@ class InfluxDB2Backend(BaseBackend):
             raise ConfigurationError("influxdb2: the URL needs the organization, e.g. ?org=fleetwatch")
         # Server-side retention (bucket retention rules) follows the server's clock; without it
         # buckets keep data forever and `enforce_retention()` deletes expired points by ours.
-        self.server_retention = _flag(options.get("server_retention", "true"))
+        self.server_retention = flag(options.get("server_retention", "true"))
         try:
             self.batch_size = int(options.get("batch_size", self.features.max_write_batch))
             timeout = float(options.get("timeout", 30))
@@ -136,7 +118,7 @@ class InfluxDB2Backend(BaseBackend):
             self.retry_interval = float(options.get("retry_interval", 0.5))
         except ValueError as exc:
             raise ConfigurationError(f"influxdb2: {exc}") from None
-        scheme = "https" if _flag(options.get("ssl", "false")) else "http"
+        scheme = "https" if flag(options.get("ssl", "false")) else "http"
         url = f"{scheme}://{config.host or '127.0.0.1'}:{config.port or 8086}"
         token = options.get("token") or (config.user if not config.password else "")
         credentials: dict[str, Any] = {"token": token}
@@ -146,8 +128,8 @@ class InfluxDB2Backend(BaseBackend):
             url=url,
             org=self.org,
             timeout=(min(timeout, 5.0) * 1000, timeout * 1000),
-            enable_gzip=_flag(options.get("gzip", "false")),
-            verify_ssl=_flag(options.get("verify_ssl", "true")),
+            enable_gzip=flag(options.get("gzip", "false")),
+            verify_ssl=flag(options.get("verify_ssl", "true")),
             retries=False,  # retrying is decided here: 5xx writes are retried, 4xx are not
             **credentials,
         )
@@ -160,7 +142,7 @@ class InfluxDB2Backend(BaseBackend):
         self._http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
             retries=False,
-            cert_reqs="CERT_REQUIRED" if _flag(options.get("verify_ssl", "true")) else "CERT_NONE",
+            cert_reqs="CERT_REQUIRED" if flag(options.get("verify_ssl", "true")) else "CERT_NONE",
         )
         self._write_api = self.client.write_api(write_options=SYNCHRONOUS)
         self._query_api = self.client.query_api()
@@ -394,62 +376,13 @@ class InfluxDB2Backend(BaseBackend):
             attempt += 1
 
     def _lines(self, bucket: str, points: list[Point]) -> list[str]:
-        """Line protocol of the points, each field's type checked against what the bucket holds
-        (converted where no value is lost, see ``_coerce``); one pass over the batch."""
+        """Checked line protocol of the points (see ``points.checked_lines``), Flux's own column
+        names refused."""
         kinds = self._field_kinds(bucket, {p.measurement for p in points})
-        # Types already accepted per measurement and field: the common case is one dict lookup.
-        accepted: dict[str, dict[str, type]] = {m: {} for m in kinds}
-        learned: dict[str, dict[str, str]] = defaultdict(dict)
-        checked_tags: set[tuple[str, ...]] = set()
-        build = self._builder.line
-        lines = []
-        append = lines.append
-        for point in points:
-            measurement, fields, tags = point.measurement, point.fields, point.tags
-            types = accepted[measurement]
-            for name, value in fields.items():
-                if types.get(name) is type(value):
-                    continue
-                if name in RESERVED_NAMES:
-                    raise InvalidPoint(f"field name {name!r} of {measurement!r} is reserved in InfluxDB 2.x")
-                kind = KIND_OF_TYPE[type(value)]
-                stored = kinds[measurement].get(name) or learned[measurement].get(name)
-                if stored is None:
-                    learned[measurement][name] = kind
-                    types[name] = type(value)
-                elif stored == kind:
-                    types[name] = type(value)
-                else:
-                    fields = dict(fields) if fields is point.fields else fields
-                    fields[name] = self._coerce(measurement, name, value, stored)
-            if tags:
-                keys = tuple(tags)
-                if keys not in checked_tags:
-                    reserved = RESERVED_NAMES.intersection(keys)
-                    if reserved:
-                        raise InvalidPoint(
-                            f"tag name {sorted(reserved)[0]!r} of {measurement!r} is reserved in InfluxDB 2.x"
-                        )
-                    checked_tags.add(keys)
-            try:
-                append(build(measurement, tags, fields, (point.time - EPOCH) // ONE_MICROSECOND))
-            except Unwritable as exc:
-                raise InvalidPoint(str(exc).replace("InfluxDB 1.x", "InfluxDB")) from None
+        lines, learned = checked_lines(self._builder, points, kinds, RESERVED_NAMES, "InfluxDB 2.x")
         for measurement, found in learned.items():
             self._kinds.setdefault((bucket, measurement), {}).update(found)
         return lines
-
-    @staticmethod
-    def _coerce(measurement: str, name: str, value: Any, stored: str) -> Any:
-        """A field keeps one type per shard in InfluxDB: convert where no value is lost."""
-        if stored == "float" and type(value) is int:
-            return float(value)
-        if stored == "integer" and type(value) is float and value.is_integer():
-            return int(value)
-        raise FieldTypeError(
-            f"{measurement}.{name} holds {stored} values in InfluxDB; cannot store "
-            f"{KIND_OF_TYPE[type(value)]} {value!r}"
-        )
 
     # ------------------------------------------------------------------ reads
 
