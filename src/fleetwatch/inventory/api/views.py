@@ -27,12 +27,11 @@ class OrgAdminWrites(permissions.BasePermission):
         return type(obj).objects.manageable_by(request.user).filter(pk=obj.pk).exists()
 
 
-class DeviceViewSet(viewsets.ModelViewSet):
-    serializer_class = DeviceSerializer
-    permission_classes = [permissions.IsAuthenticated, OrgAdminWrites]
+class OrgAdminViewSet(viewsets.ModelViewSet):
+    """Rows with an ``organization``: members read, administrators of that organization write
+    (also when moving a row to another organization)."""
 
-    def get_queryset(self):
-        return Device.objects.visible_to(self.request.user).select_related("organization", "health")
+    permission_classes = [permissions.IsAuthenticated, OrgAdminWrites]
 
     def _check_organization(self, organization):
         if not Organization.objects.manageable_by(self.request.user).filter(pk=organization.pk).exists():
@@ -47,3 +46,10 @@ class DeviceViewSet(viewsets.ModelViewSet):
             serializer.validated_data.get("organization", serializer.instance.organization)
         )
         serializer.save()
+
+
+class DeviceViewSet(OrgAdminViewSet):
+    serializer_class = DeviceSerializer
+
+    def get_queryset(self):
+        return Device.objects.visible_to(self.request.user).select_related("organization", "health")

@@ -7,12 +7,10 @@ read their delivery log and manage maintenance windows. Other organizations' row
 from django.utils import timezone
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fleetwatch.inventory.api.views import OrgAdminWrites
-from fleetwatch.inventory.models import Organization
+from fleetwatch.inventory.api.views import OrgAdminViewSet
 from fleetwatch.notifications.api.serializers import (
     DeliverySerializer,
     MaintenanceWindowSerializer,
@@ -69,24 +67,6 @@ class PreferenceView(APIView):
         return Response(serializer.data)
 
     patch = put
-
-
-class OrgAdminViewSet(viewsets.ModelViewSet):
-    permission_classes = [permissions.IsAuthenticated, OrgAdminWrites]
-
-    def _check_organization(self, organization):
-        if not Organization.objects.manageable_by(self.request.user).filter(pk=organization.pk).exists():
-            raise PermissionDenied("You are not an administrator of that organization.")
-
-    def perform_create(self, serializer):
-        self._check_organization(serializer.validated_data["organization"])
-        serializer.save()
-
-    def perform_update(self, serializer):
-        self._check_organization(
-            serializer.validated_data.get("organization", serializer.instance.organization)
-        )
-        serializer.save()
 
 
 class WebhookViewSet(OrgAdminViewSet):
