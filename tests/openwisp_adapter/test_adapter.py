@@ -79,39 +79,30 @@ def test_writes_reads_and_a_chart_the_way_openwisp_calls_them(client):
         == 3
     )
     start = (NOW - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
-    query = client.get_query(
-        chart_type="line",
-        params={
-            "field_name": "value",
-            "key": "test_metric",
-            "time": start,
-            "end_date": None,
-            "object_id": "1",
-        },
-        time="3d",
-        group_map={"3d": "1d"},
-        query="SELECT {fields|MEAN} FROM {key} WHERE time >= '{time}' {end_date} AND object_id = '{object_id}' GROUP BY time(1d)",
-        timezone="UTC",
-    )
+
+    def chart_query(fields: str, **kwargs) -> str:
+        return client.get_query(
+            chart_type="line",
+            params={
+                "field_name": "value",
+                "key": "test_metric",
+                "time": start,
+                "end_date": None,
+                "object_id": "1",
+            },
+            time="3d",
+            group_map={"3d": "1d"},
+            query=f"SELECT {fields} FROM {{key}} WHERE time >= '{{time}}' {{end_date}} AND object_id = '{{object_id}}' GROUP BY time(1d)",
+            timezone="UTC",
+            **kwargs,
+        )
+
+    query = chart_query("{fields|MEAN}")
     assert query.startswith('SELECT MEAN("value") AS value FROM test_metric')
     assert query.endswith("GROUP BY time(1d) tz('UTC')")
     points = [p["value"] for p in client.query(query).get_points() if p["value"] is not None]
     assert sorted(points) == [3.0, 6.0, 9.0]
-    summary = client.get_query(
-        chart_type="line",
-        params={
-            "field_name": "value",
-            "key": "test_metric",
-            "time": start,
-            "end_date": None,
-            "object_id": "1",
-        },
-        time="3d",
-        group_map={"3d": "1d"},
-        query="SELECT {fields|SUM|/ 1} FROM {key} WHERE time >= '{time}' {end_date} AND object_id = '{object_id}' GROUP BY time(1d)",
-        summary=True,
-        timezone="UTC",
-    )
+    summary = chart_query("{fields|SUM|/ 1}", summary=True)
     assert next(iter(client.query(summary).get_points()))["value"] == 18
 
 

@@ -29,6 +29,7 @@ from fleetwatch.timeseries import (
     load_backend,
 )
 from fleetwatch.timeseries.backend import parse_duration
+from fleetwatch.timeseries.backends.influxdb.influxql import string as string_literal
 from fleetwatch.timeseries.model import round_half_away, to_micros
 
 log = logging.getLogger(__name__)
@@ -598,7 +599,7 @@ class DatabaseClient:
     def _get_where_query(field: str, items) -> str:
         if not items:
             return ""
-        alternatives = " OR ".join(f"{field} = {influxql_string(str(item))}" for item in items)
+        alternatives = " OR ".join(f"{field} = {string_literal(str(item))}" for item in items)
         return f"AND ({alternatives})"
 
     def _fields(self, fields, query: str, field_name: str) -> str:
@@ -671,7 +672,3 @@ def apply_arithmetic(call: influxql.Call, value):
     if call.round:
         value = round_half_away(value, 0)
     return value
-
-
-def influxql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
