@@ -179,20 +179,7 @@ start() {
 }
 
 stop() {
-    local p; p=$(pid)
-    if [[ -z "$p" ]] || ! kill -0 "$p" 2>/dev/null; then
-        rm -f "$PIDFILE"
-        log "not running"; return 0
-    fi
-    log "stopping pid $p"
-    stop_pid "$p"
-    rm -f "$PIDFILE"
+    stop_service "$(pid)" "$PIDFILE"
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) if healthy; then echo running; else echo stopped; exit 1; fi ;;
-    url) echo "$URL" ;;
-    *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
-esac
+service_main "$@"

@@ -312,14 +312,7 @@ start() {
 }
 
 stop() {
-    local p; p=$(pid)
-    if [[ -z "$p" ]]; then
-        rm -f "$PIDFILE"
-        log "not running"; return 0
-    fi
-    log "stopping pid $p"
-    stop_pid "$p"
-    rm -f "$PIDFILE"
+    stop_service "$(pid)" "$PIDFILE"
 }
 
 case "${1:-}" in

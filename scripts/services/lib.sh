@@ -58,3 +58,28 @@ as_user() {
         "$@"
     fi
 }
+
+# stop_service <pid> <pid file or ""> [signal]: stop the service's process if it runs, and
+# forget its pid file.
+stop_service() {
+    local p=$1 file=$2 signal=${3:-TERM}
+    if [[ -z "$p" ]] || ! kill -0 "$p" 2>/dev/null; then
+        log "not running"
+    else
+        log "stopping pid $p"
+        stop_pid "$p" "$signal"
+    fi
+    [[ -z "$file" ]] || rm -f "$file"
+}
+
+# service_main <command>: the start|stop|status|url dispatch of a service script, which
+# defines start, stop, healthy and URL.
+service_main() {
+    case "${1:-}" in
+        start) start ;;
+        stop) stop ;;
+        status) if healthy; then echo running; else echo stopped; exit 1; fi ;;
+        url) echo "$URL" ;;
+        *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+    esac
+}

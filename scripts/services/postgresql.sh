@@ -71,19 +71,8 @@ SQL
 }
 
 stop() {
-    local p; p=$(pid)
-    if [[ -z "$p" ]] || ! kill -0 "$p" 2>/dev/null; then
-        log "not running"; return 0
-    fi
-    log "stopping pid $p"
     # SIGINT is PostgreSQL's fast shutdown: it ends client sessions instead of waiting for them.
-    stop_pid "$p" INT
+    stop_service "$(pid)" "" INT
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) if [[ -n "$(bindir)" ]] && healthy; then echo running; else echo stopped; exit 1; fi ;;
-    url) echo "$URL" ;;
-    *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
-esac
+service_main "$@"

@@ -242,22 +242,9 @@ stop_epmd() {
 }
 
 stop() {
-    local p; p=$(pid)
-    if [[ -n "$p" ]]; then
-        # beam.smp shuts RabbitMQ down cleanly on SIGTERM; its launcher sh then exits too.
-        log "stopping pid $p"
-        stop_pid "$p"
-    else
-        log "not running"
-    fi
-    rm -f "$PIDFILE"
+    # beam.smp shuts RabbitMQ down cleanly on SIGTERM; its launcher sh then exits too.
+    stop_service "$(pid)" "$PIDFILE"
     stop_epmd
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) if healthy; then echo running; else echo stopped; exit 1; fi ;;
-    url) echo "$URL" ;;
-    *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
-esac
+service_main "$@"
