@@ -133,16 +133,7 @@ query() {
 start() {
     [[ -x "$BIN" ]] || install
     [[ -x "$BIN" ]] || die "no $BIN after installing influxdb"
-    if healthy; then
-        log "already running on 127.0.0.1:$PORT"
-        echo "$URL"; return 0
-    fi
-    local old; old=$(pid)
-    if [[ -n "$old" ]]; then
-        log "pid $old from $PIDFILE is running but not answering on :$PORT; stopping it"
-        stop_pid "$old"
-    fi
-    rm -f "$PIDFILE"
+    answering_already && return 0
     mkdir -p "$DIR"
     write_config
     if [[ $(id -u) -eq 0 ]]; then

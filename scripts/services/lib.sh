@@ -83,3 +83,19 @@ service_main() {
         *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
     esac
 }
+
+# answering_already: true (printing the URL) when the service answers; otherwise stops a
+# process its pid file names that does not answer, and forgets the pid file.
+answering_already() {
+    if healthy; then
+        log "already running on 127.0.0.1:$PORT"
+        echo "$URL"; return 0
+    fi
+    local old; old=$(pid)
+    if [[ -n "$old" ]]; then
+        log "pid $old from $PIDFILE is running but not answering on :$PORT; stopping it"
+        stop_pid "$old"
+    fi
+    rm -f "$PIDFILE"
+    return 1
+}

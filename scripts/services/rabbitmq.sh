@@ -184,16 +184,7 @@ ensure_vhost_and_user() {
 start() {
     [[ -x "$BIN/rabbitmq-server" ]] || install
     [[ -x "$BIN/rabbitmq-server" ]] || die "no $BIN/rabbitmq-server after installing rabbitmq-server"
-    if healthy; then
-        log "already running on 127.0.0.1:$PORT"
-        echo "$URL"; return 0
-    fi
-    local old; old=$(pid)
-    if [[ -n "$old" ]]; then
-        log "pid $old from $PIDFILE is running but not answering on :$PORT; stopping it"
-        stop_pid "$old"
-    fi
-    rm -f "$PIDFILE"
+    answering_already && return 0
     mkdir -p "$DIR"
     if [[ $(id -u) -eq 0 ]]; then
         id -u "$RUN_AS" >/dev/null 2>&1 || die "no user $RUN_AS (the rabbitmq-server package creates it)"

@@ -76,16 +76,7 @@ up_or_exited() { healthy || ! kill -0 "$1" 2>/dev/null; }
 start() {
     [[ -x "$BIN" && -x "$CLI" ]] || install
     [[ -x "$BIN" ]] || die "no $BIN after installing redis-server"
-    if healthy; then
-        log "already running on 127.0.0.1:$PORT"
-        echo "$URL"; return 0
-    fi
-    local old; old=$(pid)
-    if [[ -n "$old" ]]; then
-        log "pid $old from $PIDFILE is running but not answering on :$PORT; stopping it"
-        stop_pid "$old"
-    fi
-    rm -f "$PIDFILE"
+    answering_already && return 0
     mkdir -p "$DIR"
     write_config
     : > "$LOGFILE"
