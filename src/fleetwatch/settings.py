@@ -7,12 +7,13 @@ With no variable set, Fleetwatch runs on SQLite (relational data and time series
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from fleetwatch.core.env import env_bool, env_list, env_str
+from fleetwatch.core.env import env_bool, env_int, env_list, env_seconds, env_str
 
 DATA_DIR = Path(env_str("FLEETWATCH_DATA_DIR", "var")).expanduser().resolve()
 
@@ -30,6 +31,11 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+# How long a request waits for SQLite's one writer (relational and time-series files) before it
+# answers 503 + Retry-After: a few seconds, so a held lock never fills every server thread.
+SQLITE_LOCK_TIMEOUT = env_seconds("FLEETWATCH_SQLITE_LOCK_TIMEOUT", 5)
+
+
 def _database(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -44,7 +50,7 @@ def _database(url: str) -> dict:
             # Concurrent requests: WAL lets readers run beside the writer, and IMMEDIATE
             # transactions wait for the write lock instead of failing with "database is locked".
             "OPTIONS": {
-                "timeout": 30,
+                "timeout": SQLITE_LOCK_TIMEOUT,
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
@@ -121,6 +127,12 @@ TIMESERIES_DATABASE = env_str("FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / '
 
 # Extra metric and chart types, as declarations (see docs/metrics.md); set in a settings module
 # that imports this one, e.g. FLEETWATCH_CHARTS = {"temperature": {"title": …, "query": None, …}}.
+# ---------------------------------------------------------------- agent reports
+# A report's `time` may lie this far ahead of the server's clock (agents' clocks drift).
+FLEETWATCH_CLOCK_TOLERANCE = timedelta(seconds=env_seconds("FLEETWATCH_CLOCK_TOLERANCE", 300))
+# More interfaces than this in one report: 400 (each interface writes points and a series).
+FLEETWATCH_MAX_INTERFACES = env_int("FLEETWATCH_MAX_INTERFACES", 256)
+
 FLEETWATCH_METRICS: dict = {}
 FLEETWATCH_CHARTS: dict = {}
 

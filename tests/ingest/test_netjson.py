@@ -1,10 +1,19 @@
 """NetJSON DeviceMonitoring: validation errors with their path, and every extraction rule."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleetwatch.ingest.netjson import NetJSONError, extract, parse_time, transform_snapshot, validate
+from fleetwatch.ingest.netjson import (
+    InvalidJSON,
+    NetJSONError,
+    decode,
+    extract,
+    parse_time,
+    transform_snapshot,
+    validate,
+)
 from tests.ingest.payloads import example_report
 
 T = datetime(2026, 10, 20, 10, 0, tzinfo=UTC)
@@ -28,8 +37,19 @@ def test_it_extracts_every_metric_of_the_reference_example():
         ("memory", None),
     ]
     s = by_config(samples)
-    assert s[("traffic", "wlan0")].fields == {"rx_bytes": 324, "tx_bytes": 145}
-    assert s[("traffic", "eth0")].fields == {"rx_bytes": 2275, "tx_bytes": 826}
+    # The first reading counts whole; the counters are kept to place later readings.
+    assert s[("traffic", "wlan0")].fields == {
+        "rx_bytes": 324,
+        "tx_bytes": 145,
+        "rx_counter": 324,
+        "tx_counter": 145,
+    }
+    assert s[("traffic", "eth0")].fields == {
+        "rx_bytes": 2275,
+        "tx_bytes": 826,
+        "rx_counter": 2275,
+        "tx_counter": 826,
+    }
     assert s[("traffic", "eth0")].name == "eth0 traffic"
     assert s[("clients", "wlan0")].fields == {"clients": "00:ee:ad:34:f5:3b"}
     assert s[("clients", "wlan0")].measurement == "wifi_clients"
@@ -57,8 +77,13 @@ def test_traffic_is_the_increase_since_the_previous_report_and_a_reset_counts_wh
     current["interfaces"][0]["statistics"].update(rx_bytes=1324, tx_bytes=100)  # tx reset
     del current["interfaces"][2]["statistics"]["tx_bytes"]
     s = by_config(extract(current, T, previous))
-    assert s[("traffic", "wlan0")].fields == {"rx_bytes": 1000, "tx_bytes": 100}
-    assert s[("traffic", "eth0")].fields == {"rx_bytes": 0, "tx_bytes": 0}
+    assert s[("traffic", "wlan0")].fields == {
+        "rx_bytes": 1000,
+        "tx_bytes": 100,
+        "rx_counter": 1324,
+        "tx_counter": 100,
+    }
+    assert s[("traffic", "eth0")].fields == {"rx_bytes": 0, "tx_bytes": 0, "rx_counter": 2275}
 
 
 def test_one_client_sample_per_mac_one_microsecond_apart():
@@ -136,16 +161,28 @@ def test_a_report_without_resources_gives_no_cpu_disk_or_memory():
         (lambda r: {k: v for k, v in r.items() if k != "type"}, "#"),
         (lambda r: {**r, "type": "DeviceConfiguration"}, "#/type"),
         (lambda r: r["resources"].update(load=[0.1, 0.2]) or r, "#/resources/load"),
-        (lambda r: r["resources"]["disk"][1].pop("used_bytes") and r, "#/resources/disk/1"),
-        (lambda r: r["neighbors"][0].update(extra="x") or r, "#/neighbors/0"),
-        (
-            lambda r: r["interfaces"][0]["wireless"]["clients"][0].pop("mfp") is not None and r,
-            "#/interfaces/0/wireless/clients/0",
-        ),
         (
             lambda r: r["interfaces"][2]["statistics"].update(rx_bytes="many") or r,
             "#/interfaces/2/statistics/rx_bytes",
         ),
+        (
+            lambda r: r["interfaces"][2]["statistics"].update(rx_bytes=-5 * 10**9) or r,
+            "#/interfaces/2/statistics/rx_bytes",
+        ),
+        (
+            lambda r: r["interfaces"][2]["statistics"].update(tx_bytes=2**63) or r,
+            "#/interfaces/2/statistics/tx_bytes",
+        ),
+        (lambda r: r["interfaces"][0].update(name="") or r, "#/interfaces/0/name"),
+        (lambda r: r["interfaces"][0].update(name="wan\nrx_bytes=1") or r, "#/interfaces/0/name"),
+        (lambda r: r["interfaces"][0].update(name="eth0") or r, "#/interfaces/2/name"),
+        (
+            lambda r: r["interfaces"][0]["wireless"]["clients"][0].update(mac="\u0007") or r,
+            "#/interfaces/0/wireless/clients/0/mac",
+        ),
+        (lambda r: r["resources"]["memory"].update(total=-1) or r, "#/resources/memory/total"),
+        (lambda r: r["resources"].update(cpus="two") or r, "#/resources/cpus"),
+        (lambda r: r["resources"]["disk"][0].update(size_bytes=1.5) or r, "#/resources/disk/0/size_bytes"),
     ],
 )
 def test_invalid_reports_name_the_first_problem_and_where(mutate, path):
@@ -153,6 +190,91 @@ def test_invalid_reports_name_the_first_problem_and_where(mutate, path):
         validate(mutate(example_report()))
     assert caught.value.path == path
     assert str(caught.value).startswith(f'Invalid data in "{path}", validator says: ')
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "path"),
+    [
+        ("load", "NaN", "#/resources/load/0"),
+        ("load", "Infinity", "#/resources/load/0"),
+        ("load", "-Infinity", "#/resources/load/0"),
+        ("load", "1e400", "#/resources/load/0"),
+        ("extra", "NaN", "#/general/extra"),  # also where nothing is charted: it cannot be kept
+    ],
+)
+def test_numbers_no_store_can_keep_are_refused_with_their_path(part, value, path):
+    report = example_report()
+    if part == "load":
+        report["resources"]["load"][0] = "@"
+    else:
+        report["general"]["extra"] = "@"
+    body = json.dumps(report).replace('"@"', value).encode()
+    with pytest.raises(NetJSONError) as caught:
+        decode(body)
+    assert caught.value.path == path
+    assert str(caught.value) == f'Invalid data in "{path}", validator says: {value} is not a finite number'
+
+
+def test_deep_nesting_and_unstorable_strings_are_refused_with_their_path():
+    with pytest.raises(NetJSONError) as caught:
+        decode(b"[" * 5000 + b"]" * 5000)
+    assert (caught.value.path, caught.value.reason) == ("#", "nested deeper than 32 levels")
+    with pytest.raises(NetJSONError) as caught:
+        decode(
+            json.dumps(
+                {
+                    "type": "DeviceMonitoring",
+                    "general": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+                }
+            )
+        )
+    assert caught.value.reason == "nested deeper than 32 levels"
+    assert caught.value.path == "#/general/a" + "/0" * 31
+    with pytest.raises(NetJSONError) as caught:
+        decode(b'{"type": "DeviceMonitoring", "general": {"hostname": "a\\u0000b"}}')
+    assert caught.value.path == "#/general/hostname"
+    with pytest.raises(NetJSONError) as caught:
+        decode(b'{"type": "DeviceMonitoring", "general": {"h\\ud800": 1}}')
+    assert caught.value.path == "#/general/h\ud800"
+    with pytest.raises(InvalidJSON, match=r"^Invalid JSON: "):
+        decode(b"\xff\xfe")
+    # An escaped non-ASCII character or a valid surrogate pair is fine.
+    assert decode(b'{"a": "caf\\u00e9 \\ud83d\\ude00"}') == {"a": "café 😀"}
+
+
+def test_parts_fleetwatch_does_not_store_never_cost_the_report():
+    """The agent's real payloads: {} for an empty array, nulls, a signal section without a usable
+    value, keys the peer's schema requires but Fleetwatch does not use."""
+    report = example_report()
+    wlan0, mobile0, eth0 = report["interfaces"]
+    wlan0["type"], wlan0["bridge_members"] = "bridge", {}
+    client = wlan0["wireless"]["clients"][0]
+    client.update(vht=None, he=None)
+    del client["mfp"]
+    del wlan0["wireless"]["tx_power"]
+    mobile0["mobile"]["signal"] = {"lte": {}, "umts": {"ecio": "n/a"}}
+    eth0["statistics"]["rx_packets"] = None
+    eth0["mtu"] = "1500"
+    report["resources"]["disk"][1].pop("used_bytes")
+    report["neighbors"][0].update(extra="x")
+    dropped = []
+    data = validate(report, dropped)
+    assert dropped == [
+        "#/resources/disk/1",
+        "#/interfaces/2/statistics/rx_packets",
+        "#/interfaces/2/mtu",
+        "#/interfaces/1/mobile/signal/umts/ecio",
+        "#/interfaces/1/mobile/signal/lte",
+        "#/interfaces/0/wireless/clients/0/vht",
+        "#/interfaces/0/wireless/clients/0/he",
+        "#/interfaces/1/mobile/signal/umts",
+    ]
+    assert wlan0["bridge_members"] == []
+    s = by_config(extract(data, T))
+    assert s[("clients", "wlan0")].fields == {"clients": "00:ee:ad:34:f5:3b"}
+    assert ("signal_strength", "mobile0") not in s  # skipped, the rest stored
+    assert s[("traffic", "eth0")].fields["rx_bytes"] == 2275
+    assert s[("disk", None)].fields == {"used_disk": 100 * 18792 / 258016}
 
 
 def test_agent_time_parameter():

@@ -43,6 +43,26 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
 
 
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration: seconds (``30``, ``0.5``) or with a unit (``30s``, ``5m``, ``2h``, ``1d``)."""
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return float(default)
+    number, unit = raw.rstrip("smhd"), raw[len(raw.rstrip("smhd")) :]
+    try:
+        value = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ImproperlyConfigured(
+            f"{name} must be a duration such as 30, 30s, 5m, 2h or 1d, not {raw!r}"
+        ) from None
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

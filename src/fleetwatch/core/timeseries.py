@@ -7,6 +7,7 @@ import threading
 from django.conf import settings
 
 from fleetwatch.timeseries import BaseBackend, load_backend
+from fleetwatch.timeseries.loading import configure
 
 _lock = threading.Lock()
 _backend: BaseBackend | None = None
@@ -17,7 +18,10 @@ def get_backend() -> BaseBackend:
     if _backend is None:
         with _lock:
             if _backend is None:
-                _backend = load_backend(settings.TIMESERIES_DATABASE)
+                config = configure(settings.TIMESERIES_DATABASE)
+                if config.backend == "sqlite":  # one bound for every wait on a SQLite writer
+                    config.options.setdefault("timeout", settings.SQLITE_LOCK_TIMEOUT)
+                _backend = load_backend(config)
     return _backend
 
 

@@ -1,13 +1,18 @@
 """NetJSON DeviceMonitoring (what the OpenWrt monitoring agent POSTs) → validated data → samples.
 
-Pure functions: validation with a JSON pointer to the first problem, the metric extraction
-rules of the peer (traffic deltas, one WiFi-client sample per MAC, mobile signal of the most
-evolved technology, CPU, disk and memory formulas), and the stored snapshot's clean-up.
+Pure functions: decoding and validation with a JSON pointer to the first problem, the metric
+extraction rules of the peer (traffic deltas, one WiFi-client sample per MAC, mobile signal of
+the most evolved technology, CPU, disk and memory formulas), and the stored snapshot's clean-up.
+
+Validation is tolerant where the agent's real payloads differ from the peer's schema (see
+:func:`validate`): a part Fleetwatch does not store never costs the whole report.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,24 +36,188 @@ class NetJSONError(ValueError):
         super().__init__(f'Invalid data in "{path}", validator says: {message}')
 
 
+class InvalidJSON(NetJSONError):
+    """A body that is not JSON (or not UTF-8) at all."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.args = (f"Invalid JSON: {message}",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def _pointer(parts) -> str:
     return "#" + "".join(f"/{p}" for p in parts)
 
 
-def validate(data: object) -> dict:
-    """The report if valid; otherwise NetJSONError for the first error in document order.
+# The deepest structure the agent sends is interfaces/N/wireless/clients/N/rrm/N (7 levels).
+MAX_DEPTH = 32
 
-    The compiled validator answers the common case fast; jsonschema words the error."""
+
+class _NotFinite:
+    """Stands for NaN, ±Infinity or a float beyond double range while a body is decoded."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def decode(body: bytes | str) -> object:
+    """A JSON body → Python objects, or NetJSONError with the JSON pointer of the problem.
+
+    Refused: invalid JSON or UTF-8, numbers no store can keep (``NaN``, ``Infinity``, ``1e400``),
+    nesting deeper than :data:`MAX_DEPTH`, and strings (keys included) holding NUL or a lone
+    UTF-16 surrogate, which PostgreSQL's ``jsonb`` and UTF-8 encoders cannot take."""
+    odd: list[str] = []
+
+    def constant(text: str) -> _NotFinite:
+        odd.append(text)
+        return _NotFinite(text)
+
+    def number(text: str) -> float | _NotFinite:
+        value = float(text)
+        if math.isinf(value):
+            odd.append(text)
+            return _NotFinite(text)
+        return value
+
+    try:
+        data = json.loads(body, parse_constant=constant, parse_float=number)
+    except RecursionError:
+        raise NetJSONError(f"nested deeper than {MAX_DEPTH} levels", "#") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJSON(str(exc)) from None
+    escapes = b"\\u" in body if isinstance(body, bytes) else "\\u" in body
+    _check_tree(data, [], strings=escapes)
+    return data
+
+
+def _bad_string(text: str) -> bool:
+    return "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def _check_tree(node, path: list, strings: bool) -> None:
+    """Depth, non-finite numbers and (when the body had ``\\u`` escapes) unstorable strings."""
+    if len(path) > MAX_DEPTH:
+        raise NetJSONError(f"nested deeper than {MAX_DEPTH} levels", _pointer(path[: MAX_DEPTH + 1]))
+    if type(node) is dict:
+        items = node.items()
+    elif type(node) is list:
+        items = enumerate(node)
+    else:
+        return
+    for key, value in items:
+        kind = type(value)
+        if kind is dict or kind is list:
+            path.append(key)
+            _check_tree(value, path, strings)
+            path.pop()
+        elif kind is _NotFinite:
+            raise NetJSONError(f"{value.text} is not a finite number", _pointer([*path, key]))
+        elif strings and kind is str and _bad_string(value):
+            raise NetJSONError("NUL and lone surrogates cannot be stored", _pointer([*path, key]))
+        if strings and type(key) is str and _bad_string(key):
+            raise NetJSONError("NUL and lone surrogates cannot be stored", _pointer([*path, key]))
+
+
+# Where an invalid value is never acceptable: these values become points (or tags), so a report
+# carrying a wrong one is refused whole. Anywhere else, what fails the schema is left out.
+_STORED = (
+    ("type",),
+    ("interfaces", int, "name"),
+    ("interfaces", int, "statistics", "rx_bytes"),
+    ("interfaces", int, "statistics", "tx_bytes"),
+    ("interfaces", int, "wireless", "clients", int, "mac"),
+    ("resources", "load"),
+    ("resources", "cpus"),
+    *(("resources", "memory", k) for k in ("total", "free", "buffered", "shared", "cached", "available")),
+    ("resources", "disk", int, "size_bytes"),
+    ("resources", "disk", int, "used_bytes"),
+)
+_REPAIR_ROUNDS = 20
+
+
+def _is_stored(path: tuple) -> bool:
+    for pattern in _STORED:
+        if len(path) >= len(pattern) and all(
+            (type(p) is int) if want is int else p == want for p, want in zip(path, pattern, strict=False)
+        ):
+            return True
+    return False
+
+
+def validate(data: object, dropped: list[str] | None = None) -> dict:
+    """The report, repaired where a part Fleetwatch does not store is unusable; otherwise
+    NetJSONError for the first error in document order.
+
+    Refused (the error names its JSON pointer): not an object, a wrong ``type``, and invalid values
+    in the fields that become points or tags (:data:`_STORED`: interface names, traffic counters,
+    client MACs, load, CPUs, memory, disk sizes). Repaired, in the report itself: ``null`` is taken
+    as absent, ``{}`` where an array is expected as ``[]``, and any other part that fails the schema
+    is left out (a mobile signal section with no usable value, a client with a malformed flag …).
+    The pointers of what was left out are appended to ``dropped``. The compiled validator answers
+    the common (valid) case fast; jsonschema words the errors."""
     try:
         _FAST_VALIDATE(data)
-        return data  # type: ignore[return-value]
+        return _unique_interfaces(data)
     except fastjsonschema.JsonSchemaException:
         pass
-    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        error = errors[0]
-        raise NetJSONError(error.message, _pointer(error.absolute_path))
-    return data  # type: ignore[return-value]
+    for _ in range(_REPAIR_ROUNDS):
+        if not isinstance(data, dict):
+            break
+        errors = sorted(
+            _VALIDATOR.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+        )
+        if not errors:
+            return _unique_interfaces(data)
+        repairs = []
+        for error in errors:
+            path = tuple(error.absolute_path)
+            if not path or (_is_stored(path) and error.instance is not None):
+                raise NetJSONError(error.message, _pointer(path))
+            wants_array = error.validator == "type" and "array" in str(error.validator_value)
+            repairs.append((path, [] if wants_array and error.instance == {} else None))
+        _apply(data, repairs, dropped)
+    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    raise NetJSONError(errors[0].message if errors else "too many invalid parts", "#")
+
+
+def _unique_interfaces(data: dict) -> dict:
+    """Two interfaces of one name would write the same points: refused."""
+    seen = set()
+    for i, iface in enumerate(data.get("interfaces") or []):
+        if iface["name"] in seen:
+            raise NetJSONError(f"{iface['name']!r} is named twice", f"#/interfaces/{i}/name")
+        seen.add(iface["name"])
+    return data
+
+
+def _apply(data, repairs: list[tuple[tuple, object]], dropped: list[str] | None) -> None:
+    """Replace (``[]`` for ``{}``) or remove each path; array items from the last one, so the
+    indexes of the others stay right."""
+
+    def order(item):
+        return tuple((0, p, "") if type(p) is int else (1, 0, p) for p in item[0])
+
+    done = set()
+    for path, replacement in sorted(repairs, key=order, reverse=True):
+        if path in done or any(path[:n] in done for n in range(1, len(path))):
+            continue
+        done.add(path)
+        parent = data
+        for part in path[:-1]:
+            parent = parent[part]
+        if replacement is not None:
+            parent[path[-1]] = replacement
+        else:
+            del parent[path[-1]]
+            if dropped is not None:
+                dropped.append(_pointer(path))
 
 
 def parse_time(value: str) -> datetime:
@@ -72,12 +241,28 @@ class MetricSample:
     time: datetime | None = None
 
 
-def _increase(current: int | None, previous: int | None) -> int:
+def increase(current: int | None, previous: int | None) -> int:
     """Counter increase since the previous reading; a reset (or no reading) counts whole."""
     current = current or 0
     if previous is None or previous > current:
         return current
     return current - previous
+
+
+# Traffic points keep the counters they were computed from, so a late or re-sent reading can be
+# placed between its neighbours (see docs/architecture.md, "Traffic from counters").
+COUNTER_FIELDS = {"rx_bytes": "rx_counter", "tx_bytes": "tx_counter"}
+
+
+def traffic_fields(stats: dict, previous: dict | None) -> dict:
+    """The fields of a traffic point: ``rx_bytes``/``tx_bytes`` increases since ``previous`` (a
+    reading's counters, ``{"rx_bytes": n, "tx_bytes": n}``, or None) and the counters themselves."""
+    previous = previous or {}
+    fields = {name: increase(stats.get(name), previous.get(name)) for name in COUNTER_FIELDS}
+    for name, counter in COUNTER_FIELDS.items():
+        if stats.get(name) is not None:
+            fields[counter] = stats[name]
+    return fields
 
 
 def _previous_counters(previous: dict | None) -> dict[str, dict]:
@@ -141,7 +326,6 @@ def extract(data: dict, time: datetime, previous: dict | None = None) -> list[Me
         tags = {"ifname": name}
         stats = iface.get("statistics") or {}
         if "rx_bytes" in stats or "tx_bytes" in stats:
-            old = before.get(name, {})
             samples.append(
                 MetricSample(
                     "traffic",
@@ -149,10 +333,7 @@ def extract(data: dict, time: datetime, previous: dict | None = None) -> list[Me
                     f"{name} traffic",
                     "rx_bytes",
                     tags,
-                    {
-                        "rx_bytes": _increase(stats.get("rx_bytes"), old.get("rx_bytes")),
-                        "tx_bytes": _increase(stats.get("tx_bytes"), old.get("tx_bytes")),
-                    },
+                    traffic_fields(stats, before.get(name)),
                     time,
                 )
             )

@@ -1,8 +1,18 @@
-"""JSON schema (draft 7) of the NetJSON DeviceMonitoring report the OpenWrt agent sends."""
+"""JSON schema (draft 7) of the NetJSON DeviceMonitoring report the OpenWrt agent sends.
 
-_INT = {"type": "integer"}
+Bounds are what the stores can keep: integers fit a signed 64-bit field (InfluxDB's and
+Elasticsearch's ``long``), counters are not negative, names that become tags are non-empty and
+free of control characters (a newline would end a line-protocol line). Where this schema is
+looser than the peer's (``required`` keys Fleetwatch does not use), docs/api.md says why.
+"""
+
+INT64_MAX = 2**63 - 1
+_INT = {"type": "integer", "minimum": -INT64_MAX - 1, "maximum": INT64_MAX}
+_COUNTER = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
 _NUM = {"type": "number"}
 _STR = {"type": "string"}
+# A tag value: 1 to 255 characters, none of them a control character.
+_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]+$"}
 
 
 def _obj(properties: dict, required: tuple = (), extra: bool = True) -> dict:
@@ -22,7 +32,7 @@ _CLIENT = _obj(
             for k in ("auth", "authorized", "ht", "vht", "he", "wmm", "mfp", "wds", "wps", "assoc", "preauth")
         },
         # Numbers rather than integers: rejecting a report makes the agent discard it for good.
-        "mac": _STR,
+        "mac": _NAME,
         "aid": _INT,
         "signal": _NUM,
         "noise": _NUM,
@@ -33,8 +43,7 @@ _CLIENT = _obj(
         "signature": _STR,
         "rrm": {"type": "array", "items": _INT, "minItems": 5, "maxItems": 5},
     },
-    required=("mfp",),
-)
+)  # the peer requires "mfp"; a client is counted by its MAC alone
 
 _COUNTER_NAMES = (
     "collisions",
@@ -64,7 +73,7 @@ _COUNTER_NAMES = (
 
 _INTERFACE = _obj(
     {
-        "name": _STR,
+        "name": _NAME,
         "type": _STR,
         "uptime": _INT,
         "up": {"type": "boolean"},
@@ -75,7 +84,7 @@ _INTERFACE = _obj(
         "multicast": {"type": "boolean"},
         "bridge_members": {"type": "array", "items": _STR},
         "stp": {"type": "boolean"},
-        "statistics": _obj({k: _INT for k in _COUNTER_NAMES}),
+        "statistics": _obj({k: _COUNTER for k in _COUNTER_NAMES}),
         "wireless": _obj(
             {
                 "channel": _INT,
@@ -89,7 +98,6 @@ _INTERFACE = _obj(
                 "htmode": _STR,
                 "clients": {"type": "array", "items": _CLIENT},
             },
-            required=("tx_power",),
         ),
         "mobile": _obj(
             {
@@ -114,7 +122,6 @@ _INTERFACE = _obj(
                     }
                 ),
             },
-            required=("model",),
         ),
         "addresses": {
             "type": "array",
@@ -130,13 +137,13 @@ _DISK = _obj(
     {
         "mount_point": _STR,
         "filesystem": _STR,
-        "used_bytes": _INT,
-        "available_bytes": _INT,
+        "used_bytes": _COUNTER,
+        "available_bytes": _COUNTER,
         "used_percent": _INT,
-        "size_bytes": _INT,
+        "size_bytes": _COUNTER,
     },
-    required=("mount_point", "filesystem", "used_bytes", "available_bytes", "used_percent", "size_bytes"),
-    extra=False,
+    # The peer requires all six keys and no other; disk usage needs only these two.
+    required=("used_bytes", "size_bytes"),
 )
 
 SCHEMA = {
@@ -150,9 +157,9 @@ SCHEMA = {
         "resources": _obj(
             {
                 "load": {"type": "array", "items": _NUM, "minItems": 3, "maxItems": 3},
-                "cpus": _INT,
+                "cpus": {"type": "integer", "minimum": 0, "maximum": 65535},
                 "memory": _obj(
-                    {k: _INT for k in ("total", "free", "buffered", "shared", "cached", "available")},
+                    {k: _COUNTER for k in ("total", "free", "buffered", "shared", "cached", "available")},
                     required=("total", "free", "buffered", "shared"),
                 ),
                 "disk": {"type": "array", "items": _DISK},
@@ -183,16 +190,12 @@ SCHEMA = {
                     "client_id": _STR,
                     "vendor": _STR,
                 },
-                required=("client_id",),
-                extra=False,
             ),
         },
         "neighbors": {
             "type": "array",
             "items": _obj(
                 {"ip": _STR, "mac": _STR, "interface": _STR, "state": _STR, "vendor": _STR},
-                required=("interface",),
-                extra=False,
             ),
         },
     },

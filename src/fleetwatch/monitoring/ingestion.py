@@ -14,16 +14,30 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from fleetwatch.core.timeseries import get_backend
-from fleetwatch.ingest.netjson import NetJSONError, extract, parse_time, transform_snapshot, validate
+from fleetwatch.ingest.netjson import (
+    COUNTER_FIELDS,
+    InvalidJSON,
+    NetJSONError,
+    decode,
+    extract,
+    parse_time,
+    traffic_fields,
+    transform_snapshot,
+    validate,
+)
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.metrics import get_metric
 from fleetwatch.monitoring.models import Chart, DeviceState, Metric
-from fleetwatch.timeseries import Point
+from fleetwatch.timeseries import Point, ReadQuery
 from fleetwatch.timeseries.queries import DEVICE_DATA_MEASUREMENT, DEVICE_DATA_RETENTION
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
 
 CONTENT_TYPE = "inventory.device"
 log = logging.getLogger(__name__)
@@ -35,17 +49,14 @@ class ReportRejected(ValueError):
 
 @dataclass
 class ReportingDevice:
-    """What the agent path needs of a device and its state, read in one query (see
-    :func:`reporting_device`): the ORM's query building cost more than the rest of a report."""
+    """What the agent path needs of a device, read in one query (see :func:`reporting_device`):
+    the ORM's query building cost more than the rest of a report. Its state is read later,
+    under the device's lock (:func:`locked_state`)."""
 
     pk: uuid.UUID
     key: str
     organization_id: uuid.UUID
     location_id: uuid.UUID | None
-    has_state: bool = False
-    counters: dict = field(default_factory=dict)
-    counters_time: datetime | None = None
-    data_time: datetime | None = None
     series_seen: list = field(default_factory=list)
 
 
@@ -78,10 +89,8 @@ def reporting_device(pk) -> ReportingDevice | None:
     except ValueError:
         return None
     sql = (
-        f"SELECT d.id, d.key, d.organization_id, d.location_id, s.device_id, s.counters, "
-        f"s.counters_time, s.data_time, s.series_seen FROM {_table(Device)} d "
+        f"SELECT d.id, d.key, d.organization_id, d.location_id FROM {_table(Device)} d "
         f"JOIN {_table(Organization)} o ON o.id = d.organization_id "
-        f"LEFT JOIN {_table(DeviceState)} s ON s.device_id = d.id "
         f"WHERE d.id = %s AND d.is_active AND o.is_active"
     )
     with connection.cursor() as cursor:
@@ -90,15 +99,7 @@ def reporting_device(pk) -> ReportingDevice | None:
     if row is None:
         return None
     return ReportingDevice(
-        pk=_uuid(row[0]),
-        key=row[1],
-        organization_id=_uuid(row[2]),
-        location_id=_uuid(row[3]),
-        has_state=row[4] is not None,
-        counters=_json(row[5], {}),
-        counters_time=_datetime(row[6]),
-        data_time=_datetime(row[7]),
-        series_seen=_json(row[8], []),
+        pk=_uuid(row[0]), key=row[1], organization_id=_uuid(row[2]), location_id=_uuid(row[3])
     )
 
 
@@ -114,65 +115,171 @@ def device_tags(device: Device | ReportingDevice) -> dict[str, str]:
 
 
 def parse_report(body: bytes, time_param: str | None, now: datetime) -> tuple[dict, datetime]:
+    """Decode and validate a report (nothing is written yet); ReportRejected (400) if it can never
+    be stored: not JSON, invalid values where they become points, a bad or future ``time``."""
     if time_param:
         try:
             moment = parse_time(time_param)
         except ValueError:
             raise ReportRejected("Incorrect time format") from None
+        if moment > now + settings.FLEETWATCH_CLOCK_TOLERANCE:
+            raise ReportRejected(
+                f"time {time_param} lies ahead of the server's clock ({now:%d-%m-%Y_%H:%M:%S} UTC) by more "
+                f"than {settings.FLEETWATCH_CLOCK_TOLERANCE.total_seconds():g} s"
+            )
     else:
         moment = now
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ReportRejected(f"Invalid JSON: {exc}") from None
-    try:
-        validate(data)
+        data = validate(decode(body))
+    except InvalidJSON as exc:
+        raise ReportRejected(str(exc)) from None
     except NetJSONError as exc:
         raise ReportRejected(str(exc)) from None
+    interfaces = data.get("interfaces") or []
+    if len(interfaces) > settings.FLEETWATCH_MAX_INTERFACES:
+        raise ReportRejected(
+            str(NetJSONError(f"more than {settings.FLEETWATCH_MAX_INTERFACES} interfaces", "#/interfaces"))
+        )
     return data, moment
 
 
 def ingest(
     device: ReportingDevice, body: bytes, time_param: str | None = None, now: datetime | None = None
 ) -> int:
-    """Store one report; returns the number of points written."""
+    """Store one report; returns the number of points written.
+
+    Raises ReportRejected (400, nothing written), BackendUnavailable (503, nothing changed in the
+    relational database) or a relational ``DatabaseError`` (503, see ``core.middleware``).
+    Everything runs under the device's lock (``SELECT … FOR UPDATE``; SQLite's one writer), so
+    concurrent reports of one device are placed one after the other, and the relational lock is
+    held before the first point is written: a locked database costs a 503, not a half-write."""
     now = now or datetime.now(UTC)
     data, moment = parse_report(body, time_param, now)
-    in_order = device.counters_time is None or moment > device.counters_time
-    previous = None
-    if device.counters and in_order:
-        previous = {"interfaces": [{"name": n, "statistics": c} for n, c in device.counters.items()]}
-    samples = extract(data, moment, previous)
     tags = device_tags(device)
-    points = [Point(s.measurement, s.fields, s.time, {**tags, **s.main_tags}) for s in samples]
-    counters = interface_counters(data)
-    snapshot = json.dumps(transform_snapshot(data, copy_first=False))  # samples are extracted already
-    get_backend().write_tiers(
-        {
-            "default": points,
-            DEVICE_DATA_RETENTION: [
-                Point(DEVICE_DATA_MEASUREMENT, {"data": snapshot}, moment, {"pk": str(device.pk)})
-            ],
-        }
-    )
-    # Everything the transaction writes is prepared first: SQLite holds its one write lock
-    # for as short a time as possible.
-    changes = {}
-    if device.data_time is None or moment >= device.data_time:
-        changes.update(data=snapshot, data_time=moment)
-    if in_order:
-        changes.update(counters=json.dumps(counters), counters_time=moment)
-    seen = new_series(device, samples)
-    if seen is not None:
-        changes["series_seen"] = json.dumps(seen)
+    readings = interface_counters(data)
+    backend = get_backend()
     with transaction.atomic():
-        if not device.has_state:
-            DeviceState.objects.get_or_create(device_id=device.pk)
+        state = locked_state(device)
+        previous, rewrites = place_readings(backend, device, state["counters"], readings, moment)
+        samples = extract(
+            data, moment, {"interfaces": [{"name": n, "statistics": c} for n, c in previous.items()]}
+        )
+        points = [Point(s.measurement, s.fields, s.time, {**tags, **s.main_tags}) for s in samples]
+        snapshot = json.dumps(transform_snapshot(data, copy_first=False))  # samples are extracted already
+        backend.write_tiers(
+            {
+                "default": points + rewrites,
+                DEVICE_DATA_RETENTION: [
+                    Point(DEVICE_DATA_MEASUREMENT, {"data": snapshot}, moment, {"pk": str(device.pk)})
+                ],
+            }
+        )
+        changes = {}
+        latest = state["data_time"]
+        if latest is None or moment >= latest or latest > now + settings.FLEETWATCH_CLOCK_TOLERANCE:
+            changes.update(data=snapshot, data_time=moment)
+        counters = merge_counters(state["counters"], readings, moment)
+        if counters is not None:
+            changes.update(counters=json.dumps(counters), counters_time=moment)
+        device.series_seen = state["series_seen"]
+        seen = new_series(device, samples)
         if seen is not None:
+            changes["series_seen"] = json.dumps(seen)
             ensure_metrics(device, samples)
         update_state(device, changes, now)
     schedule_evaluation(device, samples, moment, now)
-    return len(points) + 1
+    return len(points) + len(rewrites) + 1
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def locked_state(device: ReportingDevice) -> dict:
+    """The device's state row, read (and created if missing) under the device's lock.
+
+    PostgreSQL locks the row (``FOR UPDATE``) until the transaction ends; SQLite's transaction
+    already holds the database's one write lock (``BEGIN IMMEDIATE``)."""
+    pk = Device._meta.pk.get_db_prep_value(device.pk, connection)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT counters, counters_time, data_time, series_seen FROM {_table(DeviceState)} WHERE device_id = %s{lock}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+        if row is None:
+            DeviceState.objects.get_or_create(device_id=device.pk)
+            cursor.execute(sql, [pk])
+            row = cursor.fetchone()
+    counters = _json(row[0], {})
+    counters_time = _datetime(row[1])
+    for reading in counters.values():  # before 0.2 the state kept one time for all interfaces
+        if "t" not in reading and counters_time is not None:
+            reading["t"] = _micros(counters_time)
+    return {"counters": counters, "data_time": _datetime(row[2]), "series_seen": _json(row[3], [])}
+
+
+def place_readings(
+    backend, device: ReportingDevice, known: dict, readings: dict, moment: datetime
+) -> tuple[dict, list[Point]]:
+    """Each interface's previous reading, and the traffic points to rewrite.
+
+    A reading later than the interface's latest known one (the common case) follows it. Any other
+    (late, re-sent, or the interface's first) is placed among the stored traffic points, which
+    keep their counters: its previous reading is the point just before it, and the point just
+    after it, if any, is rewritten as the increase since this reading. Returns
+    ``({ifname: {"rx_bytes": n, "tx_bytes": n}}, [points to rewrite])``."""
+    at = _micros(moment)
+    previous, rewrites = {}, []
+    for ifname, reading in readings.items():
+        latest = known.get(ifname)
+        if latest is not None and at > latest.get("t", at):
+            previous[ifname] = latest
+            continue
+        series = {"content_type": CONTENT_TYPE, "object_id": str(device.pk), "ifname": ifname}
+        fields = ["rx_bytes", "tx_bytes", *COUNTER_FIELDS.values()]
+        before = backend.read(
+            ReadQuery(
+                "traffic",
+                fields,
+                series,
+                until=moment - ONE_MICROSECOND,
+                order="desc",
+                limit=1,
+                consistent=True,
+            )
+        )
+        after = backend.read(
+            ReadQuery("traffic", fields, series, since=moment + ONE_MICROSECOND, limit=1, consistent=True)
+        )
+        if before:
+            previous[ifname] = _reading_of(before[0])
+        if after and (successor := _reading_of(after[0])):
+            rewrites.append(
+                Point("traffic", traffic_fields(successor, reading), after[0].time, after[0].tags)
+            )
+    return previous, rewrites
+
+
+def _reading_of(row) -> dict | None:
+    """The counters a stored traffic point was computed from (None for points stored before
+    Fleetwatch kept them)."""
+    reading = {name: row.fields[counter] for name, counter in COUNTER_FIELDS.items() if counter in row.fields}
+    return {name: int(value) for name, value in reading.items()} or None
+
+
+def merge_counters(known: dict, readings: dict, moment: datetime) -> dict | None:
+    """The latest reading of every interface ever seen, with this report's where they are newer
+    (a report without an interface keeps its reading: the next one counts from it). None if
+    nothing changes."""
+    at = _micros(moment)
+    changed = False
+    merged = dict(known)
+    for ifname, reading in readings.items():
+        latest = known.get(ifname)
+        if latest is None or at > latest.get("t", at - 1):
+            merged[ifname] = {**reading, "t": at}
+            changed = True
+    return merged if changed else None
 
 
 # Reports older than this are history (an agent catching up): they do not raise alerts.
@@ -234,11 +341,12 @@ def ensure_metrics(device: ReportingDevice, samples) -> None:
 
 
 def interface_counters(data: dict) -> dict:
+    """``{ifname: {"rx_bytes": n, "tx_bytes": n}}`` of the interfaces that report counters."""
     counters = {}
     for iface in data.get("interfaces") or []:
         stats = iface.get("statistics") or {}
         if "rx_bytes" in stats or "tx_bytes" in stats:
-            counters[iface["name"]] = {k: stats[k] for k in ("rx_bytes", "tx_bytes") if k in stats}
+            counters[iface["name"]] = {k: stats[k] for k in COUNTER_FIELDS if k in stats}
     return counters
 
 

@@ -247,6 +247,9 @@ class ReadQuery:
     order: Literal["asc", "desc"] = "asc"
     limit: int | None = None
     retention: str = "default"
+    # See every write any process had acknowledged before the read began. Backends that make
+    # writes visible later (Elasticsearch's refresh interval) pay for it; others ignore it.
+    consistent: bool = False
 
     def __post_init__(self) -> None:
         measurements = (self.measurement,) if isinstance(self.measurement, str) else tuple(self.measurement)

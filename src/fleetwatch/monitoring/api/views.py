@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -47,24 +48,31 @@ def device_monitoring(request, pk):
 
 
 def agent_report(request, pk):
-    device = reporting_device(pk)
-    if device is None:
-        raise Http404("No such active device.")
-    if not key_matches(device, request.GET.get("key")):
-        return JsonResponse({"detail": "Wrong or missing device key."}, status=403)
+    """200 ``null`` once stored; 400 never acceptable (nothing written); 403 wrong key; 404
+    unknown device; 503 + Retry-After when a store is unavailable or locked (keep and retry)."""
     try:
+        device = reporting_device(pk)
+        if device is None:
+            raise Http404("No such active device.")
+        if not key_matches(device, request.GET.get("key")):
+            return JsonResponse({"detail": "Wrong or missing device key."}, status=403)
         ingest(device, request.body, request.GET.get("time"))
     except ReportRejected as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     except BackendUnavailable as exc:
-        log.warning("report of %s not stored, time-series store unavailable: %s", device.pk, exc)
-        response = JsonResponse(
-            {"detail": "The time-series store is unavailable; keep the sample and retry."}, status=503
-        )
-        response["Retry-After"] = "30"
-        return response
+        log.warning("report of %s not stored, time-series store unavailable: %s", pk, exc)
+        return retry_later("The time-series store is unavailable; keep the sample and retry.")
+    except (OperationalError, InterfaceError) as exc:  # locked or unreachable; rolled back
+        log.warning("report of %s not stored, database unavailable: %s", pk, exc)
+        return retry_later("The database is unavailable; keep the sample and retry.")
     # The peer answers `200 null`; agents only look at the status.
     return HttpResponse(b"null", content_type="application/json")
+
+
+def retry_later(detail: str) -> JsonResponse:
+    response = JsonResponse({"detail": detail}, status=503)
+    response["Retry-After"] = "30"
+    return response
 
 
 class DeviceMonitoringView(APIView):

@@ -545,6 +545,8 @@ class ElasticsearchBackend(BaseBackend):
         order = query.order
         sort = [{"t": {"order": order}}, {"m": {"order": order}}, {"sk": {"order": order}}]
         index = self._index(query.retention, since, until)
+        if query.consistent:  # other processes' writes too, not only this backend's own
+            self._refresh([index])
         rows: list[Row] = []
         remaining = query.limit
         after = None

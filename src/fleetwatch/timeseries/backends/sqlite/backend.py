@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fleetwatch.timeseries.backends.sql.backend import SqlBackend
-from fleetwatch.timeseries.backends.sqlite.writer_lock import WriterLock
+from fleetwatch.timeseries.backends.sqlite.writer_lock import LockTimeout, WriterLock
 from fleetwatch.timeseries.errors import BackendUnavailable, ConfigurationError, TimeseriesError
 
 _memory_ids = itertools.count(1)
@@ -58,7 +58,9 @@ class SqliteBackend(SqlBackend):
             raise ConfigurationError(
                 f"sqlite synchronous must be OFF, NORMAL, FULL or EXTRA, not {self._synchronous}"
             )
-        self._busy_ms = int(float(options.get("timeout", 30)) * 1000)
+        # Seconds a writer waits for the lock (the writer lock, then SQLite's busy handler)
+        # before BackendUnavailable: short, so a held lock answers 503s instead of hanging.
+        self._busy_ms = int(float(options.get("timeout", 5)) * 1000)
         if self._uri:
             self._keeper = self._connect()  # keeps the shared memory database alive
 
@@ -88,12 +90,17 @@ class SqliteBackend(SqlBackend):
     def _writer_lock(self) -> WriterLock:
         lock = getattr(self._local, "writer_lock", None)
         if lock is None:
-            lock = self._local.writer_lock = WriterLock(None if self._uri else self._target)
+            lock = self._local.writer_lock = WriterLock(
+                None if self._uri else self._target, timeout=self._busy_ms / 1000
+            )
         return lock
 
     def _begin(self, conn):
         lock = self._writer_lock()
-        lock.acquire()
+        try:
+            lock.acquire()
+        except LockTimeout as exc:
+            raise BackendUnavailable(f"SQLite {self._target}: {exc}") from None
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException:
