@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -149,3 +149,134 @@ def test_status_returns_the_latest_snapshot(client, device_a, timeseries, alice)
     body = client.get(f"/api/v1/monitoring/device/{device_a.pk}/?key={device_a.key}&status=true").json()
     assert body["data"]["general"]["uptime"] == 9999
     assert body["data"]["type"] == "DeviceMonitoring"
+
+
+# ----------------------------------------------------------------------------------- hostile input
+def counts(timeseries, device):
+    state = DeviceState.objects.filter(device=device).values_list("data_time", "counters").first()
+    return (
+        timeseries.count_points(),
+        timeseries.count_points(retention="short"),
+        state,
+        Metric.objects.count(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("NaN", "#/resources/load/0"),
+        ("Infinity", "#/resources/load/0"),
+        ("-Infinity", "#/resources/load/0"),
+        ("1e400", "#/resources/load/0"),
+    ],
+)
+def test_numbers_no_store_can_keep_are_400_with_their_path(
+    client, device_a, timeseries, value, path
+):  # row f
+    report = example_report()
+    report["resources"]["load"][0] = "@"
+    response = post(client, device_a, json.dumps(report).replace('"@"', value))
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": f'Invalid data in "{path}", validator says: {value} is not a finite number'
+    }
+    assert counts(timeseries, device_a) == ({}, {}, None, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "'' should be non-empty"),
+        ("wan\nrx_bytes=1", "'wan\\nrx_bytes=1' contains a control character"),
+    ],
+)
+def test_interface_names_that_cannot_be_tags_are_400(client, device_a, timeseries, name, reason):  # row f
+    report = example_report()
+    report["interfaces"][0]["name"] = name
+    response = post(client, device_a, report)
+    assert response.status_code == 400
+    assert response.json() == {"detail": f'Invalid data in "#/interfaces/0/name", validator says: {reason}'}
+    assert counts(timeseries, device_a) == ({}, {}, None, 0)
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"a":' * 5000 + b"1" + b"}" * 5000])
+def test_a_body_nested_5000_levels_deep_is_400(client, device_a, timeseries, body):  # row g
+    response = post(client, device_a, body)
+    assert response.status_code == 400
+    assert response.json() == {"detail": 'Invalid data in "#", validator says: nested deeper than 32 levels'}
+    assert counts(timeseries, device_a) == ({}, {}, None, 0)
+
+
+def test_too_many_interfaces_are_400(client, device_a, timeseries, settings):
+    settings.FLEETWATCH_MAX_INTERFACES = 3
+    report = {"type": "DeviceMonitoring", "interfaces": [{"name": f"eth{i}"} for i in range(4)]}
+    response = post(client, device_a, report)
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": 'Invalid data in "#/interfaces", validator says: more than 3 interfaces'
+    }
+    report["interfaces"].pop()
+    assert post(client, device_a, report).status_code == 200
+
+
+def test_a_time_ahead_of_the_servers_clock_is_400_and_changes_nothing(client, device_a, timeseries):
+    now = datetime.now(UTC)
+    assert (
+        post(
+            client, device_a, example_report(), time=f"{now - timedelta(minutes=10):%d-%m-%Y_%H:%M:%S}"
+        ).status_code
+        == 200
+    )
+    before = counts(timeseries, device_a)
+    ahead = now + timedelta(minutes=6)  # the tolerance is 5 minutes
+    response = post(client, device_a, example_report(), time=f"{ahead:%d-%m-%Y_%H:%M:%S.%f}")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(
+        f"time {ahead:%d-%m-%Y_%H:%M:%S.%f} lies ahead of the server's clock"
+    )
+    assert response.json()["detail"].endswith("by more than 300 s")
+    assert counts(timeseries, device_a) == before
+    # Within the tolerance (a drifting clock) the report is stored, and becomes the latest.
+    assert (
+        post(
+            client, device_a, example_report(), time=f"{now + timedelta(minutes=4):%d-%m-%Y_%H:%M:%S}"
+        ).status_code
+        == 200
+    )
+
+
+def test_a_snapshot_from_the_future_stored_earlier_is_replaced(client, device_a, timeseries):
+    post(client, device_a, example_report())
+    DeviceState.objects.filter(device=device_a).update(data_time=datetime.now(UTC) + timedelta(days=365))
+    report = example_report()
+    report["general"]["uptime"] = 42
+    assert post(client, device_a, report).status_code == 200
+    assert DeviceState.objects.get(device=device_a).data["general"]["uptime"] == 42
+
+
+def test_the_relational_database_failing_mid_report_is_503(client, device_a, timeseries, monkeypatch):
+    """`update_state` raising OperationalError stands for a lock held past the timeout (tests/
+    monitoring/test_ingest_live.py holds a real one): 503, and what was written is rolled back."""
+    from django.db import OperationalError
+
+    from fleetwatch.monitoring import ingestion
+
+    def locked(*args):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(ingestion, "update_state", locked)
+    response = post(client, device_a, example_report())
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response.json() == {"detail": "The database is unavailable; keep the sample and retry."}
+    assert not Metric.objects.exists()
+
+
+def test_a_time_older_than_what_is_kept_is_400(client, device_a, timeseries):
+    response = post(client, device_a, example_report(), time="01-01-1900_00:00:00")
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "time 01-01-1900_00:00:00 is older than the 1095 days Fleetwatch keeps"
+    }
+    assert counts(timeseries, device_a) == ({}, {}, None, 0)

@@ -179,12 +179,18 @@ def validate(data: object, dropped: list[str] | None = None) -> dict:
         for error in errors:
             path = tuple(error.absolute_path)
             if not path or (_is_stored(path) and error.instance is not None):
-                raise NetJSONError(error.message, _pointer(path))
+                raise NetJSONError(_message(error), _pointer(path))
             wants_array = error.validator == "type" and "array" in str(error.validator_value)
             repairs.append((path, [] if wants_array and error.instance == {} else None))
         _apply(data, repairs, dropped)
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     raise NetJSONError(errors[0].message if errors else "too many invalid parts", "#")
+
+
+def _message(error) -> str:
+    if error.validator == "pattern":  # the only pattern: no control characters in tag values
+        return f"{error.instance!r} contains a control character"
+    return error.message
 
 
 def _unique_interfaces(data: dict) -> dict:

@@ -12,7 +12,7 @@ _COUNTER = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
 _NUM = {"type": "number"}
 _STR = {"type": "string"}
 # A tag value: 1 to 255 characters, none of them a control character.
-_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]+$"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]*$"}
 
 
 def _obj(properties: dict, required: tuple = (), extra: bool = True) -> dict:

@@ -155,9 +155,13 @@ def ingest(
     held before the first point is written: a locked database costs a 503, not a half-write."""
     now = now or datetime.now(UTC)
     data, moment = parse_report(body, time_param, now)
+    backend = get_backend()
+    if moment < backend.retention_floor("default"):  # InfluxDB answers 400 too ("beyond retention")
+        raise ReportRejected(
+            f"time {time_param} is older than the {backend.retention_seconds('default') // 86400} days Fleetwatch keeps"
+        )
     tags = device_tags(device)
     readings = interface_counters(data)
-    backend = get_backend()
     with transaction.atomic():
         state = locked_state(device)
         previous, rewrites = place_readings(backend, device, state["counters"], readings, moment)

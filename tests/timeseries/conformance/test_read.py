@@ -137,3 +137,20 @@ def test_count_distinct_of_many_values(backend):
 def test_nothing_to_read(backend):
     assert backend.read(ReadQuery("nothing")) == []
     assert backend.count_distinct(ReadQuery("nothing"), "x") == 0
+
+
+def test_a_consistent_read_sees_what_another_process_wrote(backend):
+    """Another process (here another instance on its own connections) wrote a point and had it
+    acknowledged: a ``consistent`` read sees it at once (ingestion places late readings so)."""
+    from fleetwatch.timeseries import load_backend
+
+    other = load_backend(backend.config, clock=backend.clock)
+    try:
+        backend.read(ReadQuery("traffic", tags=A))  # this instance has nothing of its own to refresh
+        other.write([point("traffic", at(10), A, rx_counter=5, rx_bytes=5)])
+        rows = backend.read(
+            ReadQuery("traffic", tags=A, until=at(11), order="desc", limit=1, consistent=True)
+        )
+        assert [(r.time, r.fields) for r in rows] == [(at(10), {"rx_counter": 5, "rx_bytes": 5})]
+    finally:
+        other.close()
