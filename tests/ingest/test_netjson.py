@@ -176,6 +176,8 @@ def test_a_report_without_resources_gives_no_cpu_disk_or_memory():
         (lambda r: r["interfaces"][0].update(name="") or r, "#/interfaces/0/name"),
         (lambda r: r["interfaces"][0].update(name="wan\nrx_bytes=1") or r, "#/interfaces/0/name"),
         (lambda r: r["interfaces"][0].update(name="eth0") or r, "#/interfaces/2/name"),
+        (lambda r: r["interfaces"][0].update(name="wan\\") or r, "#/interfaces/0/name"),
+        (lambda r: r["interfaces"][0].update(name="wan\\,x") or r, "#/interfaces/0/name"),
         (
             lambda r: r["interfaces"][0]["wireless"]["clients"][0].update(mac="\u0007") or r,
             "#/interfaces/0/wireless/clients/0/mac",

@@ -280,3 +280,14 @@ def test_a_time_older_than_what_is_kept_is_400(client, device_a, timeseries):
         "detail": "time 01-01-1900_00:00:00 is older than the 1095 days Fleetwatch keeps"
     }
     assert counts(timeseries, device_a) == ({}, {}, None, 0)
+
+
+def test_an_interface_name_line_protocol_cannot_carry_is_400_on_every_backend(client, device_a, timeseries):
+    report = example_report()
+    report["interfaces"][0]["name"] = "wan\\"
+    response = post(client, device_a, report)
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": 'Invalid data in "#/interfaces/0/name", validator says: '
+        "'wan\\\\' has a backslash at its end or before ',', '=' or a space"
+    }

@@ -180,3 +180,17 @@ def test_a_client_with_null_flags_is_counted(client, store, device_a, bob):  # r
     response = client.get(f"/api/v1/monitoring/device/{device_a.pk}/", {"time": "1d"})
     [chart] = [c for c in response.json()["charts"] if c["title"] == "WiFi clients: wlan0"]
     assert [v for v in dict(chart["traces"])["wifi_clients"] if v] == [1]
+
+
+def test_names_with_line_protocol_and_query_syntax_are_stored_as_sent(client, store, device_a, bob):
+    """Spaces, commas, equals signs, quotes and backslashes are data, on every backend."""
+    name = 'wan 0,x="1"\\b'
+    client.force_login(bob)
+    report = W(3 * GB)
+    report["interfaces"][0]["name"] = name
+    report["interfaces"][0]["wireless"] = {"clients": [{"mac": 'aa:bb "c" \\d,e=f'}]}
+    assert post(client, device_a, report, T).status_code == 200
+    assert download(client, device_a, name) == {hhmm(T): 3.0}
+    response = client.get(f"/api/v1/monitoring/device/{device_a.pk}/", {"time": "1d"})
+    [chart] = [c for c in response.json()["charts"] if c["title"] == f"WiFi clients: {name}"]
+    assert [v for v in dict(chart["traces"])["wifi_clients"] if v] == [1]

@@ -1,9 +1,13 @@
-"""SQLite writers queue on a kernel file lock, across threads as across processes."""
+"""SQLite writers queue on a lock, across threads as across processes, for a bounded time."""
 
+import subprocess
+import sys
 import threading
 import time
 
-from fleetwatch.timeseries.backends.sqlite.writer_lock import WriterLock
+import pytest
+
+from fleetwatch.timeseries.backends.sqlite.writer_lock import LockTimeout, WriterLock
 
 
 def test_a_second_writer_waits_until_the_first_releases(tmp_path):
@@ -36,3 +40,41 @@ def test_release_without_acquire_and_in_memory_databases_are_harmless(tmp_path):
     memory.acquire()  # no file, nothing to wait for
     memory.release()
     lock.close()
+
+
+def test_waiting_is_bounded_when_another_thread_holds_the_lock(tmp_path):
+    holder, waiter = WriterLock(str(tmp_path / "db")), WriterLock(str(tmp_path / "db"), timeout=0.3)
+    holder.acquire()
+    started = time.monotonic()
+    with pytest.raises(LockTimeout, match=r"^another writer held the database for more than 0.3 s$"):
+        waiter.acquire()
+    assert 0.3 <= time.monotonic() - started < 2
+    holder.release()
+    waiter.acquire()  # free again: taken at once
+    waiter.release()
+
+
+def test_waiting_is_bounded_when_another_process_holds_the_lock_and_ends_when_it_releases(tmp_path):
+    script = (
+        "import sys; from fleetwatch.timeseries.backends.sqlite.writer_lock import WriterLock\n"
+        "lock = WriterLock(sys.argv[1]); lock.acquire(); print('held', flush=True); sys.stdin.readline()"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert other.stdout.readline().strip() == "held"
+    waiter = WriterLock(str(tmp_path / "db"), timeout=0.3)
+    with pytest.raises(LockTimeout, match=r"^another process held the database for more than 0.3 s$"):
+        waiter.acquire()
+    waiter.timeout = 10
+    taken = threading.Event()
+    thread = threading.Thread(target=lambda: (waiter.acquire(), taken.set()))
+    thread.start()
+    assert not taken.wait(0.2)
+    other.communicate("\n", timeout=10)  # the process exits: the kernel releases its lock
+    assert taken.wait(5)
+    thread.join()
+    waiter.close()

@@ -188,8 +188,10 @@ def validate(data: object, dropped: list[str] | None = None) -> dict:
 
 
 def _message(error) -> str:
-    if error.validator == "pattern":  # the only pattern: no control characters in tag values
-        return f"{error.instance!r} contains a control character"
+    if error.validator == "pattern":  # the only pattern: what a tag value may not hold
+        if any(ord(c) < 32 or ord(c) == 127 for c in error.instance):
+            return f"{error.instance!r} contains a control character"
+        return f"{error.instance!r} has a backslash at its end or before ',', '=' or a space"
     return error.message
 
 

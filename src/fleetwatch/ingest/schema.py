@@ -11,8 +11,14 @@ _INT = {"type": "integer", "minimum": -INT64_MAX - 1, "maximum": INT64_MAX}
 _COUNTER = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
 _NUM = {"type": "number"}
 _STR = {"type": "string"}
-# A tag value: 1 to 255 characters, none of them a control character.
-_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]*$"}
+# A tag value: 1 to 255 characters, none of them a control character, and no backslash that
+# ends it or precedes ",", "=" or a space (InfluxDB's line protocol cannot carry those).
+_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^(?!.*\\\\([,= ]|$))[^\\x00-\\x1f\\x7f]*$",
+}
 
 
 def _obj(properties: dict, required: tuple = (), extra: bool = True) -> dict:
