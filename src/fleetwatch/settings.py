@@ -6,13 +6,14 @@ With no variable set, Fleetwatch runs on SQLite (relational data and time series
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from fleetwatch.core.env import env_bool, env_list, env_str
+from fleetwatch.core.env import env_bool, env_int, env_list, env_str
 
 DATA_DIR = Path(env_str("FLEETWATCH_DATA_DIR", "var")).expanduser().resolve()
 
@@ -92,6 +93,28 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+
+# ---------------------------------------------------------------- behind TLS
+def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto`` → ``("HTTP_X_FORWARDED_PROTO", "https")``: requests whose proxy
+    set that header to ``https`` count as secure. Only for a proxy that always sets (or strips)
+    the header: otherwise clients could claim HTTPS themselves."""
+    name = name.strip()
+    if not name:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", name):
+        raise ImproperlyConfigured(f"FLEETWATCH_PROXY_SSL_HEADER must be a header name, not {name!r}")
+    return "HTTP_" + name.upper().replace("-", "_"), "https"
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(env_str("FLEETWATCH_PROXY_SSL_HEADER"))
+# Session and CSRF cookies only over HTTPS.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("FLEETWATCH_SECURE_COOKIES", False)
+# Strict-Transport-Security on HTTPS responses (0: not sent).
+SECURE_HSTS_SECONDS = env_int("FLEETWATCH_HSTS_SECONDS", 0)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(f"FLEETWATCH_HSTS_SECONDS must not be negative, not {SECURE_HSTS_SECONDS}")
 
 ROOT_URLCONF = "fleetwatch.urls"
 WSGI_APPLICATION = "fleetwatch.wsgi.application"
