@@ -1,7 +1,9 @@
-"""Settings for running behind a TLS-terminating proxy, read from the environment: what each
-variable turns into, what bad values do, and what the settings do to requests and cookies."""
+"""Settings read from the environment: what each variable turns into and what bad values do;
+for running behind a TLS-terminating proxy, also what the settings do to requests and cookies.
+Login throttling itself is tested in tests/web/test_login_throttling.py."""
 
 import runpy
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -9,7 +11,13 @@ from django.test import RequestFactory
 
 import fleetwatch.settings
 
-TLS_VARIABLES = ("FLEETWATCH_SECURE_COOKIES", "FLEETWATCH_PROXY_SSL_HEADER", "FLEETWATCH_HSTS_SECONDS")
+VARIABLES = (
+    "FLEETWATCH_SECURE_COOKIES",
+    "FLEETWATCH_PROXY_SSL_HEADER",
+    "FLEETWATCH_HSTS_SECONDS",
+    "FLEETWATCH_LOGIN_FAILURES",
+    "FLEETWATCH_LOGIN_COOLOFF",
+)
 
 
 @pytest.fixture
@@ -18,7 +26,7 @@ def load(monkeypatch, tmp_path):
 
     def load(**env):
         monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
-        for name in TLS_VARIABLES:
+        for name in VARIABLES:
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -33,6 +41,9 @@ def test_defaults_assume_plain_http(load):
     assert loaded["SESSION_COOKIE_SECURE"] is False
     assert loaded["CSRF_COOKIE_SECURE"] is False
     assert loaded["SECURE_HSTS_SECONDS"] == 0
+    assert loaded["AXES_FAILURE_LIMIT"] == 5
+    assert loaded["AXES_COOLOFF_TIME"] == timedelta(minutes=15)
+    assert loaded["AXES_LOCKOUT_PARAMETERS"] == [["username", "ip_address"]]
 
 
 def test_tls_variables(load):
@@ -51,6 +62,12 @@ def test_tls_variables(load):
     )
 
 
+def test_login_throttling_variables(load):
+    loaded = load(FLEETWATCH_LOGIN_FAILURES="3", FLEETWATCH_LOGIN_COOLOFF="60")
+    assert loaded["AXES_FAILURE_LIMIT"] == 3
+    assert loaded["AXES_COOLOFF_TIME"] == timedelta(minutes=60)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -66,6 +83,10 @@ def test_tls_variables(load):
         ),
         ("FLEETWATCH_HSTS_SECONDS", "a year", "FLEETWATCH_HSTS_SECONDS must be an integer, not 'a year'"),
         ("FLEETWATCH_HSTS_SECONDS", "-1", "FLEETWATCH_HSTS_SECONDS must not be negative, not -1"),
+        ("FLEETWATCH_LOGIN_FAILURES", "0", "FLEETWATCH_LOGIN_FAILURES must be at least 1, not 0"),
+        ("FLEETWATCH_LOGIN_FAILURES", "five", "FLEETWATCH_LOGIN_FAILURES must be an integer, not 'five'"),
+        ("FLEETWATCH_LOGIN_COOLOFF", "0", "FLEETWATCH_LOGIN_COOLOFF must be at least 1, not 0"),
+        ("FLEETWATCH_LOGIN_COOLOFF", "15m", "FLEETWATCH_LOGIN_COOLOFF must be an integer, not '15m'"),
     ],
 )
 def test_bad_values_stop_start_up_naming_the_variable(load, name, value, message):

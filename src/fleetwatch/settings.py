@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "fleetwatch.core",
     "fleetwatch.inventory",
     "fleetwatch.monitoring",
@@ -92,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # turns a locked-out login (django-axes) into its 429 answer; last, as axes asks
+    "axes.middleware.AxesMiddleware",
 ]
 
 
@@ -192,6 +196,32 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# ---------------------------------------------------------------- login throttling (django-axes)
+# Password logins (the web login page and the admin's) go through axes first: after
+# FLEETWATCH_LOGIN_FAILURES failures of one username from one IP address, that pair is refused,
+# right password or not, for FLEETWATCH_LOGIN_COOLOFF minutes. API tokens and device keys never
+# call authenticate() and are not throttled. authenticate() now needs the request (in tests, log
+# in with Client.force_login or a real POST to the login page, not Client.login).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("FLEETWATCH_LOGIN_FAILURES", 5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"FLEETWATCH_LOGIN_FAILURES must be at least 1, not {AXES_FAILURE_LIMIT}")
+_cooloff_minutes = env_int("FLEETWATCH_LOGIN_COOLOFF", 15)
+if _cooloff_minutes < 1:
+    raise ImproperlyConfigured(f"FLEETWATCH_LOGIN_COOLOFF must be at least 1, not {_cooloff_minutes}")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The cool-off runs from the lock-out: attempts while locked out do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login forgets earlier failures of that username and address.
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fleetwatch.web.views.locked_out"
+# No start-up banner on every `fleetwatch …` command; failures and lock-outs are still logged.
+AXES_VERBOSE = False
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:fleet"
