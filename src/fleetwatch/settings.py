@@ -182,6 +182,9 @@ CELERY_BEAT_SCHEDULE = {
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here.
 FLEETWATCH_BASE_URL = env_str("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Webhooks to loopback, link-local, private, unspecified and multicast addresses are refused
+# (when saved, and when delivered after DNS resolution) unless this is true.
+FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", False)
 # E-mail goes out only when an SMTP server is configured.
 EMAIL_HOST = env_str("FLEETWATCH_EMAIL_HOST", "")
 EMAIL_PORT = int(env_str("FLEETWATCH_EMAIL_PORT", "25"))
