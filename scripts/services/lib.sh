@@ -38,15 +38,49 @@ stop_pid() {
     done
 }
 
-# apt_install <packages...>: Debian packages, non-interactive; refresh the index only on failure.
+# How long apt may wait (seconds) for another apt-get or dpkg run to finish before giving up.
+APT_LOCK_TIMEOUT="${APT_LOCK_TIMEOUT:-600}"
+APT_LOCKED=75  # apt_get's status when the lock was still held at the deadline
+
+# apt_get <arguments...>: apt-get as root (sudo -n otherwise), non-interactive, waiting for the
+# locks of another apt/dpkg run instead of failing. DPkg::Lock::Timeout makes apt wait for dpkg's
+# frontend lock itself; the lists lock (update) and the archives lock it takes without waiting,
+# so an attempt that failed on a lock held by another process is repeated every 5 s. In all, it
+# waits at most APT_LOCK_TIMEOUT seconds.
+apt_get() {
+    local -a sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
+    local deadline=$((SECONDS + APT_LOCK_TIMEOUT)) errors rc
+    errors=$(mktemp)
+    while true; do
+        rc=0
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 \
+            apt-get -o DPkg::Lock::Timeout="$((deadline > SECONDS ? deadline - SECONDS : 0))" "$@" \
+            </dev/null >&2 2>"$errors" || rc=$?
+        cat "$errors" >&2
+        if (( rc == 0 )) || ! grep -q "Could not get lock" "$errors"; then
+            break
+        fi
+        if (( SECONDS >= deadline )); then
+            log "apt/dpkg still locked by another process after ${APT_LOCK_TIMEOUT}s: giving up"
+            rc=$APT_LOCKED
+            break
+        fi
+        log "apt/dpkg locked by another process; trying again in 5 s"
+        sleep 5
+    done
+    rm -f "$errors"
+    return "$rc"
+}
+
+# apt_install <packages...>: Debian packages; refresh the index only when the install failed
+# (not when it only found apt locked until the deadline).
 apt_install() {
-    local sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo -n"
-    export DEBIAN_FRONTEND=noninteractive
     log "installing $* from Debian"
-    $sudo apt-get install -y -q --no-install-recommends "$@" </dev/null >&2 \
-        || { $sudo apt-get update -q </dev/null >&2 \
-             && $sudo apt-get install -y -q --no-install-recommends "$@" </dev/null >&2; }
+    local rc=0
+    apt_get install -y -q --no-install-recommends "$@" || rc=$?
+    (( rc != 0 && rc != APT_LOCKED )) || return "$rc"
+    apt_get update -q && apt_get install -y -q --no-install-recommends "$@"
 }
 
 # as_user <user> <command...>: as root, drop to an unprivileged user; otherwise run as we are.

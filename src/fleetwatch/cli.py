@@ -100,6 +100,8 @@ def _serve_demo(args) -> int:
     os.environ.setdefault("FLEETWATCH_ALERT_TOLERANCE", "0")
     webhook = os.environ.get("FLEETWATCH_DEMO_WEBHOOK")
     if webhook:
+        # The demo's receiver is usually on this machine (server and worker read this).
+        os.environ.setdefault("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", "true")
         from fleetwatch.inventory.models import Organization
         from fleetwatch.notifications.models import Webhook
 

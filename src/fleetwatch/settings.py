@@ -6,6 +6,7 @@ With no variable set, Fleetwatch runs on SQLite (relational data and time series
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "fleetwatch.core",
     "fleetwatch.inventory",
     "fleetwatch.monitoring",
@@ -97,7 +99,31 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # turns a locked-out login (django-axes) into its 429 answer; last, as axes asks
+    "axes.middleware.AxesMiddleware",
 ]
+
+
+# ---------------------------------------------------------------- behind TLS
+def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto`` → ``("HTTP_X_FORWARDED_PROTO", "https")``: requests whose proxy
+    set that header to ``https`` count as secure. Only for a proxy that always sets (or strips)
+    the header: otherwise clients could claim HTTPS themselves."""
+    name = name.strip()
+    if not name:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", name):
+        raise ImproperlyConfigured(f"FLEETWATCH_PROXY_SSL_HEADER must be a header name, not {name!r}")
+    return "HTTP_" + name.upper().replace("-", "_"), "https"
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(env_str("FLEETWATCH_PROXY_SSL_HEADER"))
+# Session and CSRF cookies only over HTTPS.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("FLEETWATCH_SECURE_COOKIES", False)
+# Strict-Transport-Security on HTTPS responses (0: not sent).
+SECURE_HSTS_SECONDS = env_int("FLEETWATCH_HSTS_SECONDS", 0)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(f"FLEETWATCH_HSTS_SECONDS must not be negative, not {SECURE_HSTS_SECONDS}")
 
 ROOT_URLCONF = "fleetwatch.urls"
 WSGI_APPLICATION = "fleetwatch.wsgi.application"
@@ -167,6 +193,9 @@ CELERY_BEAT_SCHEDULE = {
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here.
 FLEETWATCH_BASE_URL = env_str("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Webhooks to loopback, link-local, private, unspecified and multicast addresses are refused
+# (when saved, and when delivered after DNS resolution) unless this is true.
+FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", False)
 # E-mail goes out only when an SMTP server is configured.
 EMAIL_HOST = env_str("FLEETWATCH_EMAIL_HOST", "")
 EMAIL_PORT = int(env_str("FLEETWATCH_EMAIL_PORT", "25"))
@@ -181,6 +210,32 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# ---------------------------------------------------------------- login throttling (django-axes)
+# Password logins (the web login page and the admin's) go through axes first: after
+# FLEETWATCH_LOGIN_FAILURES failures of one username from one IP address, that pair is refused,
+# right password or not, for FLEETWATCH_LOGIN_COOLOFF minutes. API tokens and device keys never
+# call authenticate() and are not throttled. authenticate() now needs the request (in tests, log
+# in with Client.force_login or a real POST to the login page, not Client.login).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("FLEETWATCH_LOGIN_FAILURES", 5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"FLEETWATCH_LOGIN_FAILURES must be at least 1, not {AXES_FAILURE_LIMIT}")
+_cooloff_minutes = env_int("FLEETWATCH_LOGIN_COOLOFF", 15)
+if _cooloff_minutes < 1:
+    raise ImproperlyConfigured(f"FLEETWATCH_LOGIN_COOLOFF must be at least 1, not {_cooloff_minutes}")
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The cool-off runs from the lock-out: attempts while locked out do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login forgets earlier failures of that username and address.
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fleetwatch.web.views.locked_out"
+# No start-up banner on every `fleetwatch …` command; failures and lock-outs are still logged.
+AXES_VERBOSE = False
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:fleet"

@@ -44,6 +44,7 @@ class Receiver:
 
     def __init__(self):
         self.requests = []
+        self.paths = []
         self.statuses = deque()
         receiver = self
 
@@ -51,6 +52,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
+                receiver.paths.append(self.path)
                 status = receiver.statuses.popleft() if receiver.statuses else 200
                 self.send_response(status)
                 self.end_headers()
@@ -69,6 +71,12 @@ class Receiver:
         for headers, body in self.requests:
             expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             assert headers["X-Fleetwatch-Signature"] == expected
+
+
+@pytest.fixture
+def allow_private_webhooks(settings):
+    """Webhooks to loopback (the receiver below) are refused unless this is on."""
+    settings.FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = True
 
 
 @pytest.fixture

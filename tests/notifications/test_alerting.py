@@ -90,7 +90,15 @@ def test_a_new_devices_first_healthy_sample_is_silent(cpu, alice, django_capture
 
 
 def test_a_ten_minute_outage_gives_one_problem_and_one_recovery_per_channel(
-    device_a, timeseries, alice, bob, charlie, smtp, receiver, django_capture_on_commit_callbacks
+    device_a,
+    timeseries,
+    alice,
+    bob,
+    charlie,
+    smtp,
+    receiver,
+    allow_private_webhooks,
+    django_capture_on_commit_callbacks,
 ):
     """Ping every minute with a 5-minute tolerance; the device stops answering for 10 minutes."""
     alice.email, bob.email, charlie.email = "alice@a.example", "bob@a.example", "charlie@b.example"
@@ -175,7 +183,9 @@ def test_an_organization_wide_window_covers_its_devices(cpu, alice, django_captu
     assert kinds(alice) == []
 
 
-def test_a_webhook_is_retried_after_a_500_with_backoff(cpu, receiver, django_capture_on_commit_callbacks):
+def test_a_webhook_is_retried_after_a_500_with_backoff(
+    cpu, receiver, allow_private_webhooks, django_capture_on_commit_callbacks
+):
     webhook = Webhook.objects.create(organization=cpu.device.organization, name="ops", url=receiver.url)
     receiver.statuses.extend([500])
     for i in range(7):
@@ -187,7 +197,7 @@ def test_a_webhook_is_retried_after_a_500_with_backoff(cpu, receiver, django_cap
     assert receiver.requests[0][1] == receiver.requests[1][1]  # the same signed body, twice
 
 
-def test_delivery_attempts_back_off_then_give_up(cpu, receiver):
+def test_delivery_attempts_back_off_then_give_up(cpu, receiver, allow_private_webhooks):
     webhook = Webhook.objects.create(organization=cpu.device.organization, name="down", url=receiver.url)
     delivery = WebhookDelivery.objects.create(
         webhook=webhook, kind="problem", payload={"version": "4"}, created=T0

@@ -63,8 +63,9 @@ def test_preferences_are_per_user(alice, bob):
 
 
 def test_webhooks_and_their_deliveries_are_for_administrators_of_their_organization(
-    orgs, alice, bob, charlie
+    orgs, alice, bob, charlie, settings
 ):
+    settings.FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = True  # the hooks below point to loopback
     created = api(alice).post(
         "/api/v1/notifications/webhooks/",
         {"organization": str(orgs[0].pk), "name": "pager", "url": "http://127.0.0.1:9/hook"},

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
@@ -23,6 +24,8 @@ class WebhookAdmin(admin.ModelAdmin):
     list_display = ("name", "organization", "url", "is_active")
     list_filter = ("is_active", "organization")
     inlines = [DeliveryInline]
+    # A URL typed without its scheme is https (Django 6's default; saying so silences its warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(WebhookDelivery)

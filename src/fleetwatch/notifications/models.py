@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from fleetwatch.inventory.models import Device, Organization, OrgScopedQuerySet
 from fleetwatch.monitoring.models import Metric
+from fleetwatch.notifications.destinations import validate_webhook_url
 
 
 class Kind(models.TextChoices):
@@ -73,7 +74,7 @@ class Webhook(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhooks")
     name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[validate_webhook_url])
     secret = models.CharField(
         max_length=100, default=new_secret, help_text="Key of the X-Fleetwatch-Signature HMAC."
     )

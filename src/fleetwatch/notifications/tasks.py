@@ -14,18 +14,32 @@ log = logging.getLogger(__name__)
 
 def attempt_delivery(delivery, now: datetime | None = None) -> bool:
     """One attempt; records it. Returns True when another attempt should follow."""
+    from fleetwatch.notifications.destinations import Refused
     from fleetwatch.notifications.models import WebhookDelivery
     from fleetwatch.notifications.webhooks import MAX_ATTEMPTS, backoff, post
 
     now = now or datetime.now(UTC)
     webhook = delivery.webhook
-    code, error = post(webhook.url, webhook.secret, delivery.payload)
+    refused = False
+    try:
+        code, error = post(
+            webhook.url,
+            webhook.secret,
+            delivery.payload,
+            allow_private=settings.FLEETWATCH_WEBHOOK_ALLOW_PRIVATE,
+        )
+    except Refused as exc:
+        # Nothing was sent, and trying again would not change that.
+        code, error, refused = None, f"Refused: {exc}"[:300], True
     delivery.attempts += 1
     delivery.last_attempt = now
     delivery.response_code = code
     delivery.error = error
     if not error:
         delivery.status, delivery.next_attempt = WebhookDelivery.Status.DELIVERED, None
+    elif refused:
+        delivery.status, delivery.next_attempt = WebhookDelivery.Status.FAILED, None
+        log.warning("webhook %s: not sent: %s", webhook, error)
     elif delivery.attempts >= MAX_ATTEMPTS:
         delivery.status, delivery.next_attempt = WebhookDelivery.Status.FAILED, None
         log.warning("webhook %s: giving up after %s attempts: %s", webhook, delivery.attempts, error)

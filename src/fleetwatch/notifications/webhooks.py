@@ -11,12 +11,15 @@ import hashlib
 import hmac
 import json
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import urllib3
 
+from fleetwatch.notifications import destinations
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 MAX_ATTEMPTS = 6
-_pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=10), retries=False)
+TIMEOUT = urllib3.Timeout(connect=5, read=10)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -72,18 +75,46 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=30 * 2 ** max(attempts - 1, 0))
 
 
-def post(url: str, secret: str, payload: dict) -> tuple[int | None, str]:
-    """One attempt: ``(status code or None, error text)``."""
+def post(url: str, secret: str, payload: dict, allow_private: bool = False) -> tuple[int | None, str]:
+    """One attempt: ``(status code or None, error text)``. Raises destinations.Refused, having
+    sent nothing, when the URL's host is (or resolves to) an address webhooks may not go to;
+    otherwise connects to the very addresses that were checked, in the resolver's order."""
     body = json.dumps(payload, separators=(",", ":")).encode()
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in destinations.SCHEMES:
+        raise destinations.Refused("Webhook URLs start with http:// or https://.")
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+        addresses = destinations.addresses(host, port, allow_private)
+    except (OSError, ValueError) as exc:
+        return None, f"cannot resolve {host}: {exc}"[:300]
     headers = {
+        "Host": parts.netloc.rpartition("@")[2],
         "Content-Type": "application/json",
         "User-Agent": "Fleetwatch",
         "X-Fleetwatch-Signature": signature(secret, body),
     }
-    try:
-        response = _pool.request("POST", url, body=body, headers=headers)
-    except urllib3.exceptions.HTTPError as exc:
-        return None, str(exc)[:300]
-    if 200 <= response.status < 300:
-        return response.status, ""
-    return response.status, f"HTTP {response.status}: {response.data[:200].decode(errors='replace')}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    error = f"{host} has no address"
+    for address in addresses:
+        if scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                str(address), port, timeout=TIMEOUT, retries=False, server_hostname=host, assert_hostname=host
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(str(address), port, timeout=TIMEOUT, retries=False)
+        try:
+            response = pool.urlopen("POST", target, body=body, headers=headers, redirect=False)
+        except urllib3.exceptions.NewConnectionError as exc:
+            error = str(exc)[:300]
+            continue  # refused or unreachable: the name's next address
+        except urllib3.exceptions.HTTPError as exc:
+            return None, str(exc)[:300]
+        finally:
+            pool.close()
+        if 200 <= response.status < 300:
+            return response.status, ""
+        return response.status, f"HTTP {response.status}: {response.data[:200].decode(errors='replace')}"
+    return None, error

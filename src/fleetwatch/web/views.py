@@ -1,5 +1,7 @@
 """Fleet overview and device pages. Organization scoping comes from ``visible_to``."""
 
+from axes.helpers import get_client_username, get_cool_off
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,6 +11,16 @@ from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.monitoring.models import HealthStatus, StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, Notification, OpenProblem, Preference
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer to a login refused after too many failures (settings.py)."""
+    context = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "username": get_client_username(request, credentials) or "",
+        "cooloff_minutes": round(get_cool_off(request).total_seconds() / 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
 
 
 def unread_notifications(request) -> dict:
