@@ -187,6 +187,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's parsers, hardened: a body that cannot be accepted is a 400, never a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "fleetwatch.api.parsers.JSONParser",
+        "fleetwatch.api.parsers.FormParser",
+        "fleetwatch.api.parsers.MultiPartParser",
+    ],
 }
 
 LOGGING = {

@@ -60,9 +60,14 @@ class PreferenceView(APIView):
         return Response(PreferenceSerializer(preference).data)
 
     def put(self, request):
-        preference, _ = Preference.objects.get_or_create(user=request.user)
-        serializer = PreferenceSerializer(preference, data=request.data, partial=True)
+        # Validate before creating the defaults row: a 400 writes nothing.
+        existing = Preference.objects.filter(user=request.user).first()
+        serializer = PreferenceSerializer(
+            existing or Preference(user=request.user), data=request.data, partial=True
+        )
         serializer.is_valid(raise_exception=True)
+        if existing is None:
+            serializer.instance, _ = Preference.objects.get_or_create(user=request.user)
         serializer.save()
         return Response(serializer.data)
 
