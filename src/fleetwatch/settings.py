@@ -193,6 +193,7 @@ REST_FRAMEWORK = {
         "fleetwatch.api.parsers.FormParser",
         "fleetwatch.api.parsers.MultiPartParser",
     ],
+    "EXCEPTION_HANDLER": "fleetwatch.api.exceptions.exception_handler",
 }
 
 LOGGING = {

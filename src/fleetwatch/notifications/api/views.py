@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetwatch.core import params
 from fleetwatch.inventory.api.views import OrgAdminViewSet
 from fleetwatch.notifications.api.serializers import (
     DeliverySerializer,
@@ -97,7 +98,7 @@ class MaintenanceWindowViewSet(OrgAdminViewSet):
 
     def get_queryset(self):
         queryset = MaintenanceWindow.objects.visible_to(self.request.user)
-        device = self.request.query_params.get("device")
+        device = params.uuid_value(self.request.query_params, "device")
         if device:
             from django.db.models import Q
 
