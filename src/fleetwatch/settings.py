@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view failing because the database or the time-series store is down: 503 + Retry-After.
+    "fleetwatch.core.errors.StorageUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "fleetwatch.urls"
