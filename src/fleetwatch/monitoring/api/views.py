@@ -74,6 +74,8 @@ class DeviceMonitoringView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request, pk):
+        from fleetwatch.api.downloads import attachment, safe_filename
+
         key = request.query_params.get("key")
         if key is not None:
             device = active_device(pk)
@@ -95,7 +97,7 @@ class DeviceMonitoringView(APIView):
         x, charts = device_charts(device, window)
         if request.query_params.get("csv"):
             response = HttpResponse(charts_csv(x, charts), content_type="text/csv")
-            response["Content-Disposition"] = f'attachment; filename="{device.name}-charts.csv"'
+            response["Content-Disposition"] = attachment(f"{safe_filename(device.name, 'device')}-charts.csv")
             return response
         body = device_summary(device)
         body.update(x=x, charts=charts)
