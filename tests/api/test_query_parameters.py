@@ -22,6 +22,8 @@ CASES = {
     "dashboard/?ifname=wan,eth%0A1": "ifname: 'wan,eth\\n1' contains a control character",
     "dashboard/?time=2d": "time range not supported: '2d'; use one of 1d, 3d, 7d, 30d, 365d",
     "dashboard/?timezone=Mars/Olympus": "unknown time zone 'Mars/Olympus'",
+    "dashboard/?timezone=America": "unknown time zone 'America'",  # a directory of the zone database
+    f"dashboard/?timezone={'x' * 300}": f"unknown time zone '{'x' * 300}'",  # too long for a file name
     "dashboard/?start=yesterday&end=today": "start must look like 'YYYY-MM-DD HH:MM:SS', got 'yesterday'",
     "dashboard/?start=2026-10-20": "give both start and end, as 'YYYY-MM-DD HH:MM:SS'",
     f"dashboard/?{EARLY}": "start must not be before 1900-01-01",
