@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view failing because the database or the time-series store is down: 503 + Retry-After.
+    "fleetwatch.core.errors.StorageUnavailableMiddleware",
     # turns a locked-out login (django-axes) into its 429 answer; last, as axes asks
     "axes.middleware.AxesMiddleware",
 ]
@@ -254,6 +256,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's parsers, hardened: a body that cannot be accepted is a 400, never a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "fleetwatch.api.parsers.JSONParser",
+        "fleetwatch.api.parsers.FormParser",
+        "fleetwatch.api.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "fleetwatch.api.exceptions.exception_handler",
 }
 
 LOGGING = {

@@ -6,3 +6,8 @@ urlpatterns = [
     path("api/v1/", include("fleetwatch.api.urls")),
     path("", include("fleetwatch.web.urls")),
 ]
+
+# JSON {"detail": …} under /api/; storage that is down is a 503 + Retry-After, not a 500.
+handler400 = "fleetwatch.core.errors.bad_request"
+handler404 = "fleetwatch.core.errors.page_not_found"
+handler500 = "fleetwatch.core.errors.server_error"

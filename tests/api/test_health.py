@@ -28,6 +28,7 @@ def test_it_answers_503_without_details_when_the_store_is_unreachable(client):
         "status": "degraded",
         "timeseries": {"backend": "postgresql", "reachable": False},
     }
+    assert response["Retry-After"] == "30"
     assert b"secret" not in response.content
 
 

@@ -163,3 +163,9 @@ def test_custom_range_validation():
         custom_range("2026-13-01 00:00:00", "2026-10-01 00:00:00", "UTC", NOW)
     with pytest.raises(InvalidQuery, match="unknown time zone"):
         custom_range("2026-10-01 00:00:00", "2026-10-02 00:00:00", "Mars/Olympus", NOW)
+    for zone in ("America", "x" * 5000, "/etc/localtime", "UTC\x00"):  # a directory, too long…
+        with pytest.raises(InvalidQuery, match="unknown time zone"):
+            custom_range("2026-10-01 00:00:00", "2026-10-02 00:00:00", zone, NOW)
+    with pytest.raises(InvalidQuery, match="start must not be before 1900-01-01"):
+        custom_range("0001-01-01 00:00:00", "0001-01-01 23:00:00", "Etc/GMT-14", NOW)
+    assert custom_range("1900-01-01 00:00:00", "1900-01-02 00:00:00", "Etc/GMT-14", NOW).days == 1

@@ -116,6 +116,26 @@ def test_the_dashboard_draws_organization_wide_charts(browser, live_server, clie
     assert len(titles) == 1  # WiFi clients; the reporting device has no "wan"-like interface traffic
 
 
+def test_the_device_page_says_so_when_the_time_series_store_is_down(
+    browser, live_server, reporting_device, bob, settings, tmp_path
+):
+    from fleetwatch.core.timeseries import reset_backend
+
+    (tmp_path / "a-file").write_text("")
+    settings.TIMESERIES_DATABASE = {"BACKEND": "sqlite", "NAME": str(tmp_path / "a-file" / "ts.db")}
+    reset_backend()
+    page = browser.new_context(timezone_id="UTC").new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    response = page.goto(f"{live_server.url}/devices/{reporting_device.pk}/")
+    assert response.status == 200
+    page.wait_for_function("!document.getElementById('chart-status').textContent.startsWith('Loading')")
+    assert page.text_content("#chart-status") == "The time-series store is unavailable; retry later."
+    assert page.eval_on_selector_all("section.chart", "els => els.length") == 0
+
+
 def test_a_down_device_shows_critical_and_its_notification_can_be_read(
     browser, live_server, device_a, timeseries, bob
 ):

@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetwatch.core.errors import RETRY_AFTER_SECONDS
 from fleetwatch.core.timeseries import get_backend
 
 
@@ -22,4 +23,6 @@ class HealthView(APIView):
             "status": "ok" if reachable else "degraded",
             "timeseries": {"backend": health["backend"], "reachable": reachable},
         }
-        return Response(body, status=200 if reachable else 503)
+        if reachable:
+            return Response(body)
+        return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

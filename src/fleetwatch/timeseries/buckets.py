@@ -40,6 +40,7 @@ PREDEFINED_RANGES: dict[str, str] = {
 }
 DEFAULT_RANGE = "7d"
 MAX_CUSTOM_DAYS = 365
+EARLIEST_YEAR = 1900
 
 _INTERVAL_RE = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -174,6 +175,9 @@ def custom_range(start: str | datetime, end: str | datetime, timezone: str, now:
     zone = get_zone(timezone)
     start_at = parse_local(start, zone, "start")
     end_at = parse_local(end, zone, "end")
+    if start_at.year < EARLIEST_YEAR:
+        # Bucket arithmetic near datetime.min overflows (year 1 in a zone east of UTC).
+        raise InvalidQuery(f"start must not be before {EARLIEST_YEAR}-01-01")
     if start_at > end_at:
         raise InvalidQuery("start must not be after end")
     if start_at > now or end_at > now:

@@ -70,7 +70,8 @@ def require_aware(moment: object, what: str) -> datetime:
 def get_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
+        # OSError: a directory of the zone database ("America"), a name too long for a file
         raise InvalidQuery(f"unknown time zone {name!r}") from exc
 
 

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from fleetwatch.core import params
 from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.monitoring.models import HealthStatus, StatusChange
@@ -35,10 +36,10 @@ def unread_notifications(request) -> dict:
 def fleet(request):
     devices = Device.objects.visible_to(request.user).select_related("organization", "location", "health")
     organizations = Organization.objects.visible_to(request.user)
-    query = request.GET.get("q", "").strip()
+    query = params.text(request.GET, "q").strip()
     if query:
         devices = devices.filter(Q(name__icontains=query) | Q(mac_address__icontains=query))
-    org = request.GET.get("org", "")
+    org = params.slug(request.GET, "org")
     if org:
         devices = devices.filter(organization__slug=org)
     status = request.GET.get("status", "")
@@ -87,7 +88,7 @@ def notifications(request):
         if action == "read-all":
             mine.unread().update(read_at=timezone.now())
         elif action == "read":
-            mine.filter(pk=request.POST.get("id")).unread().update(read_at=timezone.now())
+            mine.filter(pk=params.integer(request.POST, "id")).unread().update(read_at=timezone.now())
         elif action == "preferences":
             preference.web = "web" in request.POST
             preference.email = "email" in request.POST

@@ -82,6 +82,8 @@ class DeviceMonitoringView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request, pk):
+        from fleetwatch.api.downloads import attachment, safe_filename
+
         key = request.query_params.get("key")
         if key is not None:
             device = active_device(pk)
@@ -99,13 +101,11 @@ class DeviceMonitoringView(APIView):
             window = window_from(request.query_params)
         except InvalidQuery as exc:
             return Response({"detail": str(exc)}, status=400)
-        try:
-            x, charts = device_charts(device, window)
-        except BackendUnavailable:
-            return Response({"detail": "The time-series store is unavailable."}, status=503)
+        # A store that is down raises BackendUnavailable: 503 + Retry-After (fleetwatch.core.errors).
+        x, charts = device_charts(device, window)
         if request.query_params.get("csv"):
             response = HttpResponse(charts_csv(x, charts), content_type="text/csv")
-            response["Content-Disposition"] = f'attachment; filename="{device.name}-charts.csv"'
+            response["Content-Disposition"] = attachment(f"{safe_filename(device.name, 'device')}-charts.csv")
             return response
         body = device_summary(device)
         body.update(x=x, charts=charts)
@@ -155,24 +155,26 @@ class DashboardView(APIView):
     belongs to; ``organization_slug=a,b``, ``location_id=…``, ``ifname=wan,eth1`` narrow them."""
 
     def get(self, request):
+        from fleetwatch.core import params as query
         from fleetwatch.inventory.models import Location, Organization
         from fleetwatch.monitoring.charts import dashboard_charts
 
+        params = request.query_params
+        slugs = query.slug_list(params, "organization_slug")
+        location_ids = query.uuid_list(params, "location_id")
+        interfaces = query.text_list(params, "ifname")
+        try:
+            window = window_from(params)
+        except InvalidQuery as exc:
+            return Response({"detail": str(exc)}, status=400)
         visible = Organization.objects.visible_to(request.user).filter(is_active=True)
-        slugs = [s for s in request.query_params.get("organization_slug", "").split(",") if s]
         organizations = list(visible.filter(slug__in=slugs) if slugs else visible)
         if slugs and len(organizations) != len(set(slugs)):
             raise Http404("No such organization.")
-        location_ids = [s for s in request.query_params.get("location_id", "").split(",") if s]
         if location_ids:
             found = Location.objects.filter(organization__in=organizations, pk__in=location_ids).count()
             if found != len(set(location_ids)):
                 raise Http404("No such location.")
-        interfaces = [s for s in request.query_params.get("ifname", "").split(",") if s]
-        try:
-            window = window_from(request.query_params)
-        except InvalidQuery as exc:
-            return Response({"detail": str(exc)}, status=400)
         if not organizations:
             return Response({"x": [], "charts": []})
         x, charts = dashboard_charts([o.pk for o in organizations], window, location_ids, interfaces)

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetwatch.core import params
 from fleetwatch.inventory.api.views import OrgAdminViewSet
 from fleetwatch.notifications.api.serializers import (
     DeliverySerializer,
@@ -60,9 +61,14 @@ class PreferenceView(APIView):
         return Response(PreferenceSerializer(preference).data)
 
     def put(self, request):
-        preference, _ = Preference.objects.get_or_create(user=request.user)
-        serializer = PreferenceSerializer(preference, data=request.data, partial=True)
+        # Validate before creating the defaults row: a 400 writes nothing.
+        existing = Preference.objects.filter(user=request.user).first()
+        serializer = PreferenceSerializer(
+            existing or Preference(user=request.user), data=request.data, partial=True
+        )
         serializer.is_valid(raise_exception=True)
+        if existing is None:
+            serializer.instance, _ = Preference.objects.get_or_create(user=request.user)
         serializer.save()
         return Response(serializer.data)
 
@@ -92,7 +98,7 @@ class MaintenanceWindowViewSet(OrgAdminViewSet):
 
     def get_queryset(self):
         queryset = MaintenanceWindow.objects.visible_to(self.request.user)
-        device = self.request.query_params.get("device")
+        device = params.uuid_value(self.request.query_params, "device")
         if device:
             from django.db.models import Q
 

@@ -81,9 +81,19 @@
     if (csv) csv.href = root.dataset.api + "?" + p.toString() + "&csv=1";
     status.textContent = "Loading charts…";
     root.replaceChildren();
-    const response = await fetch(root.dataset.api + "?" + p.toString(), { credentials: "same-origin" });
-    const body = await response.json();
-    if (!response.ok) { status.textContent = body.detail || "Could not load the charts."; return; }
+    let response, body = null;
+    try {
+      response = await fetch(root.dataset.api + "?" + p.toString(), { credentials: "same-origin" });
+      body = await response.json();
+    } catch (error) {
+      // the server is unreachable, or answered something else than JSON (a proxy's error page)
+    }
+    if (!response || !response.ok || body === null) {
+      // The API's errors say what went wrong: a bad range (400), the store down (503)…
+      const why = response ? `HTTP ${response.status}` : "the server did not answer";
+      status.textContent = (body && body.detail) || `Could not load the charts (${why}).`;
+      return;
+    }
     body.charts.forEach((chart) => draw(chart, body.x));
     window.fleetwatchCharts = body.charts.map((c) => ({ title: c.title, traces: c.traces.length, points: body.x.length }));
     status.textContent = body.charts.length ? `${body.charts.length} charts, ${zone}` : "No data in this range.";
