@@ -128,6 +128,7 @@ FLEETWATCH_CHARTS: dict = {}
 # One setting picks the broker: amqp://… (RabbitMQ), redis://…, or by default a directory
 # under the data dir, which needs no server (kombu's filesystem transport).
 BROKER = env_str("FLEETWATCH_BROKER", "filesystem://")
+FILESYSTEM_BROKER_POLLING_INTERVAL = 0.1  # seconds
 CELERY_BROKER_URL = BROKER
 if BROKER.startswith("filesystem://"):
     _queue_dir = DATA_DIR / "broker"
@@ -137,6 +138,9 @@ if BROKER.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "store_processed": False,
         "control_folder": str(_queue_dir / "control"),  # else kombu writes ./control
+        # A worker whose processes all hold a task sleeps this long before it looks again
+        # (kombu's default, 1 s, capped the embedded queue at ~2 tasks/s with idle CPUs).
+        "polling_interval": FILESYSTEM_BROKER_POLLING_INTERVAL,
     }
 CELERY_TASK_IGNORE_RESULT = True
 # A task taken by a worker that dies is delivered again: checks and deliveries are idempotent.
