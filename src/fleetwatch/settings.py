@@ -151,9 +151,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CHECK_INTERVAL_SECONDS = int(env_str("FLEETWATCH_CHECK_INTERVAL", "300"))
 # When set, replaces the registry's default alert tolerance (minutes) of new alert settings.
 FLEETWATCH_ALERT_TOLERANCE = env_str("FLEETWATCH_ALERT_TOLERANCE", "")
+# Seconds between alert evaluation passes over the values agents reported (docs/alerts.md).
+ALERT_EVALUATION_INTERVAL_SECONDS = float(env_str("FLEETWATCH_ALERT_EVALUATION_INTERVAL", "5"))
+if not ALERT_EVALUATION_INTERVAL_SECONDS > 0:
+    raise ImproperlyConfigured("FLEETWATCH_ALERT_EVALUATION_INTERVAL must be a positive number of seconds")
 CELERY_BEAT_SCHEDULE = {
     "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
     "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},
+    "evaluate-reported-values": {
+        "task": "fleetwatch.monitoring.tasks.evaluate_pending",
+        "schedule": ALERT_EVALUATION_INTERVAL_SECONDS,
+    },
 }
 
 # ---------------------------------------------------------------- notifications
