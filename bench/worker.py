@@ -3,6 +3,7 @@ broker's messages and the reports waiting for an alert evaluation pass. Used by 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -66,6 +67,7 @@ class Queues:
         import django
 
         django.setup()
+        logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # "No hostname was supplied"
         self._connection = None
 
     def broker_messages(self) -> int:
