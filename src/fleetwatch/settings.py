@@ -168,6 +168,7 @@ FLEETWATCH_CHARTS: dict = {}
 # One setting picks the broker: amqp://… (RabbitMQ), redis://…, or by default a directory
 # under the data dir, which needs no server (kombu's filesystem transport).
 BROKER = env_str("FLEETWATCH_BROKER", "filesystem://")
+FILESYSTEM_BROKER_POLLING_INTERVAL = 0.1  # seconds
 CELERY_BROKER_URL = BROKER
 if BROKER.startswith("filesystem://"):
     _queue_dir = DATA_DIR / "broker"
@@ -177,6 +178,9 @@ if BROKER.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "store_processed": False,
         "control_folder": str(_queue_dir / "control"),  # else kombu writes ./control
+        # A worker whose processes all hold a task sleeps this long before it looks again
+        # (kombu's default, 1 s, capped the embedded queue at ~2 tasks/s with idle CPUs).
+        "polling_interval": FILESYSTEM_BROKER_POLLING_INTERVAL,
     }
 CELERY_TASK_IGNORE_RESULT = True
 # A task taken by a worker that dies is delivered again: checks and deliveries are idempotent.
@@ -187,9 +191,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CHECK_INTERVAL_SECONDS = int(env_str("FLEETWATCH_CHECK_INTERVAL", "300"))
 # When set, replaces the registry's default alert tolerance (minutes) of new alert settings.
 FLEETWATCH_ALERT_TOLERANCE = env_str("FLEETWATCH_ALERT_TOLERANCE", "")
+# Seconds between alert evaluation passes over the values agents reported (docs/alerts.md).
+ALERT_EVALUATION_INTERVAL_SECONDS = float(env_str("FLEETWATCH_ALERT_EVALUATION_INTERVAL", "5"))
+if not ALERT_EVALUATION_INTERVAL_SECONDS > 0:
+    raise ImproperlyConfigured("FLEETWATCH_ALERT_EVALUATION_INTERVAL must be a positive number of seconds")
 CELERY_BEAT_SCHEDULE = {
     "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
     "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},
+    "evaluate-reported-values": {
+        "task": "fleetwatch.monitoring.tasks.evaluate_pending",
+        "schedule": ALERT_EVALUATION_INTERVAL_SECONDS,
+    },
 }
 
 # ---------------------------------------------------------------- notifications

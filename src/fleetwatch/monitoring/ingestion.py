@@ -291,7 +291,8 @@ EVALUATE_WITHIN = timedelta(minutes=5)
 
 
 def schedule_evaluation(device: ReportingDevice, samples, moment: datetime, now: datetime) -> None:
-    """Queue the threshold evaluation of the alerting values just stored (off the request)."""
+    """Record the alerting values just stored for the worker's next evaluation pass (one row,
+    no task: see fleetwatch.monitoring.evaluation)."""
     if now - moment > EVALUATE_WITHIN:
         return
     values = []
@@ -302,12 +303,12 @@ def schedule_evaluation(device: ReportingDevice, samples, moment: datetime, now:
             values.append((sample.configuration, sample.main_tags, sample.fields[field]))
     if not values:
         return
-    from fleetwatch.monitoring.tasks import evaluate_reported
+    from fleetwatch.monitoring.evaluation import record_reported
 
     try:
-        evaluate_reported.delay(str(device.pk), values, moment.isoformat())
-    except Exception:  # the report is stored: a broker hiccup must not turn it into an error
-        log.exception("could not queue the alert evaluation of %s", device.pk)
+        record_reported(device.pk, moment, values)
+    except Exception:  # the report is stored: a hiccup here must not turn it into an error
+        log.exception("could not record the alert evaluation of %s", device.pk)
 
 
 def _marker(configuration: str, main_tags: dict) -> str:

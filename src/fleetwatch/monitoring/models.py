@@ -165,3 +165,27 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device}: {self.previous} → {self.status}"
+
+
+class PendingEvaluation(models.Model):
+    """The alerting values of one live report, waiting for the next evaluation pass
+    (``fleetwatch.monitoring.evaluation``): a web request only inserts this row; the worker
+    evaluates every pending row in batches, in time order per device, and deletes it."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    time = models.DateTimeField()
+    # JSON text: [[configuration, main_tags, value], …] (text, not JSONField: one plain INSERT)
+    reported = models.TextField()
+
+    def __str__(self) -> str:
+        return f"values of {self.device_id} at {self.time}"
+
+
+class EvaluationLease(models.Model):
+    """One row: which evaluation pass runs now, until when (a crashed pass's lease expires)."""
+
+    holder = models.CharField(max_length=32)
+    expires = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"evaluation pass {self.holder} until {self.expires}"

@@ -46,8 +46,18 @@ def perform_check(check_id: int) -> None:
 
 
 @shared_task
+def evaluate_pending() -> int:
+    """One alert evaluation pass over the values agents reported since the last one (the
+    schedule queues it every ``FLEETWATCH_ALERT_EVALUATION_INTERVAL`` seconds)."""
+    from fleetwatch.monitoring.evaluation import evaluate_pending as run_pass
+
+    return run_pass()
+
+
+@shared_task
 def evaluate_reported(device_id: str, values: list[tuple[str, dict, float]], moment: str) -> None:
-    """Thresholds of the values an agent just reported (``[(configuration, main_tags, value)]``)."""
+    """Thresholds of the values an agent reported (``[(configuration, main_tags, value)]``).
+    No longer queued (see :func:`evaluate_pending`): kept for tasks an older version queued."""
     from fleetwatch.monitoring.alerts import evaluate
     from fleetwatch.monitoring.models import Metric
 
