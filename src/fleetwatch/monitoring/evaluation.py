@@ -43,7 +43,8 @@ LEASE_ID = 1
 
 def record_reported(device_id, moment: datetime, values: list) -> None:
     """Queue ``[(configuration, main_tags, value)]`` of a report at ``moment`` for the next pass:
-    one plain INSERT (the agents' hot path), in a transaction so SQLite's writers queue in turn."""
+    one plain INSERT (the agents' hot path), in the report's transaction when there is one, so a
+    stored report and its pending evaluation are committed together."""
     ops = connection.ops
     table = ops.quote_name(PendingEvaluation._meta.db_table)
     columns = ", ".join(ops.quote_name(c) for c in ("device_id", "time", "reported"))

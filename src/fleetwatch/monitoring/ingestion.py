@@ -191,7 +191,8 @@ def ingest(
             changes["series_seen"] = json.dumps(seen)
             ensure_metrics(device, samples)
         update_state(device, changes, now)
-    schedule_evaluation(device, samples, moment, now)
+        # In the same transaction: a 200 means the values will be judged too.
+        schedule_evaluation(device, samples, moment, now)
     return len(points) + len(rewrites) + 1
 
 
@@ -305,10 +306,7 @@ def schedule_evaluation(device: ReportingDevice, samples, moment: datetime, now:
         return
     from fleetwatch.monitoring.evaluation import record_reported
 
-    try:
-        record_reported(device.pk, moment, values)
-    except Exception:  # the report is stored: a hiccup here must not turn it into an error
-        log.exception("could not record the alert evaluation of %s", device.pk)
+    record_reported(device.pk, moment, values)
 
 
 def _marker(configuration: str, main_tags: dict) -> str:
