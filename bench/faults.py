@@ -238,7 +238,32 @@ def say(run: Run, text: str) -> None:
     print(f"[{time.monotonic() - run.t0:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
+def busy_workers(workers: list[int], port: int) -> list[int]:
+    """Workers holding an accepted connection on the port (agents close theirs after each
+    answer, so such a worker is serving a request)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[1].endswith(f":{port:04X}") and cols[3] == "01":  # local port, ESTABLISHED
+                inodes.add(cols[9])
+    busy = []
+    for pid in workers:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        if any(link.startswith("socket:[") and link[8:-1] in inodes for link in links):
+            busy.append(pid)
+    return busy
+
+
 def kill_workers(server: Server, run: Run, kills: int, span: float, rng: random.Random) -> list[str]:
+    """SIGKILL a worker at evenly spread moments, preferring one that is serving a request."""
     events = []
     master = server.process.pid
     for i in range(kills):
@@ -247,9 +272,13 @@ def kill_workers(server: Server, run: Run, kills: int, span: float, rng: random.
         if not workers:
             events.append("no worker to kill")
             continue
-        victim = rng.choice(workers)
+        give_up = time.monotonic() + 2
+        while not (busy := busy_workers(workers, run.port)) and time.monotonic() < give_up:
+            time.sleep(0.001)
+        victim = rng.choice(busy or workers)
         os.kill(victim, signal.SIGKILL)
-        events.append(f"SIGKILL worker {victim} at {time.monotonic() - run.t0:.1f} s")
+        state = "serving a request" if busy else "idle"
+        events.append(f"SIGKILL worker {victim} ({state}) at {time.monotonic() - run.t0:.1f} s")
         say(run, events[-1])
     return events
 
@@ -336,6 +365,7 @@ def report(args, run: Run, agents: list[Agent], url: str, server: Server, fault_
     gave_up = sum(r.dropped.endswith("attempts") for r in reports)
     still_queued = sum(1 for r in lost if not r.dropped)
     latencies = sorted(seconds for _, outcome, seconds in run.answers)
+    slowest = sorted(run.answers, key=lambda answer: -answer[2])[:3]
 
     stored, per_measurement = stored_traffic(url, agents)
     true_total = stored_total = 0
@@ -386,7 +416,8 @@ def report(args, run: Run, agents: list[Agent], url: str, server: Server, fault_
         print(
             f"answer time:        p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
             f"p99 {latencies[max(0, math.ceil(0.99 * len(latencies)) - 1)] * 1000:.0f} ms, "
-            f"max {latencies[-1] * 1000:.0f} ms"
+            f"max {latencies[-1] * 1000:.0f} ms; slowest: "
+            + ", ".join(f"{sec:.2f} s ({outcome})" for _, outcome, sec in slowest)
         )
     print(
         f"reports lost:       {len(lost)}  (never answered 200; dropped on 4xx: {dropped_4xx}, "
