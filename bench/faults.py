@@ -35,6 +35,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -136,20 +137,12 @@ def build_reports(pk: str, key: str, count: int, start: datetime, rng: random.Ra
 def post(run: Run, report: Report, conn):
     """One attempt: (outcome, connection to reuse). Outcome: the status as text, "timeout" or
     "conn error"."""
-    headers = {"Content-Type": "application/json"}
-    if not run.keep_alive:
-        headers["Connection"] = "close"  # as the agent's one curl per report
     began = time.monotonic()
     try:
-        if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", run.port, timeout=run.timeout)
-        conn.request("POST", report.path, report.body, headers)
-        response = conn.getresponse()
-        response.read()
-        outcome = str(response.status)
-        if not run.keep_alive or response.will_close:
-            conn.close()
-            conn = None
+        if run.keep_alive:
+            outcome, conn = _post_keep_alive(run, report, conn)
+        else:
+            outcome = _post_once(run, report)
     except TimeoutError:
         outcome = "timeout"
     except (OSError, http.client.HTTPException):
@@ -160,6 +153,40 @@ def post(run: Run, report: Report, conn):
     now = time.monotonic()
     run.record(now, outcome, now - began)
     return outcome, conn
+
+
+def _post_once(run: Run, report: Report) -> str:
+    """One connection per report, as the agent's curl. The request says `Connection: close`
+    and the answer is read to the end of the stream, so the server closes first and the
+    TIME_WAIT stays on its side: thousands of client-side TIME_WAITs would hold ephemeral ports,
+    which on Linux (32768–60999) include the service ports (55432, 58086) the store must bind
+    again when it restarts."""
+    request = (
+        f"POST {report.path} HTTP/1.1\r\nHost: 127.0.0.1:{run.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(report.body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + report.body
+    with socket.create_connection(("127.0.0.1", run.port), timeout=run.timeout) as sock:
+        sock.sendall(request)
+        answer = bytearray()
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line = bytes(answer).split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
+        return "conn error"  # closed before a whole status line (a killed worker)
+    return status_line[1].decode()
+
+
+def _post_keep_alive(run: Run, report: Report, conn):
+    if conn is None:
+        conn = http.client.HTTPConnection("127.0.0.1", run.port, timeout=run.timeout)
+    conn.request("POST", report.path, report.body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    if response.will_close:
+        conn.close()
+        conn = None
+    return str(response.status), conn
 
 
 def agent_loop(agent: Agent, run: Run) -> None:
@@ -560,6 +587,7 @@ def exercise(args, server: Server, run: Run) -> tuple[list[Agent], list[str]]:
     return agents, [
         f"{args.timeseries} stopped at {marks['stop'] - run.t0:.1f} s (took {marks['stopped'] - marks['stop']:.1f} s), "
         f"started at {marks['start'] - run.t0:.1f} s (answering after {marks['started'] - marks['start']:.1f} s)",
+        f"answers while it was stopping: {dict(window(run.answers, marks['stop'], marks['stopped']))}",
         f"answers while it was down: {dict(window(run.answers, marks['stopped'], marks['start']))}",
         f"answers while it was starting: {dict(window(run.answers, marks['start'], marks['started']))}",
         "first 200 after it answered again: "
