@@ -290,23 +290,35 @@ def busy_workers(workers: list[int], port: int) -> list[int]:
 
 
 def kill_workers(server: Server, run: Run, kills: int, span: float, rng: random.Random) -> list[str]:
-    """SIGKILL a worker at evenly spread moments, preferring one that is serving a request."""
+    """At evenly spread moments, SIGKILL a worker, preferring one that is serving a request;
+    when no request was cut (it ended first), kill again, up to 5 times per moment."""
     events = []
     master = server.process.pid
     for i in range(kills):
         time.sleep(max(0.0, run.t0 + span * (i + 1) / (kills + 1) - time.monotonic()))
-        workers = [pid for pid in server.pids() if pid != master]
-        if not workers:
-            events.append("no worker to kill")
-            continue
-        give_up = time.monotonic() + 2
-        while not (busy := busy_workers(workers, run.port)) and time.monotonic() < give_up:
-            time.sleep(0.001)
-        victim = rng.choice(busy or workers)
-        os.kill(victim, signal.SIGKILL)
-        state = "serving a request" if busy else "idle"
-        events.append(f"SIGKILL worker {victim} ({state}) at {time.monotonic() - run.t0:.1f} s")
-        say(run, events[-1])
+        for _ in range(5):
+            workers = [pid for pid in server.pids() if pid != master]
+            if not workers:
+                events.append("no worker to kill")
+                break
+            give_up = time.monotonic() + 2
+            while not (busy := busy_workers(workers, run.port)) and time.monotonic() < give_up:
+                time.sleep(0.001)
+            victim = rng.choice(busy or workers)
+            killed_at = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            time.sleep(1.0)  # the cut requests answer at once; the new worker boots meanwhile
+            cut = sum(
+                1
+                for end, outcome, seconds in list(run.answers)
+                if outcome == "conn error" and end - seconds <= killed_at <= end
+            )
+            events.append(
+                f"SIGKILL worker {victim} at {killed_at - run.t0:.1f} s: {cut} request{'' if cut == 1 else 's'} cut"
+            )
+            say(run, events[-1])
+            if cut:
+                break
     return events
 
 
@@ -485,7 +497,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--max-wall", type=float, help="seconds before the agents stop (default: generation + 120)"
     )
-    parser.add_argument("--kills", type=int, help="kill-worker: how many workers to SIGKILL")
+    parser.add_argument(
+        "--kills", type=int, help="kill-worker: how many times to SIGKILL a worker serving a request"
+    )
     parser.add_argument("--outage", type=float, help="stop-store: seconds the store stays down (default 60)")
     parser.add_argument("--warmup", type=float, help="stop-store: seconds of posting before the stop")
     parser.add_argument("--resend-rate", type=float, default=0.05, help="share of 200s answered by a re-send")
