@@ -70,7 +70,9 @@ class Report:
     attempts: int = 0
     acked: bool = False  # answered 200 at least once
     dropped: str = ""  # why the agent gave it up
-    echoed: bool = False  # re-sent once after a 200 (a lost response)
+    resend: bool = False  # planned: sent again after its first 200 (as after a lost response)
+    swap: bool = False  # planned: sent after the next report (out of order)
+    echoed: bool = False  # the planned re-send is under way
 
 
 @dataclass
@@ -78,7 +80,6 @@ class Agent:
     index: int
     pk: str
     reports: list[Report]
-    rng: random.Random
     backlog: deque = field(default_factory=deque)
     generated: int = 0
     swapped: int = 0  # pairs sent newer first
@@ -95,8 +96,6 @@ class Run:
         self.timeout = args.timeout
         self.keep_alive = args.keep_alive
         self.max_attempts = args.max_attempts
-        self.resend_rate = args.resend_rate
-        self.swap_rate = args.swap_rate
         self.devices = devices
         self.t0 = 0.0
         self.deadline = 0.0
@@ -106,7 +105,11 @@ class Run:
         self.answers.append((moment, outcome, seconds))
 
 
-def build_reports(pk: str, key: str, count: int, start: datetime, rng: random.Random) -> list[Report]:
+def build_reports(pk: str, key: str, count: int, start: datetime, rng: random.Random, args) -> list[Report]:
+    """A device's reports, with which are re-sent and which are swapped decided beforehand:
+    a run's requests per device, and so what the server stores, depend only on the seed and
+    on which requests the faults cut."""
+    plan = random.Random(rng.random())
     counters = {name: [rng.randrange(10**8), rng.randrange(10**7)] for name in INTERFACES}
     uptime = rng.randrange(3600, 86400)
     reports = []
@@ -129,6 +132,8 @@ def build_reports(pk: str, key: str, count: int, start: datetime, rng: random.Ra
                 f"/api/v1/monitoring/device/{pk}/?key={key}&time={stamp}",
                 json.dumps(body).encode(),
                 {name: tuple(values) for name, values in counters.items()},
+                resend=plan.random() < args.resend_rate,
+                swap=seq + 1 < count and plan.random() < args.swap_rate,
             )
         )
     return reports
@@ -207,7 +212,7 @@ def agent_loop(agent: Agent, run: Run) -> None:
                 agent.backlog.extend((report, held))
                 agent.swapped += 1
                 held = None
-            elif agent.generated < n and agent.rng.random() < run.swap_rate:
+            elif report.swap:
                 held = report
             else:
                 agent.backlog.append(report)
@@ -218,7 +223,7 @@ def agent_loop(agent: Agent, run: Run) -> None:
             report.attempts += 1
             if outcome == "200":
                 report.acked = True
-                if not report.echoed and agent.rng.random() < run.resend_rate:
+                if report.resend and not report.echoed:
                     report.echoed = True  # the answer "got lost": the agent sends it again
                     agent.echoes += 1
                     continue
@@ -573,7 +578,7 @@ def exercise(args, server: Server, run: Run) -> tuple[list[Agent], list[str]]:
         out = server.manage("device", "create", "--org", "faults", "--name", f"faults-{i:04d}")
         pk, key = re.search(r"id: (\S+)", out).group(1), re.search(r"key: (\S+)", out).group(1)
         rng = random.Random(f"{args.seed}-{i}")
-        agents.append(Agent(i, pk, build_reports(pk, key, args.reports, start, rng), rng))
+        agents.append(Agent(i, pk, build_reports(pk, key, args.reports, start, rng, args)))
     run.t0 = time.monotonic()
     run.deadline = run.t0 + args.max_wall
     threads = [threading.Thread(target=agent_loop, args=(a, run), daemon=True) for a in agents]
