@@ -1,28 +1,35 @@
 """Fault test: a fleet's agents keep reporting while the server side fails, then the stored
 traffic is checked against what the interface counters really moved.
 
-    PYTHONPATH=$PWD/src .venv/bin/python bench/faults.py kill-worker
+    PYTHONPATH=$PWD/src .venv/bin/python bench/faults.py kill-worker                  # ~1 min
     PYTHONPATH=$PWD/src .venv/bin/python bench/faults.py stop-store --timeseries postgresql
     PYTHONPATH=$PWD/src .venv/bin/python bench/faults.py stop-store --timeseries influxdb --quick
 
-Fleetwatch runs under gunicorn (bench/server.py) with the time-series store given by
+Fleetwatch runs under gunicorn (bench/server.py, port 8790) with the time-series store given by
 --timeseries: the embedded SQLite file, or PostgreSQL / InfluxDB 1.x started (and at the end
-stopped, if it was not running before) with scripts/services/. One thread per device plays the
-OpenWrt agent: interface counters (rx/tx bytes of wlan0 and eth0) that only grow, one report
-per simulated 5 minutes with an explicit `time` (back-dated, so a run covers hours), sent on a
-wall-clock tick. The agent's retry rule: a report answered 5xx, timed out or met a connection
-error is kept and sent again (same time, same body) before any newer one; a 4xx drops it.
+stopped, if it was not running before) with scripts/services/ and emptied first. One thread per
+device plays the OpenWrt agent: interface counters (rx/tx bytes of wlan0 and eth0) that only
+grow, one report per simulated 5 minutes with an explicit `time` (back-dated, so a run covers
+hours), produced on a wall-clock tick (--tick). The agent's retry rule: a report answered 5xx,
+timed out or met a connection error is kept and sent again (same time, same body) before any
+newer one, after --retry seconds; a 4xx drops it. Bounded: --max-attempts per report, --max-wall
+for the run.
 
 Scenarios, while the agents post:
-  kill-worker  SIGKILL a gunicorn worker (not the master) --kills times; gunicorn replaces it.
-  stop-store   stop the time-series server with its service script, wait --outage seconds,
-               start it again: Fleetwatch must reconnect by itself.
-In both, agents also re-send a report already answered 200 (as after a lost response, rate
---resend-rate) and send two reports out of order (rate --swap-rate): the totals must not move.
+  kill-worker  SIGKILL a gunicorn worker (not the master) serving a request, --kills times;
+               gunicorn replaces it.
+  stop-store   stop the time-series server with its service script, wait --outage seconds
+               (60), start it again: Fleetwatch must reconnect by itself.
+In both, agents also re-send a report already answered 200 (as after a lost response, share
+--resend-rate) and send two reports out of order (share --swap-rate): the totals must not move.
+Which reports those are follows from --seed; set both rates to 0 to see the faults alone.
+--quick: 4 devices, a few seconds of posting, a 10 s outage (for tests).
 
-The true total of an interface counter is (last − first) + first: the first report of a
-device counts its counter whole. Exit status 0 only when no report was lost and the stored
-traffic equals the true total.
+Printed: reports generated, requests sent, answers by status, reports lost (never answered
+200), points stored, traffic stored against the true total, the difference and what was
+counted twice. The true total of an interface counter is (last − first) + first: the first
+report of a device counts its counter whole. Exit status 0 only when no report was lost and
+the stored traffic equals the true total.
 """
 
 from __future__ import annotations
