@@ -42,7 +42,14 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 class Server:
-    def __init__(self, port: int = 8765, workers: int = 2, threads: int = 4, timeseries: str | None = None):
+    def __init__(
+        self,
+        port: int = 8765,
+        workers: int = 2,
+        threads: int = 4,
+        timeseries: str | None = None,
+        log: str | None = None,
+    ):
         self.dir = tempfile.mkdtemp(prefix="fw-bench-server-")
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -54,6 +61,9 @@ class Server:
         if timeseries:
             self.env["FLEETWATCH_TIMESERIES"] = timeseries
         self.workers, self.threads = workers, threads
+        # A file for gunicorn's output, relative to the data dir (default: this process's output).
+        self.log = os.path.join(self.dir, log) if log else None
+        self._log_file = None
         self.process = None
 
     def manage(self, *args: str) -> str:
@@ -82,6 +92,7 @@ class Server:
                 str(self.threads),
             ],
             env=self.env,
+            **self._output(),
         )
         for _ in range(200):
             try:
@@ -94,6 +105,12 @@ class Server:
         time.sleep(0.5)  # let every worker finish booting
         return self
 
+    def _output(self) -> dict:
+        if not self.log:
+            return {}
+        self._log_file = open(self.log, "ab")  # closed in stop()
+        return {"stdout": self._log_file, "stderr": subprocess.STDOUT}
+
     def pids(self) -> list[int]:
         return process_tree(self.process.pid)
 
@@ -101,3 +118,5 @@ class Server:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        if self._log_file:
+            self._log_file.close()
