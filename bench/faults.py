@@ -170,9 +170,9 @@ def post(run: Run, report: Report, conn):
 def _post_once(run: Run, report: Report) -> str:
     """One connection per report, as the agent's curl. The request says `Connection: close`
     and the answer is read to the end of the stream, so the server closes first and the
-    TIME_WAIT stays on its side: thousands of client-side TIME_WAITs would hold ephemeral ports,
-    which on Linux (32768–60999) include the service ports (55432, 58086) the store must bind
-    again when it restarts."""
+    TIME_WAIT stays on its side: thousands of client-side TIME_WAITs hold ephemeral ports
+    (32768–60999 on Linux). The services' ports lie below that range since this was found
+    (scripts/services/), but a client that closes first still wastes the port range."""
     request = (
         f"POST {report.path} HTTP/1.1\r\nHost: 127.0.0.1:{run.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(report.body)}\r\n"

@@ -60,7 +60,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--timeseries",
-        help="time-series URL (default: the embedded SQLite file); e.g. influxdb://127.0.0.1:58086/fw_bench",
+        help="time-series URL (default: the embedded SQLite file); e.g. influxdb://127.0.0.1:18086/fw_bench",
     )
     args = parser.parse_args()
 

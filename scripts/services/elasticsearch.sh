@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Elasticsearch for tests: scripts/services/elasticsearch.sh start|stop|status|url
-# Single node on http://127.0.0.1:${FLEETWATCH_ES_PORT:-59200} (transport on
-# 127.0.0.1:${FLEETWATCH_ES_TRANSPORT_PORT:-59300}), security off, data and logs under
+# Single node on http://127.0.0.1:${FLEETWATCH_ES_PORT:-19200} (transport on
+# 127.0.0.1:${FLEETWATCH_ES_TRANSPORT_PORT:-19300}), security off, data and logs under
 # .services/elasticsearch.
 #
 # The server is the minimal distribution from Maven Central,
@@ -34,8 +34,8 @@ SERVICE_NAME=elasticsearch
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION="${FLEETWATCH_ES_VERSION:-9.5.3}"
-PORT="${FLEETWATCH_ES_PORT:-59200}"
-TRANSPORT_PORT="${FLEETWATCH_ES_TRANSPORT_PORT:-59300}"
+PORT="${FLEETWATCH_ES_PORT:-19200}"
+TRANSPORT_PORT="${FLEETWATCH_ES_TRANSPORT_PORT:-19300}"
 HEAP="${FLEETWATCH_ES_HEAP:-1g}"
 URL="elasticsearch://127.0.0.1:$PORT/fleetwatch"
 HTTP_URL="http://127.0.0.1:$PORT"

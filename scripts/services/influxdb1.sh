@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # InfluxDB 1.x for tests and benchmarks: scripts/services/influxdb1.sh start|stop|status|url
-# HTTP API on 127.0.0.1:${FLEETWATCH_INFLUX1_PORT:-58086} (no auth), RPC (backup/restore) on
-# 127.0.0.1:${FLEETWATCH_INFLUX1_RPC_PORT:-58088}, data under .services/influxdb1.
+# HTTP API on 127.0.0.1:${FLEETWATCH_INFLUX1_PORT:-18086} (no auth), RPC (backup/restore) on
+# 127.0.0.1:${FLEETWATCH_INFLUX1_RPC_PORT:-18088}, data under .services/influxdb1.
 set -euo pipefail
 SERVICE_NAME=influxdb1
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT="${FLEETWATCH_INFLUX1_PORT:-58086}"
-RPC_PORT="${FLEETWATCH_INFLUX1_RPC_PORT:-58088}"
+PORT="${FLEETWATCH_INFLUX1_PORT:-18086}"
+RPC_PORT="${FLEETWATCH_INFLUX1_RPC_PORT:-18088}"
 DIR="$SERVICES_DIR/influxdb1"
 CONF="$DIR/influxdb.conf"
 PIDFILE="$DIR/influxd.pid"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # InfluxDB OSS 2.x for tests and benchmarks: scripts/services/influxdb2.sh start|stop|status|url|build
-# HTTP API (/api/v2, Flux, /health) on 127.0.0.1:${FLEETWATCH_INFLUX2_PORT:-58087}, data under
+# HTTP API (/api/v2, Flux, /health) on 127.0.0.1:${FLEETWATCH_INFLUX2_PORT:-18087}, data under
 # .services/influxdb2, set up once with org/bucket/user "fleetwatch" and the operator token
 # "fleetwatch-test-token". URL printed last by start:
-#   influxdb2://fleetwatch-test-token@127.0.0.1:58087/fleetwatch?org=fleetwatch
+#   influxdb2://fleetwatch-test-token@127.0.0.1:18087/fleetwatch?org=fleetwatch
 #   (token as the user part, bucket as the path, org as a query parameter)
 #
 # The server: no registry ships an influxd 2.x binary (Debian's "influxdb" is 1.6.7), so `build`
@@ -60,7 +60,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION=2.9.1
 PKG_CONFIG_VERSION=v0.3.0
-PORT="${FLEETWATCH_INFLUX2_PORT:-58087}"
+PORT="${FLEETWATCH_INFLUX2_PORT:-18087}"
 ORG=fleetwatch
 BUCKET=fleetwatch
 USERNAME=fleetwatch

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # PostgreSQL for tests and benchmarks: scripts/services/postgresql.sh start|stop|status|url
-# Listens on 127.0.0.1:${FLEETWATCH_PG_PORT:-55432} (TCP only), data under .services/postgresql.
+# Listens on 127.0.0.1:${FLEETWATCH_PG_PORT:-15432} (TCP only), data under .services/postgresql.
 set -euo pipefail
 SERVICE_NAME=postgresql
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT="${FLEETWATCH_PG_PORT:-55432}"
+PORT="${FLEETWATCH_PG_PORT:-15432}"
 DIR="$SERVICES_DIR/postgresql"
 DATA="$DIR/data"
 LOGFILE="$DIR/postgres.log"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # RabbitMQ for tests: scripts/services/rabbitmq.sh start|stop|status|url
-# AMQP 0-9-1 on 127.0.0.1:${FLEETWATCH_AMQP_PORT:-55672}, vhost and user fleetwatch (password
+# AMQP 0-9-1 on 127.0.0.1:${FLEETWATCH_AMQP_PORT:-15682}, vhost and user fleetwatch (password
 # fleetwatch), no plugins (no management UI). Erlang distribution on 127.0.0.1:<port + 1>,
 # rabbitmqctl's own distribution ports <port + 2>..<port + 11>, and a private epmd on
-# 127.0.0.1:${FLEETWATCH_AMQP_EPMD_PORT:-54369}, so nothing collides with a system RabbitMQ
+# 127.0.0.1:${FLEETWATCH_AMQP_EPMD_PORT:-14369}, so nothing collides with a system RabbitMQ
 # (5672, 25672) or epmd (4369). Data, logs, config and the Erlang cookie under .services/rabbitmq.
 #
 # The server is Debian's rabbitmq-server package. Its /usr/sbin wrappers are bypassed (they cd to
@@ -22,9 +22,9 @@ set -euo pipefail
 SERVICE_NAME=rabbitmq
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT="${FLEETWATCH_AMQP_PORT:-55672}"
+PORT="${FLEETWATCH_AMQP_PORT:-15682}"
 DIST_PORT=$((PORT + 1))
-EPMD_PORT="${FLEETWATCH_AMQP_EPMD_PORT:-54369}"
+EPMD_PORT="${FLEETWATCH_AMQP_EPMD_PORT:-14369}"
 NODE=fleetwatch@localhost
 DIR="$SERVICES_DIR/rabbitmq"
 PIDFILE="$DIR/rabbitmq.pid"

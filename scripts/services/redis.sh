@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Redis for the OpenWISP harness: scripts/services/redis.sh start|stop|status|url
-# Debian's redis-server on 127.0.0.1:${FLEETWATCH_REDIS_PORT:-56379} (TCP only, no persistence),
+# Debian's redis-server on 127.0.0.1:${FLEETWATCH_REDIS_PORT:-16379} (TCP only, no persistence),
 # config, log and working directory under .services/redis. The URL printed last is database 0;
 # clients pick other databases by changing the path.
 set -euo pipefail
 SERVICE_NAME=redis
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT="${FLEETWATCH_REDIS_PORT:-56379}"
+PORT="${FLEETWATCH_REDIS_PORT:-16379}"
 DIR="$SERVICES_DIR/redis"
 CONF="$DIR/redis.conf"
 PIDFILE="$DIR/redis.pid"

@@ -7,7 +7,7 @@ Driven by scripts/openwisp/run.sh; every knob comes from the environment:
 
     ``influxdb`` (default, the baseline)
         OpenWISP's own client (``openwisp_monitoring.db.backends.influxdb``) on InfluxDB 1.x at
-        ``FLEETWATCH_TEST_INFLUXDB_URL`` (default ``influxdb://127.0.0.1:58086``); only the host,
+        ``FLEETWATCH_TEST_INFLUXDB_URL`` (default ``influxdb://127.0.0.1:18086``); only the host,
         port and optional user:password of the URL are used, the database is ``openwisp2`` (the
         tests use ``openwisp2_test``).
     ``fleetwatch-<backend>`` with backend sqlite, postgresql, influxdb or elasticsearch
@@ -16,7 +16,7 @@ Driven by scripts/openwisp/run.sh; every knob comes from the environment:
 
 ``FLEETWATCH_TEST_REDIS_URL``
     Redis for the cache (that database) and the sessions (the next one); default
-    ``redis://127.0.0.1:56379/0``.
+    ``redis://127.0.0.1:16379/0``.
 ``FLEETWATCH_OPENWISP_DATA``
     Where the SpatiaLite file and MEDIA_ROOT live; default ``<repo>/.services/openwisp``.
 ``FLEETWATCH_OPENWISP_EXCLUDED``
@@ -65,7 +65,7 @@ FLEETWATCH_BACKENDS = ("sqlite", "postgresql", "influxdb", "influxdb2", "elastic
 
 
 def _influxdb_settings() -> dict:
-    url = urlsplit(os.environ.get("FLEETWATCH_TEST_INFLUXDB_URL") or "influxdb://127.0.0.1:58086")
+    url = urlsplit(os.environ.get("FLEETWATCH_TEST_INFLUXDB_URL") or "influxdb://127.0.0.1:18086")
     return {
         "BACKEND": "openwisp_monitoring.db.backends.influxdb",
         # InfluxDB 1.x with auth-enabled = false ignores credentials.
@@ -222,7 +222,7 @@ def _redis_db(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
-REDIS_URL = os.environ.get("FLEETWATCH_TEST_REDIS_URL") or "redis://127.0.0.1:56379/0"
+REDIS_URL = os.environ.get("FLEETWATCH_TEST_REDIS_URL") or "redis://127.0.0.1:16379/0"
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
