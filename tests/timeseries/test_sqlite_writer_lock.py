@@ -78,3 +78,33 @@ def test_waiting_is_bounded_when_another_process_holds_the_lock_and_ends_when_it
     assert taken.wait(5)
     thread.join()
     waiter.close()
+
+
+def test_a_lock_obtained_after_its_waiter_gave_up_is_given_back(tmp_path):
+    """The keeper thread still waits in the kernel after the timeout; when it gets the lock with
+    nobody left to hand it to, it releases it, so other processes are not locked out."""
+    script = (
+        "import sys; from fleetwatch.timeseries.backends.sqlite.writer_lock import WriterLock\n"
+        "lock = WriterLock(sys.argv[1], timeout=float(sys.argv[2])); lock.acquire(); print('held', flush=True)"
+        "; sys.stdin.readline()"
+    )
+
+    def holder(timeout):
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "db"), str(timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        return process, process.stdout.readline().strip()
+
+    first, said = holder(10)
+    assert said == "held"
+    waiter = WriterLock(str(tmp_path / "db"), timeout=0.2)
+    with pytest.raises(LockTimeout):
+        waiter.acquire()
+    first.communicate("\n", timeout=10)  # released: this process's keeper gets it, then gives it back
+    second, said = holder(5)
+    assert said == "held"  # another process could take it
+    second.communicate("\n", timeout=10)
+    waiter.close()

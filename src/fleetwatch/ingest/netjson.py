@@ -93,8 +93,20 @@ def decode(body: bytes | str) -> object:
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidJSON(str(exc)) from None
     escapes = b"\\u" in body if isinstance(body, bytes) else "\\u" in body
-    _check_tree(data, [], strings=escapes)
+    if odd or escapes or _deeper_than(data, MAX_DEPTH):
+        _check_tree(data, [], strings=escapes)  # finds the first problem and its path
     return data
+
+
+def _deeper_than(node, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels below ``node`` (no path kept: fast)."""
+    if limit < 0:
+        return True
+    for value in node.values() if type(node) is dict else node if type(node) is list else ():
+        kind = type(value)
+        if (kind is dict or kind is list) and _deeper_than(value, limit - 1):
+            return True
+    return False
 
 
 def _bad_string(text: str) -> bool:

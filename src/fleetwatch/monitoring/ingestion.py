@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from fleetwatch.core.timeseries import get_backend
@@ -148,11 +150,15 @@ def ingest(
 ) -> int:
     """Store one report; returns the number of points written.
 
-    Raises ReportRejected (400, nothing written), BackendUnavailable (503, nothing changed in the
-    relational database) or a relational ``DatabaseError`` (503, see ``core.middleware``).
-    Everything runs under the device's lock (``SELECT … FOR UPDATE``; SQLite's one writer), so
-    concurrent reports of one device are placed one after the other, and the relational lock is
-    held before the first point is written: a locked database costs a 503, not a half-write."""
+    Raises ReportRejected (400, nothing written), BackendUnavailable (503: the store is down),
+    DeviceBusy (503: another report of the device holds its lease past the timeout) or a
+    relational ``OperationalError`` (503: the database is locked or down).
+
+    Three steps (see docs/architecture.md, "Traffic from counters"): a short transaction takes the
+    device's lease and reads its state, so a locked database costs a 503 before any point is
+    written and concurrent reports of one device are stored one after the other; the
+    time-series write, holding no relational lock; a short transaction that stores the state and
+    gives the lease back."""
     now = now or datetime.now(UTC)
     data, moment = parse_report(body, time_param, now)
     backend = get_backend()
@@ -160,16 +166,19 @@ def ingest(
         raise ReportRejected(
             f"time {time_param} is older than the {backend.retention_seconds('default') // 86400} days Fleetwatch keeps"
         )
-    tags = device_tags(device)
+    # Everything that does not depend on the previous readings is prepared outside the lease.
     readings = interface_counters(data)
-    with transaction.atomic():
-        state = locked_state(device)
+    samples = extract(data, moment)
+    snapshot = json.dumps(transform_snapshot(data, copy_first=False))  # samples are extracted already
+    tags = device_tags(device)
+    lease, state = take_lease(device)
+    try:
         previous, rewrites = place_readings(backend, device, state["counters"], readings, moment)
-        samples = extract(
-            data, moment, {"interfaces": [{"name": n, "statistics": c} for n, c in previous.items()]}
-        )
+        for sample in samples:
+            if sample.configuration == "traffic":
+                ifname = sample.main_tags["ifname"]
+                sample.fields.update(traffic_fields(readings[ifname], previous.get(ifname)))
         points = [Point(s.measurement, s.fields, s.time, {**tags, **s.main_tags}) for s in samples]
-        snapshot = json.dumps(transform_snapshot(data, copy_first=False))  # samples are extracted already
         backend.write_tiers(
             {
                 "default": points + rewrites,
@@ -178,49 +187,128 @@ def ingest(
                 ],
             }
         )
-        changes = {}
-        latest = state["data_time"]
-        if latest is None or moment >= latest or latest > now + settings.FLEETWATCH_CLOCK_TOLERANCE:
-            changes.update(data=snapshot, data_time=moment)
-        counters = merge_counters(state["counters"], readings, moment)
-        if counters is not None:
-            changes.update(counters=json.dumps(counters), counters_time=moment)
-        device.series_seen = state["series_seen"]
-        seen = new_series(device, samples)
+    except BaseException:
+        release_lease(device, lease)
+        raise
+    changes = {}
+    latest = state["data_time"]
+    if latest is None or moment >= latest or latest > now + settings.FLEETWATCH_CLOCK_TOLERANCE:
+        changes.update(data=snapshot, data_time=moment)
+    counters = merge_counters(state["counters"], readings, moment)
+    if counters is not None:
+        changes.update(counters=json.dumps(counters), counters_time=moment)
+    device.series_seen = state["series_seen"]
+    seen = new_series(device, samples)
+    if seen is not None:
+        changes["series_seen"] = json.dumps(seen)
+    with transaction.atomic():
+        if not update_state(device, changes, now, lease):
+            # The lease expired under us (a store slower than LEASE): merge into what is there.
+            current = read_state(device)
+            counters = merge_counters(current["counters"], readings, moment)
+            changes.pop("counters", None)
+            if counters is not None:
+                changes.update(counters=json.dumps(counters), counters_time=moment)
+            update_state(device, changes, now, None)
         if seen is not None:
-            changes["series_seen"] = json.dumps(seen)
             ensure_metrics(device, samples)
-        update_state(device, changes, now)
         # In the same transaction: a 200 means the values will be judged too.
         schedule_evaluation(device, samples, moment, now)
     return len(points) + len(rewrites) + 1
+
+
+class DeviceBusy(Exception):
+    """Another report of the device held its lease for longer than the lock timeout (503)."""
+
+
+# A lease outlives any time-series write (their HTTP timeouts are shorter); a process killed
+# while holding one delays its device's reports (503, retried) by at most this long.
+LEASE = timedelta(seconds=60)
 
 
 def _micros(moment: datetime) -> int:
     return (moment - EPOCH) // ONE_MICROSECOND
 
 
-def locked_state(device: ReportingDevice) -> dict:
-    """The device's state row, read (and created if missing) under the device's lock.
+_STATE_COLUMNS = "counters, counters_time, data_time, series_seen"
+_LEASE_FREE = "(lease_until IS NULL OR lease_until < %s)"
 
-    PostgreSQL locks the row (``FOR UPDATE``) until the transaction ends; SQLite's transaction
-    already holds the database's one write lock (``BEGIN IMMEDIATE``)."""
-    pk = Device._meta.pk.get_db_prep_value(device.pk, connection)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = f"SELECT counters, counters_time, data_time, series_seen FROM {_table(DeviceState)} WHERE device_id = %s{lock}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-        if row is None:
-            DeviceState.objects.get_or_create(device_id=device.pk)
-            cursor.execute(sql, [pk])
-            row = cursor.fetchone()
+
+def _state_of(row) -> dict:
     counters = _json(row[0], {})
     counters_time = _datetime(row[1])
     for reading in counters.values():  # before 0.2 the state kept one time for all interfaces
         if "t" not in reading and counters_time is not None:
             reading["t"] = _micros(counters_time)
     return {"counters": counters, "data_time": _datetime(row[2]), "series_seen": _json(row[3], [])}
+
+
+def read_state(device: ReportingDevice) -> dict:
+    pk = Device._meta.pk.get_db_prep_value(device.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_STATE_COLUMNS} FROM {_table(DeviceState)} WHERE device_id = %s", [pk])
+        return _state_of(cursor.fetchone())
+
+
+def until_of(now: datetime):
+    return connection.ops.adapt_datetimefield_value(now + LEASE)
+
+
+def take_lease(device: ReportingDevice) -> tuple[str, dict]:
+    """Take the device's lease (creating its state row if needed) and read its state, in one short
+    transaction; wait while another report of the device holds it, up to the lock timeout.
+
+    Returns ``(token, state)``; raises DeviceBusy, or OperationalError when the database stays
+    locked."""
+    token = secrets.token_hex(8)
+    pk = Device._meta.pk.get_db_prep_value(device.pk, connection)
+    ops = connection.ops
+    table = _table(DeviceState)
+    # The common case, one statement in autocommit: SQLite holds its write lock only inside it
+    # (no Python runs meanwhile), and RETURNING reads the state the lease now protects.
+    now = datetime.now(UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET lease = %s, lease_until = %s WHERE device_id = %s AND {_LEASE_FREE} "
+            f"RETURNING {_STATE_COLUMNS}",
+            [token, until_of(now), pk, ops.adapt_datetimefield_value(now)],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return token, _state_of(row)
+    deadline = time.monotonic() + settings.SQLITE_LOCK_TIMEOUT
+    step = 0.001
+    while True:
+        now = datetime.now(UTC)
+        until = ops.adapt_datetimefield_value(now + LEASE)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET lease = %s, lease_until = %s WHERE device_id = %s AND {_LEASE_FREE}",
+                [token, until, pk, ops.adapt_datetimefield_value(now)],
+            )
+            taken = cursor.rowcount == 1
+            if not taken and not DeviceState.objects.filter(device_id=device.pk).exists():
+                DeviceState.objects.create(device_id=device.pk, lease=token, lease_until=now + LEASE)
+                taken = True
+            if taken:
+                cursor.execute(f"SELECT {_STATE_COLUMNS} FROM {table} WHERE device_id = %s", [pk])
+                return token, _state_of(cursor.fetchone())
+        if time.monotonic() >= deadline:
+            raise DeviceBusy(f"another report of device {device.pk} is being stored")
+        time.sleep(step)
+        step = min(step * 2, 0.05)
+
+
+def release_lease(device: ReportingDevice, token: str) -> None:
+    """Give the lease back after a failed write (best effort: it expires anyway)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_table(DeviceState)} SET lease = '', lease_until = NULL WHERE device_id = %s AND lease = %s",
+                [Device._meta.pk.get_db_prep_value(device.pk, connection), token],
+            )
+    except DatabaseError:
+        log.warning("could not release the lease of %s; it expires in %s", device.pk, LEASE)
 
 
 def place_readings(
@@ -353,12 +441,13 @@ def interface_counters(data: dict) -> dict:
     return counters
 
 
-def update_state(device: ReportingDevice, changes: dict, now: datetime) -> None:
-    """Two plain UPDATEs with values serialized beforehand (JSON text, adapted datetimes)."""
+def update_state(device: ReportingDevice, changes: dict, now: datetime, lease: str | None) -> bool:
+    """Store the state and give the lease back (two plain UPDATEs, values serialized beforehand);
+    False, with nothing changed, when ``lease`` is no longer the device's."""
     ops = connection.ops
     pk = Device._meta.pk.get_db_prep_value(device.pk, connection)
     json_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    columns, params = [], []
+    columns, params = ["lease = %s", "lease_until = NULL"], [""]
     for name, value in changes.items():
         if isinstance(value, datetime):
             columns.append(f"{ops.quote_name(name)} = %s")
@@ -366,13 +455,16 @@ def update_state(device: ReportingDevice, changes: dict, now: datetime) -> None:
         else:
             columns.append(f"{ops.quote_name(name)} = {json_placeholder}")
             params.append(value)
+    where, extra = ("device_id = %s AND lease = %s", [pk, lease]) if lease else ("device_id = %s", [pk])
     with connection.cursor() as cursor:
-        if columns:
-            cursor.execute(
-                f"UPDATE {_table(DeviceState)} SET {', '.join(columns)} WHERE device_id = %s", [*params, pk]
-            )
+        cursor.execute(
+            f"UPDATE {_table(DeviceState)} SET {', '.join(columns)} WHERE {where}", [*params, *extra]
+        )
+        if cursor.rowcount != 1:
+            return False
         # Last seen is when we heard from it, even for a back-dated report.
         cursor.execute(
             f"UPDATE {_table(Device)} SET last_seen = %s WHERE id = %s",
             [ops.adapt_datetimefield_value(now), pk],
         )
+    return True

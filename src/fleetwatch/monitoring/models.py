@@ -66,6 +66,9 @@ class DeviceState(models.Model):
     counters_time = models.DateTimeField(null=True)
     # "configuration|main tags" of every series already known, so a report needs no metric query.
     series_seen = models.JSONField(default=list)
+    # Held by the one report of the device being stored (see monitoring.ingestion.take_lease).
+    lease = models.CharField(max_length=32, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"state of {self.device_id}"

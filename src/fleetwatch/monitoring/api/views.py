@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from fleetwatch.inventory.models import Device
 from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
-from fleetwatch.monitoring.ingestion import ReportRejected, ingest, reporting_device
+from fleetwatch.monitoring.ingestion import DeviceBusy, ReportRejected, ingest, reporting_device
 from fleetwatch.timeseries import BackendUnavailable, InvalidQuery
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ def agent_report(request, pk):
     except BackendUnavailable as exc:
         log.warning("report of %s not stored, time-series store unavailable: %s", pk, exc)
         return retry_later("The time-series store is unavailable; keep the sample and retry.")
+    except DeviceBusy as exc:
+        log.warning("report of %s not stored: %s", pk, exc)
+        return retry_later("Another report of this device is being stored; keep the sample and retry.")
     except (OperationalError, InterfaceError) as exc:  # locked or unreachable; rolled back
         log.warning("report of %s not stored, database unavailable: %s", pk, exc)
         return retry_later("The database is unavailable; keep the sample and retry.")
