@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from bench.server import Server
 
 from fleetwatch.timeseries import ReadQuery, load_backend
 
@@ -27,58 +28,21 @@ T = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microse
 GB = 10**9
 
 
-SERVE = [sys.executable, "-m", "fleetwatch", "serve", "--no-migrate"]
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class LiveServer:
-    def __init__(self, data_dir: Path):
-        self.dir = data_dir
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "FLEETWATCH_DATA_DIR": str(data_dir),
-            "FLEETWATCH_SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
-            "DJANGO_SETTINGS_MODULE": "fleetwatch.settings",
-        }
+class LiveServer(Server):
+    """bench/server.py's gunicorn on a free port, a fresh data dir, a 1 s lock timeout."""
+
+    def __init__(self):
+        super().__init__(port=free_port(), log="gunicorn.log")
         self.env.pop("FLEETWATCH_TIMESERIES", None)
         self.env.pop("FLEETWATCH_DATABASE", None)
-        self.process = None
-
-    def manage(self, *args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "fleetwatch", *args],
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-
-    def start(self) -> LiveServer:
-        self.manage("migrate", "--verbosity", "0")
-        self.process = subprocess.Popen(
-            [*SERVE, "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(300):
-            try:
-                if self.request("GET", "/api/v1/health/")[0] == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        self.env["FLEETWATCH_SQLITE_LOCK_TIMEOUT"] = str(LOCK_TIMEOUT)
+        self.dir = Path(self.dir)
 
     def request(self, method: str, path: str, body: bytes | None = None, timeout: float = 30):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -115,10 +79,11 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("live")).start()
+def server():
+    live = LiveServer().start()
     yield live
     live.stop()
+    shutil.rmtree(live.dir, ignore_errors=True)
 
 
 _devices = iter(range(1000))
