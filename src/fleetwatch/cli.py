@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
 
 
 def _setup_django() -> None:
@@ -41,6 +43,28 @@ def _gunicorn_command(args) -> list[str]:
     ]
 
 
+def _supervise(server: subprocess.Popen, children: list[subprocess.Popen]) -> int:
+    """Wait for the web server; start the worker again if it stops (checks and alerts would
+    otherwise stop silently while the pages go on working), at most every 10 seconds."""
+    worker, started = children[1], time.monotonic()
+    while True:
+        code = server.poll()
+        if code is not None:
+            return code
+        if worker.poll() is not None and time.monotonic() - started >= 10:
+            print(
+                f"  the worker stopped (exit {worker.returncode}); starting it again",
+                file=sys.stderr,
+                flush=True,
+            )
+            worker, started = (
+                subprocess.Popen(_worker_command(concurrency=1), stdout=subprocess.DEVNULL),
+                time.monotonic(),
+            )
+            children.append(worker)
+        time.sleep(1)
+
+
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fleetwatch serve", description="Migrate, then serve.")
     parser.add_argument("--bind", default=os.environ.get("FLEETWATCH_BIND", "127.0.0.1:8000"))
@@ -68,8 +92,6 @@ def serve(argv: list[str]) -> int:
 def _serve_demo(args) -> int:
     """Serve, print the login, back-fill a day of a simulated fleet, then keep it reporting."""
     import secrets
-    import subprocess
-    import time
     import urllib.request
 
     from django.conf import settings
@@ -142,7 +164,7 @@ def _serve_demo(args) -> int:
                 ]
             )
         )
-        return server.wait()
+        return _supervise(server, children)
     except KeyboardInterrupt:
         return 0
     finally:

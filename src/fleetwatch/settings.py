@@ -173,6 +173,8 @@ CELERY_BROKER_URL = BROKER
 if BROKER.startswith("filesystem://"):
     _queue_dir = DATA_DIR / "broker"
     _queue_dir.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, with messages written whole (see fleetwatch.core.broker)
+    CELERY_BROKER_TRANSPORT = "fleetwatch.core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
