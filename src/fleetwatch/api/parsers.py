@@ -17,8 +17,8 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-# Fleetwatch's request bodies are flat objects; nothing legitimate comes close.
-MAX_DEPTH = 32
+from fleetwatch.ingest.netjson import MAX_DEPTH  # one nesting bound for every JSON body
+
 TOO_DEEP = f"JSON parse error - nested deeper than {MAX_DEPTH} levels"
 
 

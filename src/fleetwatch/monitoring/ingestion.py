@@ -280,19 +280,17 @@ def take_lease(device: ReportingDevice) -> tuple[str, dict]:
     step = 0.001
     while True:
         now = datetime.now(UTC)
-        until = ops.adapt_datetimefield_value(now + LEASE)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET lease = %s, lease_until = %s WHERE device_id = %s AND {_LEASE_FREE}",
-                [token, until, pk, ops.adapt_datetimefield_value(now)],
+                [token, until_of(now), pk, ops.adapt_datetimefield_value(now)],
             )
             taken = cursor.rowcount == 1
             if not taken and not DeviceState.objects.filter(device_id=device.pk).exists():
                 DeviceState.objects.create(device_id=device.pk, lease=token, lease_until=now + LEASE)
                 taken = True
             if taken:
-                cursor.execute(f"SELECT {_STATE_COLUMNS} FROM {table} WHERE device_id = %s", [pk])
-                return token, _state_of(cursor.fetchone())
+                return token, read_state(device)
         if time.monotonic() >= deadline:
             raise DeviceBusy(f"another report of device {device.pk} is being stored")
         time.sleep(step)
