@@ -1,0 +1,669 @@
+"""The endpoint contract: every route under ``/api/v1/``, every method, every persona, one exact
+status each.
+
+**What it checks.** The routes are discovered from the URL resolver (``contract.api_routes``):
+every pattern under ``/api/v1/``, router list/detail routes, extra actions and format-suffix
+variants included. ``CONTRACT`` below has one entry per URL name; for each route the test sends
+GET, POST, PUT, PATCH and DELETE as each persona and compares the status with the entry:
+
+- ``anonymous``: no credentials;
+- ``outsider``: an administrator of organization B (so also a would-be writer into A);
+- ``member``: a plain member of organization A, the owner of the objects the URLs point at;
+- ``admin``: an administrator of organization A;
+
+each authenticated persona once with a session and once with a token
+(``Authorization: Token …``). An entry may add personas of its own: the agent endpoint has
+``device_key`` (the device's own ``?key=``) and ``wrong_key`` (another device's key). A method an
+entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 403, anyone
+else 405). Every request runs in a rolled-back transaction, so one persona's DELETE does not
+change the next one's answer. Bodies are valid, so a status reflects permission, not validation;
+``invalid=`` adds one body per create that must give a 400 naming a field and write nothing.
+List calls also check *which* objects come back (``seen(...)``), for a bare list or a page
+``{"results": [...]}`` alike: no object of organization A reaches an outsider. Every error other
+than a 400 carries a ``detail``.
+
+**Adding an endpoint.** ``test_every_route_has_an_entry`` fails naming a route without an entry
+(and an entry whose route is gone); ``test_a_route_added_without_an_entry_is_reported`` shows it
+does, with a viewset and a plain view added under a temporary URLconf. Add
+``CONTRACT["<url name>"] = entry(...)``: copy the nearest entry, state what each persona must get,
+run this module. Entries are keyed by URL name (with its namespace, ``"ns:name"``, if any).
+
+**What the statuses say today.** Other organizations' objects are 404 (they do not exist for
+you), never 403; a member who may see but not change gets 403; creating into an organization you
+do not administer is 403. Anonymous callers get 403 from the DRF views (session authentication
+comes first, and it sends no ``WWW-Authenticate``, so DRF answers 403 rather than 401), but 401
+from the device chart view, which answers that itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import JsonResponse
+from django.test import Client
+from django.urls import include, path, reverse
+from rest_framework import viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from tests.api.contract import (
+    ADMIN,
+    MEMBER,
+    NOT_ALLOWED_TO_ANYONE,
+    OUTSIDER,
+    PROBED,
+    Entry,
+    Route,
+    api_routes,
+    call,
+    coverage_problems,
+    entry,
+    entry_problems,
+    listed_items,
+    pk,
+    refused,
+    seen,
+)
+from tests.ingest.payloads import example_report
+
+START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def org_a(world) -> str:
+    return str(world.org_a.pk)
+
+
+def device_body(world) -> dict:
+    return {"name": "ap-new", "organization": org_a(world), "mac_address": "00:11:22:33:44:66"}
+
+
+def webhook_body(world) -> dict:
+    return {"organization": org_a(world), "name": "ops", "url": "http://127.0.0.1:9/hook"}
+
+
+def window_body(world) -> dict:
+    end = START + timedelta(hours=2)
+    return {"organization": org_a(world), "start": START.isoformat(), "end": end.isoformat()}
+
+
+# --------------------------------------------------------------------------------- the contract
+# One entry per URL name. Statuses are exact. Personas: anonymous, outsider (administrator of
+# organization B), member and admin of organization A; the objects in URLs belong to A.
+CONTRACT: dict[str, Entry] = {
+    # ---- public
+    "health": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+    ),
+    # ---- schema and docs (drf-spectacular): add their URL names here when the routes land, e.g.
+    # "schema": entry(
+    #     GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),  # or anonymous=403
+    #     others=NOT_ALLOWED_TO_ANYONE,  # or NOT_ALLOWED when it requires authentication
+    #     json_errors=False,  # its 405 is rendered as an OpenAPI document, not JSON
+    # ),
+    # "swagger-ui": …, "redoc": …  (the same shape; they answer HTML).
+    #
+    # ---- monitoring
+    # Agents POST reports with ?key= (a session or token is no key); people and agents GET charts.
+    "device-monitoring": entry(
+        kwargs=pk("device_a"),
+        GET=call(
+            "retrieve",
+            anonymous=401,
+            outsider=404,
+            member=200,
+            admin=200,
+            device_key=200,
+            wrong_key=403,
+        ),
+        POST=call(
+            "create",
+            body=lambda world: example_report(),
+            invalid=(lambda world: {"type": "DeviceMonitoring", "resources": {"load": "high"}}, "detail"),
+            anonymous=403,
+            outsider=403,
+            member=403,
+            admin=403,
+            device_key=200,
+            wrong_key=403,
+        ),
+        others=refused(anonymous=405, outsider=405, member=405, admin=405, device_key=405, wrong_key=405),
+    ),
+    "device-status-history": entry(
+        kwargs=pk("device_a"),
+        GET=call("list", anonymous=403, outsider=404, member=200, admin=200),
+    ),
+    "monitoring-dashboard": entry(
+        # Narrowed to organization A: an outsider naming it gets 404, as for any of A's objects.
+        GET=call(
+            "retrieve",
+            query=lambda world: "organization_slug=org-a",
+            anonymous=403,
+            outsider=404,
+            member=200,
+            admin=200,
+        ),
+    ),
+    # ---- inventory
+    "api-root": entry(GET=call("retrieve", anonymous=403, outsider=200, member=200, admin=200)),
+    "organization-list": entry(
+        GET=call(
+            "list",
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("org_a", MEMBER, ADMIN), seen("org_b", OUTSIDER)),
+        ),
+    ),
+    "organization-detail": entry(
+        kwargs=pk("org_a"),
+        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+    ),
+    "device-list": entry(
+        GET=call(
+            "list",
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("device_a", MEMBER, ADMIN), seen("device_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=device_body,
+            invalid=(lambda world: {**device_body(world), "mac_address": "zz"}, "mac_address"),
+            anonymous=403,
+            outsider=403,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "device-detail": entry(
+        kwargs=pk("device_a"),
+        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+        PUT=call(
+            "update",
+            body=lambda world: {"name": "ap-renamed", "organization": org_a(world)},
+            anonymous=403,
+            outsider=404,
+            member=403,
+            admin=200,
+        ),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"name": "ap-renamed"},
+            anonymous=403,
+            outsider=404,
+            member=403,
+            admin=200,
+        ),
+        DELETE=call("destroy", anonymous=403, outsider=404, member=403, admin=204),
+    ),
+    # ---- notifications: the user's own; preferences per user
+    "notification-list": entry(
+        GET=call(
+            "list",
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(
+                seen("note_member", MEMBER),
+                seen("note_admin", ADMIN),
+                seen("note_outsider", OUTSIDER),
+            ),
+        ),
+    ),
+    # The member's own notification: nobody else's, not even their organization admin's.
+    "notification-detail": entry(
+        kwargs=pk("note_member"),
+        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=404),
+    ),
+    "notification-read": entry(
+        kwargs=pk("note_member"),
+        POST=call("read", anonymous=403, outsider=404, member=200, admin=404),
+    ),
+    "notification-read-all": entry(
+        POST=call("read_all", anonymous=403, outsider=200, member=200, admin=200),
+    ),
+    "notification-unread-count": entry(
+        GET=call("unread_count", anonymous=403, outsider=200, member=200, admin=200),
+    ),
+    "notification-preferences": entry(
+        GET=call("retrieve", anonymous=403, outsider=200, member=200, admin=200),
+        PUT=call(
+            "update",
+            body=lambda world: {"web": True, "email": False},
+            invalid=(lambda world: {"email": "perhaps"}, "email"),
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+        ),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"email": False},
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+        ),
+    ),
+    # ---- webhooks: administrators only (they hold a signing secret); members see none
+    "webhook-list": entry(
+        GET=call(
+            "list",
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("webhook_a", ADMIN), seen("webhook_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=webhook_body,
+            invalid=(lambda world: {**webhook_body(world), "url": "ftp://127.0.0.1/hook"}, "url"),
+            anonymous=403,
+            outsider=403,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "webhook-detail": entry(
+        kwargs=pk("webhook_a"),
+        GET=call("retrieve", anonymous=403, outsider=404, member=404, admin=200),
+        PUT=call("update", body=webhook_body, anonymous=403, outsider=404, member=404, admin=200),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"name": "renamed"},
+            anonymous=403,
+            outsider=404,
+            member=404,
+            admin=200,
+        ),
+        DELETE=call("destroy", anonymous=403, outsider=404, member=404, admin=204),
+    ),
+    "webhook-deliveries": entry(
+        kwargs=pk("webhook_a"),
+        GET=call("deliveries", anonymous=403, outsider=404, member=404, admin=200),
+    ),
+    # ---- maintenance windows: members read, administrators write
+    "maintenance-list": entry(
+        GET=call(
+            "list",
+            anonymous=403,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("window_a", MEMBER, ADMIN), seen("window_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=window_body,
+            invalid=(lambda world: {**window_body(world), "end": START.isoformat()}, "end"),
+            anonymous=403,
+            outsider=403,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "maintenance-detail": entry(
+        kwargs=pk("window_a"),
+        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+        PUT=call("update", body=window_body, anonymous=403, outsider=404, member=403, admin=200),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"reason": "firmware upgrade"},
+            anonymous=403,
+            outsider=404,
+            member=403,
+            admin=200,
+        ),
+        DELETE=call("destroy", anonymous=403, outsider=404, member=403, admin=204),
+    ),
+}
+
+# Personas an entry may add; each is an anonymous client plus this query string.
+KEY_PERSONAS = {
+    "device_key": lambda world: f"key={world.device_a.key}",
+    "wrong_key": lambda world: f"key={world.device_b.key}",  # a real key, of another device
+}
+
+
+# --------------------------------------------------------------------------------- the world
+@dataclass
+class World:
+    """Organizations A and B, the personas' users and tokens, and one object of each kind per
+    organization (``*_a`` are what the URLs point at, ``*_b`` what only the outsider sees)."""
+
+    org_a: object
+    org_b: object
+    users: dict
+    tokens: dict
+    device_a: object
+    device_b: object
+    webhook_a: object
+    webhook_b: object
+    window_a: object
+    window_b: object
+    note_member: object
+    note_admin: object
+    note_outsider: object
+
+
+@pytest.fixture
+def world(db, timeseries, settings):
+    from fleetwatch.inventory.models import Device, Membership, Organization
+    from fleetwatch.monitoring.models import StatusChange
+    from fleetwatch.notifications.models import MaintenanceWindow, Notification, Webhook
+
+    # A loopback webhook URL is then valid without a DNS lookup; nothing is ever delivered.
+    settings.FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = True
+    org_a = Organization.objects.create(name="Org A", slug="org-a")
+    org_b = Organization.objects.create(name="Org B", slug="org-b")
+    users, tokens = {}, {}
+    for persona, org, role in [
+        (OUTSIDER, org_b, "admin"),
+        (MEMBER, org_a, "member"),
+        (ADMIN, org_a, "admin"),
+    ]:
+        users[persona] = get_user_model().objects.create_user(persona)  # no password: no hashing
+        Membership.objects.create(user=users[persona], organization=org, role=role)
+        tokens[persona] = Token.objects.create(user=users[persona]).key
+    device_a = Device.objects.create(organization=org_a, name="ap-a", mac_address="00:11:22:33:44:01")
+    device_b = Device.objects.create(organization=org_b, name="ap-b", mac_address="00:11:22:33:44:02")
+    StatusChange.objects.create(device=device_a, previous="unknown", status="ok", time=START)
+
+    def window(org):
+        return MaintenanceWindow.objects.create(organization=org, start=START, end=START + timedelta(hours=1))
+
+    def note(persona, org, device):
+        return Notification.objects.create(
+            user=users[persona], organization=org, device=device, kind="problem", title="down", time=START
+        )
+
+    return World(
+        org_a=org_a,
+        org_b=org_b,
+        users=users,
+        tokens=tokens,
+        device_a=device_a,
+        device_b=device_b,
+        webhook_a=Webhook.objects.create(organization=org_a, name="a", url="http://127.0.0.1:9/a"),
+        webhook_b=Webhook.objects.create(organization=org_b, name="b", url="http://127.0.0.1:9/b"),
+        window_a=window(org_a),
+        window_b=window(org_b),
+        note_member=note(MEMBER, org_a, device_a),
+        note_admin=note(ADMIN, org_a, device_a),
+        note_outsider=note(OUTSIDER, org_b, device_b),
+    )
+
+
+# --------------------------------------------------------------------------------- probing
+def callers(item: Entry) -> list[tuple[str, str]]:
+    """(persona, how it authenticates) for every run of an entry."""
+    runs = []
+    for persona in item.personas():
+        if persona in (OUTSIDER, MEMBER, ADMIN):
+            runs += [(persona, "session"), (persona, "token")]
+        else:
+            runs.append((persona, "none"))
+    return runs
+
+
+def client_for(world: World, persona: str, auth: str) -> Client:
+    # A server error is a status to compare (500), with its traceback in the captured log.
+    if auth == "token":
+        return Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {world.tokens[persona]}")
+    client = Client(raise_request_exception=False)
+    if auth == "session":
+        client.force_login(world.users[persona])
+    return client
+
+
+def send(client: Client, method: str, url: str, body) -> object:
+    """One request in a transaction that is rolled back: the world is the same for the next."""
+    data = b"" if body is None else json.dumps(body)
+    with transaction.atomic():
+        response = client.generic(method, url, data, content_type="application/json")
+        transaction.set_rollback(True)
+    return response
+
+
+def url_of(route: Route, item: Entry, world: World, query: str = "") -> str:
+    kwargs = item.kwargs(world)
+    if "format" in route.params:
+        kwargs["format"] = "json"
+    url = reverse(route.name, kwargs=kwargs)
+    return f"{url}?{query}" if query else url
+
+
+def shown(response) -> set[str]:
+    return {str(item["id"]) for item in listed_items(response.json())}
+
+
+def probe(route: Route, item: Entry, world: World) -> list[str]:
+    """Every method as every persona against ``item``; one line per difference (empty: none)."""
+    differences = []
+    for persona, auth in callers(item):
+        client = client_for(world, persona, auth)
+        for method in PROBED:
+            spec = item.calls.get("GET" if method == "HEAD" else method)
+            queries = [spec.query(world)] if spec and spec.query else []
+            if persona in KEY_PERSONAS:
+                queries.append(KEY_PERSONAS[persona](world))
+            url = url_of(route, item, world, "&".join(queries))
+            body = spec.body(world) if spec and spec.body else None
+            response = send(client, method, url, body)
+            status, expected = response.status_code, item.expected(method)[persona]
+            who = f"{method} {url} as {persona} ({auth})"
+            if status != expected:
+                differences.append(f"{who}: expected {expected}, got {status}: {response.content[:200]!r}")
+                continue
+            if method == "HEAD":
+                continue
+            if item.json_errors and status >= 401 and "detail" not in json_object(response):
+                differences.append(f"{who}: a {status} without a JSON detail: {response.content[:200]!r}")
+            if spec and spec.action == "list" and status == 200:
+                differences += [
+                    f"{who}: {problem}" for problem in list_problems(spec, persona, response, world)
+                ]
+    return differences
+
+
+def json_object(response) -> dict:
+    if not response.get("Content-Type", "").startswith("application/json"):
+        return {}
+    body = response.json()
+    return body if isinstance(body, dict) else {}
+
+
+def list_problems(spec, persona: str, response, world: World) -> list[str]:
+    """The ``seen(...)`` checks, and for the outsider: no item of organization A at all."""
+    items = listed_items(response.json())
+    ids = {str(item.get("id")) for item in items}
+    problems = []
+    for check in spec.shows:
+        wanted = persona in check.personas
+        if (str(getattr(world, check.attribute).pk) in ids) != wanted:
+            problems.append(f"the list {'misses' if wanted else 'shows'} {check.attribute}")
+    if persona == OUTSIDER:
+        org = str(world.org_a.pk)
+        leaked = [item for item in items if org in (str(item.get("organization")), str(item.get("id")))]
+        if leaked:
+            problems.append(f"the list shows organization A's {leaked}")
+    return problems
+
+
+ROUTES = api_routes()
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.id)
+def test_contract(route, world):
+    item = CONTRACT.get(route.name)
+    assert item is not None, "\n".join(coverage_problems([route], {}))
+    differences = probe(route, item, world)
+    assert not differences, "\n".join(differences)
+
+
+CREATES = [
+    (route, method)
+    for route in ROUTES
+    if route.name in CONTRACT and "format" not in route.params
+    for method, spec in CONTRACT[route.name].calls.items()
+    if spec.invalid
+]
+
+
+@pytest.mark.parametrize(("route", "method"), CREATES, ids=[f"{r.id}-{m}" for r, m in CREATES])
+def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(route, method, world):
+    """As the first persona the call succeeds for, an invalid body: 400 with field errors (or a
+    ``detail``), and a list route lists the same objects afterwards."""
+    item = CONTRACT[route.name]
+    spec = item.calls[method]
+    persona = next(p for p, s in spec.statuses.items() if 200 <= s < 300)
+    client = client_for(world, persona, "none" if persona in KEY_PERSONAS else "session")
+    query = KEY_PERSONAS[persona](world) if persona in KEY_PERSONAS else ""
+    url = url_of(route, item, world, query)
+    make_invalid, name = spec.invalid
+    readable = "GET" in item.calls and item.calls["GET"].action == "list"
+    before = shown(client.get(url)) if readable else None
+    response = client.generic(method, url, json.dumps(make_invalid(world)), content_type="application/json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    if name == "detail":
+        assert isinstance(body["detail"], str)
+        assert body["detail"]
+    else:
+        assert list(body) == [name]
+        assert isinstance(body[name], list)
+        assert all(isinstance(message, str) and message for message in body[name])
+    if readable:
+        assert shown(client.get(url)) == before
+
+
+DETAILS = [r for r in ROUTES if "pk" in r.params and "format" not in r.params and r.name in CONTRACT]
+
+
+@pytest.mark.parametrize("missing", ["00000000-0000-4000-8000-000000000000", "not-a-pk"])
+@pytest.mark.parametrize("route", DETAILS, ids=lambda route: route.id)
+def test_an_unknown_or_malformed_id_is_a_404(route, missing, world):
+    """For an administrator of A, every method the entry lists: 404 with a ``detail``, never a
+    500 (a malformed id included, whether the URL pattern or the lookup refuses it)."""
+    item = CONTRACT[route.name]
+    real = str(item.kwargs(world)["pk"])
+    client = client_for(world, ADMIN, "session")
+    for method, spec in item.calls.items():
+        url = url_of(route, item, world).replace(real, missing)
+        body = spec.body(world) if spec.body else None
+        response = send(client, method, url, body)
+        assert (method, response.status_code) == (method, 404), response.content
+        assert json_object(response)["detail"]
+
+
+# --------------------------------------------------------------------------------- the table itself
+def test_every_route_has_an_entry_and_every_entry_a_route():
+    assert coverage_problems(ROUTES, CONTRACT) == []
+
+
+def test_every_entry_gives_every_persona_a_status():
+    assert [problem for name, item in CONTRACT.items() for problem in entry_problems(name, item)] == []
+
+
+def test_the_routes_found_include_router_actions_and_suffix_variants():
+    ids = {route.id for route in ROUTES}
+    assert {"device-list", "device-list.format", "device-detail", "webhook-deliveries", "health"} <= ids
+    assert "notification-read-all" in ids
+
+
+class GadgetViewSet(viewsets.ViewSet):
+    """A viewset nobody wrote a contract entry for."""
+
+    def list(self, request):
+        return Response([])
+
+    def retrieve(self, request, pk=None):
+        return Response({})
+
+    @action(detail=True, methods=["post"])
+    def poke(self, request, pk=None):
+        return Response({})
+
+
+def ping(request):
+    return JsonResponse({})
+
+
+def test_a_route_added_without_an_entry_is_reported(settings, monkeypatch):
+    router = SimpleRouter()
+    router.register("gadgets", GadgetViewSet, basename="gadget")
+    urls = types.ModuleType("tests.api.contract_dummy_urls")
+    urls.urlpatterns = [
+        path("api/v1/", include("fleetwatch.api.urls")),
+        path("api/v1/extra/", include(router.urls)),
+        path("api/v1/ping/", ping, name="ping"),
+        path("api/v1/unnamed/", ping),
+        path("elsewhere/", ping, name="elsewhere"),  # not under /api/v1/: not an endpoint
+    ]
+    monkeypatch.setitem(sys.modules, urls.__name__, urls)
+    settings.ROOT_URLCONF = urls.__name__
+
+    # The real routes are still there under the temporary URLconf: no entry is stale.
+    problems = coverage_problems(api_routes(), CONTRACT)
+
+    assert problems[0] == (
+        "/api/v1/unnamed/ has no URL name: give it one (path(..., name=...) or a router basename) "
+        "and add CONTRACT[name] = entry(...) in tests/api/test_contract.py"
+    )
+    assert problems[1] == (
+        "route 'gadget-detail' (/api/v1/extra/gadgets/(?P<pk>[^/.]+)/) has no contract entry: add "
+        "CONTRACT['gadget-detail'] = entry(...) in tests/api/test_contract.py with the status of "
+        "every method for anonymous, outsider, member, admin"
+    )
+    assert [p.split("'")[1] for p in problems[1:]] == ["gadget-detail", "gadget-list", "gadget-poke", "ping"]
+
+
+def test_an_entry_whose_route_is_gone_is_reported():
+    assert coverage_problems(ROUTES, {**CONTRACT, "gadget-list": entry()}) == [
+        "CONTRACT['gadget-list'] names no route under /api/v1/: remove the entry or fix its name"
+    ]
+
+
+def test_an_incomplete_entry_is_reported():
+    item = entry(
+        GET=call("create", anonymous=403, outsider=404, member=200),
+        PUT=call("update", anonymous=403, outsider=404, member=403, admin=200),
+    )
+    assert entry_problems("thing", item) == [
+        "thing GET: no status for admin",
+        "thing GET: 'create' is a POST action",
+        "thing GET: a write that succeeds needs a valid body",
+        "thing PUT: a write that succeeds needs a valid body",
+    ]
+
+
+def test_the_probe_reports_a_status_the_contract_does_not_expect(world):
+    route = next(r for r in ROUTES if r.name == "device-detail" and "format" not in r.params)
+    right = CONTRACT["device-detail"]
+    # Wrong on purpose: an outsider reading A's device would be a leak; the probe says it is not.
+    leak = call("retrieve", anonymous=403, outsider=200, member=200, admin=200)
+    wrong = Entry({**right.calls, "GET": leak}, right.others, right.kwargs)
+    url = f"/api/v1/inventory/devices/{world.device_a.pk}/"
+    assert probe(route, right, world) == []
+    detail = repr(b'{"detail":"No Device matches the given query."}')
+    assert probe(route, wrong, world) == [
+        f"HEAD {url} as outsider (session): expected 200, got 404: b''",
+        f"GET {url} as outsider (session): expected 200, got 404: {detail}",
+        f"HEAD {url} as outsider (token): expected 200, got 404: b''",
+        f"GET {url} as outsider (token): expected 200, got 404: {detail}",
+    ]
