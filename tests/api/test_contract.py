@@ -20,7 +20,8 @@ change the next one's answer. Bodies are valid, so a status reflects permission,
 ``invalid=`` adds one body per create that must give a 400 naming a field and write nothing.
 List calls also check *which* objects come back (``seen(...)``), for a bare list or a page
 ``{"results": [...]}`` alike: no object of organization A reaches an outsider. Every error other
-than a 400 carries a ``detail``.
+than a 400 carries a ``detail``. HEAD must answer as GET; OPTIONS is not probed. An unknown or
+malformed id in a detail route is a 404 for an administrator, for every method the entry lists.
 
 **Adding an endpoint.** ``test_every_route_has_an_entry`` fails naming a route without an entry
 (and an entry whose route is gone); ``test_a_route_added_without_an_entry_is_reported`` shows it
