@@ -5,7 +5,8 @@ other command is a Django management command (``fleetwatch migrate``, ``fleetwat
 
 Every command but ``version`` loads the settings first: a setting that cannot be used ends the
 command at once with its message on stderr (naming the variable) and exit status 2, not with a
-traceback from deep inside Django.
+traceback from deep inside Django. ``serve`` and ``worker`` then run the system checks
+(fleetwatch.core.checks): an error there ends them the same way, before anything starts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ def _setup_django() -> None:
     import django
 
     django.setup()
+
+
+def _system_checks() -> None:
+    """Django's and Fleetwatch's system checks (offline, fleetwatch.core.checks), before a server
+    or worker starts: warnings are printed, errors raise SystemCheckError."""
+    from django.core.management.base import BaseCommand
+
+    BaseCommand().check()
 
 
 def _gunicorn_command(args) -> list[str]:
@@ -89,6 +98,7 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from django.core.management import call_command
 
+    _system_checks()
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -205,6 +215,7 @@ def worker(argv: list[str]) -> int:
     parser.add_argument("--no-beat", action="store_true", help="no schedule here (another worker runs it)")
     args = parser.parse_args(argv)
     _setup_django()
+    _system_checks()
     os.execvp(sys.executable, _worker_command(args.concurrency, beat=not args.no_beat))
     return 0
 
@@ -219,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     from django.core.exceptions import ImproperlyConfigured
+    from django.core.management.base import SystemCheckError
 
     try:
         if command == "serve":
@@ -230,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         _setup_django()
     except ImproperlyConfigured as exc:
         print(f"fleetwatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    except SystemCheckError as exc:
+        print(exc, file=sys.stderr)  # "SystemCheckError: …" and each issue with its id
         return EXIT_SETTINGS
     from django.core.management import execute_from_command_line
 
