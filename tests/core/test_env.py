@@ -164,3 +164,12 @@ def test_a_value_from_a_file(given, monkeypatch, tmp_path):
         refused(env_str)
         == f"{NAME}_FILE={str(tmp_path / 'missing')!r} cannot be read: No such file or directory"
     )
+
+
+def test_text_keeps_its_spaces(given, monkeypatch, tmp_path):
+    given(" pass word ")
+    assert env_str(NAME) == " pass word "
+    secret = tmp_path / "secret"
+    secret.write_text(" pass word \n")
+    monkeypatch.setenv(f"{NAME}_FILE", str(secret))
+    assert env_str(NAME) == " pass word "

@@ -26,24 +26,28 @@ class SettingsError(ImproperlyConfigured):
     variable and says what it accepts; ``fleetwatch`` prints it alone, without a traceback."""
 
 
-def _raw(name: str) -> str | None:
-    """The variable's text, stripped, or None when unset or blank."""
+def _given(name: str) -> str | None:
+    """The variable's text as given (a file's without its final line break), or None."""
     path = os.environ.get(f"{name}_FILE")
     if path:
         try:
             with open(path, encoding="utf-8") as handle:
-                value = handle.read().strip()
+                return handle.read().rstrip("\r\n")
         except OSError as exc:
             raise SettingsError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
-    else:
-        value = os.environ.get(name, "").strip()
+    return os.environ.get(name)
+
+
+def _raw(name: str) -> str | None:
+    """The variable's text, stripped, or None when unset or blank."""
+    value = (_given(name) or "").strip()
     return value or None
 
 
 def env_str(name: str, default: str = "") -> str:
-    """The text as given (stripped), or ``default``."""
-    raw = _raw(name)
-    return default if raw is None else raw
+    """The text as given (spaces kept: a password may have them), or ``default`` when unset or
+    blank."""
+    return default if _raw(name) is None else _given(name)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
