@@ -96,6 +96,31 @@ def test_the_wsgi_module_stops_gunicorn_with_one_line(tmp_path):
     )
 
 
+def test_gunicorn_stops_at_once_on_a_bad_setting(tmp_path):
+    done = run(
+        [
+            "fleetwatch.wsgi:application",
+            "--bind",
+            "127.0.0.1:8138",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        tmp_path,
+        {"FLEETWATCH_LOG_LEVEL": "loud"},
+        module=("-m", "gunicorn"),
+    )
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 4, done.stderr  # the line, then gunicorn's three (no restart)
+    assert done.stderr.startswith(
+        "fleetwatch: configuration error: FLEETWATCH_LOG_LEVEL must be one of DEBUG, INFO, WARNING, "
+        "ERROR, CRITICAL, not 'loud'\n"
+    )
+    assert done.stderr.endswith("Reason: Worker failed to boot.\n")
+    assert "Traceback" not in done.stderr
+
+
 def test_serve_runs_the_system_checks_before_it_starts(tmp_path):
     done = run(
         ["serve", "--bind", "127.0.0.1:8139"],
