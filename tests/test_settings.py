@@ -74,7 +74,7 @@ def test_login_throttling_variables(load):
         (
             "FLEETWATCH_SECURE_COOKIES",
             "sometimes",
-            "FLEETWATCH_SECURE_COOKIES must be true or false, not 'sometimes'",
+            "FLEETWATCH_SECURE_COOKIES must be true or false (or 1/0, yes/no, on/off), not 'sometimes'",
         ),
         (
             "FLEETWATCH_PROXY_SSL_HEADER",
@@ -82,10 +82,10 @@ def test_login_throttling_variables(load):
             "FLEETWATCH_PROXY_SSL_HEADER must be a header name, not 'X-Forwarded-Proto: https'",
         ),
         ("FLEETWATCH_HSTS_SECONDS", "a year", "FLEETWATCH_HSTS_SECONDS must be an integer, not 'a year'"),
-        ("FLEETWATCH_HSTS_SECONDS", "-1", "FLEETWATCH_HSTS_SECONDS must not be negative, not -1"),
-        ("FLEETWATCH_LOGIN_FAILURES", "0", "FLEETWATCH_LOGIN_FAILURES must be at least 1, not 0"),
+        ("FLEETWATCH_HSTS_SECONDS", "-1", "FLEETWATCH_HSTS_SECONDS must be at least 0, not '-1'"),
+        ("FLEETWATCH_LOGIN_FAILURES", "0", "FLEETWATCH_LOGIN_FAILURES must be at least 1, not '0'"),
         ("FLEETWATCH_LOGIN_FAILURES", "five", "FLEETWATCH_LOGIN_FAILURES must be an integer, not 'five'"),
-        ("FLEETWATCH_LOGIN_COOLOFF", "0", "FLEETWATCH_LOGIN_COOLOFF must be at least 1, not 0"),
+        ("FLEETWATCH_LOGIN_COOLOFF", "0", "FLEETWATCH_LOGIN_COOLOFF must be at least 1, not '0'"),
         ("FLEETWATCH_LOGIN_COOLOFF", "15m", "FLEETWATCH_LOGIN_COOLOFF must be an integer, not '15m'"),
     ],
 )

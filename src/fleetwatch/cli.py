@@ -1,7 +1,12 @@
 """The ``fleetwatch`` command.
 
 ``fleetwatch version``, ``fleetwatch serve`` and ``fleetwatch worker`` are handled here; every
-other command is a Django management command (``fleetwatch migrate``, ``fleetwatch createsuperuser`` …).
+other command is a Django management command (``fleetwatch migrate``, ``fleetwatch check --deploy`` …).
+
+Every command but ``version`` loads the settings first: a setting that cannot be used ends the
+command at once with its message on stderr (naming the variable) and exit status 2, not with a
+traceback from deep inside Django. ``serve`` and ``worker`` then run the system checks
+(fleetwatch.core.checks): an error there ends them the same way, before anything starts.
 """
 
 from __future__ import annotations
@@ -12,12 +17,22 @@ import subprocess
 import sys
 import time
 
+EXIT_SETTINGS = 2  # a setting cannot be used (like a usage error: nothing was started)
+
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetwatch.settings")
     import django
 
     django.setup()
+
+
+def _system_checks() -> None:
+    """Django's and Fleetwatch's system checks (offline, fleetwatch.core.checks), before a server
+    or worker starts: warnings are printed, errors raise SystemCheckError."""
+    from django.core.management.base import BaseCommand
+
+    BaseCommand().check()
 
 
 def _gunicorn_command(args) -> list[str]:
@@ -66,10 +81,13 @@ def _supervise(server: subprocess.Popen, children: list[subprocess.Popen]) -> in
 
 
 def serve(argv: list[str]) -> int:
+    _setup_django()
+    from django.conf import settings
+
     parser = argparse.ArgumentParser(prog="fleetwatch serve", description="Migrate, then serve.")
-    parser.add_argument("--bind", default=os.environ.get("FLEETWATCH_BIND", "127.0.0.1:8000"))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("FLEETWATCH_WORKERS", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("FLEETWATCH_THREADS", "4")))
+    parser.add_argument("--bind", default=settings.FLEETWATCH_BIND)
+    parser.add_argument("--workers", type=int, default=settings.FLEETWATCH_WORKERS)
+    parser.add_argument("--threads", type=int, default=settings.FLEETWATCH_THREADS)
     parser.add_argument("--no-migrate", action="store_true")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument(
@@ -78,9 +96,9 @@ def serve(argv: list[str]) -> int:
         help="also create a demo organization and login, and run a simulated fleet against this server",
     )
     args = parser.parse_args(argv)
-    _setup_django()
     from django.core.management import call_command
 
+    _system_checks()
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -120,7 +138,7 @@ def _serve_demo(args) -> int:
     # A demo shows checks and alerts within minutes: checks every minute, no tolerance.
     os.environ.setdefault("FLEETWATCH_CHECK_INTERVAL", "60")
     os.environ.setdefault("FLEETWATCH_ALERT_TOLERANCE", "0")
-    webhook = os.environ.get("FLEETWATCH_DEMO_WEBHOOK")
+    webhook = settings.FLEETWATCH_DEMO_WEBHOOK
     if webhook:
         # The demo's receiver is usually on this machine (server and worker read this).
         os.environ.setdefault("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", "true")
@@ -149,9 +167,9 @@ def _serve_demo(args) -> int:
                     "fleetwatch",
                     "simulate",
                     "--devices",
-                    os.environ.get("FLEETWATCH_DEMO_DEVICES", "8"),
+                    str(settings.FLEETWATCH_DEMO_DEVICES),
                     "--days",
-                    os.environ.get("FLEETWATCH_DEMO_DAYS", "1"),
+                    str(settings.FLEETWATCH_DEMO_DAYS),
                     "--org",
                     "demo",
                     "--url",
@@ -160,7 +178,7 @@ def _serve_demo(args) -> int:
                     "--silent-minutes",
                     "90",
                     "--back-after",
-                    os.environ.get("FLEETWATCH_DEMO_BACK_AFTER", "15"),
+                    str(settings.FLEETWATCH_DEMO_BACK_AFTER),
                 ]
             )
         )
@@ -179,10 +197,7 @@ def _worker_command(concurrency: int | None = None, beat: bool = True) -> list[s
     from django.conf import settings
 
     command = [sys.executable, "-m", "celery", "-A", "fleetwatch.celery", "worker", "--loglevel", "INFO"]
-    command += [
-        "--concurrency",
-        str(concurrency or int(os.environ.get("FLEETWATCH_WORKER_CONCURRENCY", "2"))),
-    ]
+    command += ["--concurrency", str(concurrency or settings.FLEETWATCH_WORKER_CONCURRENCY)]
     if beat:
         # beat (the schedule of checks and retention) runs inside the worker: one command
         command += ["--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")]
@@ -194,15 +209,19 @@ def worker(argv: list[str]) -> int:
         prog="fleetwatch worker",
         description="Run background work (checks, alerts, notifications) and its schedule.",
     )
-    parser.add_argument("--concurrency", type=int, help="worker processes (default 2)")
+    parser.add_argument(
+        "--concurrency", type=int, help="worker processes (default: FLEETWATCH_WORKER_CONCURRENCY, 2)"
+    )
     parser.add_argument("--no-beat", action="store_true", help="no schedule here (another worker runs it)")
     args = parser.parse_args(argv)
     _setup_django()
+    _system_checks()
     os.execvp(sys.executable, _worker_command(args.concurrency, beat=not args.no_beat))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``fleetwatch`` command; returns its exit status (2: a setting cannot be used)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else "help"
     if command in ("version", "--version"):
@@ -210,11 +229,23 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    if command == "serve":
-        return serve(argv[1:])
-    if command == "worker":
-        return worker(argv[1:])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetwatch.settings")
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management.base import SystemCheckError
+
+    try:
+        if command == "serve":
+            return serve(argv[1:])
+        if command == "worker":
+            return worker(argv[1:])
+        # Django's command runner would hide a settings error (it runs on without the apps and
+        # fails later with a traceback): load the settings here first.
+        _setup_django()
+    except ImproperlyConfigured as exc:
+        print(f"fleetwatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    except SystemCheckError as exc:
+        print(exc, file=sys.stderr)  # "SystemCheckError: …" and each issue with its id
+        return EXIT_SETTINGS
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["fleetwatch", *argv])

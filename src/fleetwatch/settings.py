@@ -12,9 +12,23 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
+from fleetwatch.core.env import (
+    SettingsError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_json,
+    env_list,
+    env_optional_int,
+    env_seconds,
+    env_str,
+    env_url,
+)
+from fleetwatch.timeseries.loading import URL_SCHEMES as TIMESERIES_SCHEMES
 
-from fleetwatch.core.env import env_bool, env_int, env_list, env_seconds, env_str
+# Every FLEETWATCH_* environment variable is read here, through the typed readers of
+# fleetwatch.core.env (a bad value stops start-up with the variable's name), and listed in
+# docs/configuration.md (tests/core/test_settings_declared.py keeps the two in step).
 
 DATA_DIR = Path(env_str("FLEETWATCH_DATA_DIR", "var")).expanduser().resolve()
 
@@ -66,12 +80,16 @@ def _database(url: str) -> dict:
             "PORT": parts.port or "",
             "CONN_MAX_AGE": 60,
         }
-    raise ImproperlyConfigured(f"FLEETWATCH_DATABASE: unsupported scheme {parts.scheme!r}")
+    raise SettingsError(
+        f"FLEETWATCH_DATABASE must be a URL starting with sqlite:// or postgresql://, not {url!r}"
+    )
 
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("FLEETWATCH_DEBUG", False)
 ALLOWED_HOSTS = env_list("FLEETWATCH_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# System checks an operator has looked at and accepts, e.g. security.W021 (no HSTS preload).
+SILENCED_SYSTEM_CHECKS = env_list("FLEETWATCH_SILENCED_CHECKS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -115,7 +133,7 @@ def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
     if not name:
         return None
     if not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", name):
-        raise ImproperlyConfigured(f"FLEETWATCH_PROXY_SSL_HEADER must be a header name, not {name!r}")
+        raise SettingsError(f"FLEETWATCH_PROXY_SSL_HEADER must be a header name, not {name!r}")
     return "HTTP_" + name.upper().replace("-", "_"), "https"
 
 
@@ -123,9 +141,13 @@ SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(env_str("FLEETWATCH_PROXY_SSL_HEADER
 # Session and CSRF cookies only over HTTPS.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("FLEETWATCH_SECURE_COOKIES", False)
 # Strict-Transport-Security on HTTPS responses (0: not sent).
-SECURE_HSTS_SECONDS = env_int("FLEETWATCH_HSTS_SECONDS", 0)
-if SECURE_HSTS_SECONDS < 0:
-    raise ImproperlyConfigured(f"FLEETWATCH_HSTS_SECONDS must not be negative, not {SECURE_HSTS_SECONDS}")
+SECURE_HSTS_SECONDS = env_int("FLEETWATCH_HSTS_SECONDS", 0, minimum=0)
+# ... for subdomains too, and asking browsers' preload lists to include the domain: both bind
+# every host of the domain to HTTPS for years; `fleetwatch check --deploy` warns while off.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLEETWATCH_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("FLEETWATCH_HSTS_PRELOAD", False)
+# Plain-HTTP requests are redirected to HTTPS (behind a proxy: needs FLEETWATCH_PROXY_SSL_HEADER).
+SECURE_SSL_REDIRECT = env_bool("FLEETWATCH_SSL_REDIRECT", False)
 
 ROOT_URLCONF = "fleetwatch.urls"
 WSGI_APPLICATION = "fleetwatch.wsgi.application"
@@ -147,11 +169,23 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": _database(env_str("FLEETWATCH_DATABASE", f"sqlite:///{DATA_DIR / 'fleetwatch.sqlite3'}"))
+    "default": _database(
+        env_url(
+            "FLEETWATCH_DATABASE",
+            f"sqlite:///{DATA_DIR / 'fleetwatch.sqlite3'}",
+            ("sqlite", "postgresql", "postgres"),
+            need_host=False,
+        )
+    )
 }
 
 # The time-series store: a URL (sqlite://, postgresql://) or, in a settings override, a dict.
-TIMESERIES_DATABASE = env_str("FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / 'timeseries.sqlite3'}")
+TIMESERIES_DATABASE = env_url(
+    "FLEETWATCH_TIMESERIES",
+    f"sqlite:///{DATA_DIR / 'timeseries.sqlite3'}",
+    sorted(TIMESERIES_SCHEMES),
+    need_host=False,
+)
 
 # Extra metric and chart types, as declarations (see docs/metrics.md); set in a settings module
 # that imports this one, e.g. FLEETWATCH_CHARTS = {"temperature": {"title": …, "query": None, …}}.
@@ -159,7 +193,7 @@ TIMESERIES_DATABASE = env_str("FLEETWATCH_TIMESERIES", f"sqlite:///{DATA_DIR / '
 # A report's `time` may lie this far ahead of the server's clock (agents' clocks drift).
 FLEETWATCH_CLOCK_TOLERANCE = timedelta(seconds=env_seconds("FLEETWATCH_CLOCK_TOLERANCE", 300))
 # More interfaces than this in one report: 400 (each interface writes points and a series).
-FLEETWATCH_MAX_INTERFACES = env_int("FLEETWATCH_MAX_INTERFACES", 256)
+FLEETWATCH_MAX_INTERFACES = env_int("FLEETWATCH_MAX_INTERFACES", 256, minimum=1)
 
 FLEETWATCH_METRICS: dict = {}
 FLEETWATCH_CHARTS: dict = {}
@@ -167,7 +201,12 @@ FLEETWATCH_CHARTS: dict = {}
 # ---------------------------------------------------------------- background work (Celery)
 # One setting picks the broker: amqp://… (RabbitMQ), redis://…, or by default a directory
 # under the data dir, which needs no server (kombu's filesystem transport).
-BROKER = env_str("FLEETWATCH_BROKER", "filesystem://")
+BROKER = env_url(
+    "FLEETWATCH_BROKER",
+    "filesystem://",
+    ("filesystem", "amqp", "amqps", "pyamqp", "redis", "rediss"),
+    need_host=False,
+)
 FILESYSTEM_BROKER_POLLING_INTERVAL = 0.1  # seconds
 CELERY_BROKER_URL = BROKER
 if BROKER.startswith("filesystem://"):
@@ -190,13 +229,58 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CHECK_INTERVAL_SECONDS = int(env_str("FLEETWATCH_CHECK_INTERVAL", "300"))
+CHECK_INTERVAL_SECONDS = env_seconds("FLEETWATCH_CHECK_INTERVAL", 300, positive=True)
 # When set, replaces the registry's default alert tolerance (minutes) of new alert settings.
-FLEETWATCH_ALERT_TOLERANCE = env_str("FLEETWATCH_ALERT_TOLERANCE", "")
+FLEETWATCH_ALERT_TOLERANCE = env_optional_int("FLEETWATCH_ALERT_TOLERANCE", minimum=0)
 # Seconds between alert evaluation passes over the values agents reported (docs/alerts.md).
-ALERT_EVALUATION_INTERVAL_SECONDS = float(env_str("FLEETWATCH_ALERT_EVALUATION_INTERVAL", "5"))
-if not ALERT_EVALUATION_INTERVAL_SECONDS > 0:
-    raise ImproperlyConfigured("FLEETWATCH_ALERT_EVALUATION_INTERVAL must be a positive number of seconds")
+ALERT_EVALUATION_INTERVAL_SECONDS = env_seconds("FLEETWATCH_ALERT_EVALUATION_INTERVAL", 5, positive=True)
+# Tolerances shorter than the agents' report interval act on the first value (docs/alerts.md).
+FLEETWATCH_TOLERANCE_INTERVAL = int(env_seconds("FLEETWATCH_TOLERANCE_INTERVAL", 300, minimum=1))
+
+
+def _auto_checks() -> list[str] | None:
+    """Check type names, ``none`` for no check, or None (unset: each type's ``auto``)."""
+    names = env_list("FLEETWATCH_AUTO_CHECKS", [])
+    if not names:
+        return None
+    return [] if [name.lower() for name in names] == ["none"] else names
+
+
+# The checks every new device gets (fleetwatch.core.checks reports unknown names).
+FLEETWATCH_AUTO_CHECKS = _auto_checks()
+# Parameter defaults per check type, e.g. {"ping": {"count": 3}} (docs/alerts.md).
+FLEETWATCH_CHECK_PARAMS = env_json(
+    "FLEETWATCH_CHECK_PARAMS",
+    {},
+    lambda value: (
+        isinstance(value, dict)
+        and all(
+            isinstance(params, dict)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in params.values())
+            for params in value.values()
+        )
+    ),
+    'an object of check types to objects of integer parameters, e.g. {"ping": {"count": 3}}',
+)
+# Windows in which the wifi_clients check pauses: [start, end] pairs of MM-DD or HH:MM.
+FLEETWATCH_WIFI_CLIENTS_SNOOZE = env_json(
+    "FLEETWATCH_WIFI_CLIENTS_SNOOZE",
+    [],
+    lambda value: (
+        isinstance(value, list)
+        and all(
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(edge, str) for edge in pair)
+            and (
+                all(re.fullmatch(r"\d\d-\d\d", edge) for edge in pair)
+                or all(re.fullmatch(r"\d\d:\d\d", edge) for edge in pair)
+            )
+            for pair in value
+        )
+    ),
+    'a list of [start, end] pairs of MM-DD dates or HH:MM times, e.g. [["12-24", "01-06"], ["22:00", "06:00"]]',
+)
 CELERY_BEAT_SCHEDULE = {
     "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
     "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},
@@ -208,16 +292,17 @@ CELERY_BEAT_SCHEDULE = {
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here.
-FLEETWATCH_BASE_URL = env_str("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+FLEETWATCH_BASE_URL = env_url("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000", ("http", "https")).rstrip("/")
 # Webhooks to loopback, link-local, private, unspecified and multicast addresses are refused
 # (when saved, and when delivered after DNS resolution) unless this is true.
 FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", False)
 # E-mail goes out only when an SMTP server is configured.
 EMAIL_HOST = env_str("FLEETWATCH_EMAIL_HOST", "")
-EMAIL_PORT = int(env_str("FLEETWATCH_EMAIL_PORT", "25"))
+EMAIL_PORT = env_int("FLEETWATCH_EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("FLEETWATCH_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("FLEETWATCH_EMAIL_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("FLEETWATCH_EMAIL_TLS", False)
+EMAIL_USE_TLS = env_bool("FLEETWATCH_EMAIL_TLS", False)  # STARTTLS (port 587)
+EMAIL_USE_SSL = env_bool("FLEETWATCH_EMAIL_SSL", False)  # TLS from the first byte (port 465)
 DEFAULT_FROM_EMAIL = env_str("FLEETWATCH_EMAIL_FROM", "fleetwatch@localhost")
 FLEETWATCH_EMAIL_ENABLED = bool(EMAIL_HOST)
 
@@ -237,13 +322,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env_int("FLEETWATCH_LOGIN_FAILURES", 5)
-if AXES_FAILURE_LIMIT < 1:
-    raise ImproperlyConfigured(f"FLEETWATCH_LOGIN_FAILURES must be at least 1, not {AXES_FAILURE_LIMIT}")
-_cooloff_minutes = env_int("FLEETWATCH_LOGIN_COOLOFF", 15)
-if _cooloff_minutes < 1:
-    raise ImproperlyConfigured(f"FLEETWATCH_LOGIN_COOLOFF must be at least 1, not {_cooloff_minutes}")
-AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+AXES_FAILURE_LIMIT = env_int("FLEETWATCH_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("FLEETWATCH_LOGIN_COOLOFF", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The cool-off runs from the lock-out: attempts while locked out do not extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -283,5 +363,24 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("FLEETWATCH_LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice(
+            "FLEETWATCH_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        ),
+    },
 }
+
+# ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
+FLEETWATCH_BIND = env_str("FLEETWATCH_BIND", "127.0.0.1:8000")
+FLEETWATCH_WORKERS = env_int("FLEETWATCH_WORKERS", 2, minimum=1)  # gunicorn processes
+FLEETWATCH_THREADS = env_int("FLEETWATCH_THREADS", 4, minimum=1)  # threads per gunicorn process
+FLEETWATCH_WORKER_CONCURRENCY = env_int("FLEETWATCH_WORKER_CONCURRENCY", 2, minimum=1)  # Celery processes
+# Threads per web process computing a page's charts side by side (server databases).
+FLEETWATCH_CHART_THREADS = env_int("FLEETWATCH_CHART_THREADS", 4, minimum=1)
+
+# ---------------------------------------------------------------- `fleetwatch serve --demo` (`make run`)
+FLEETWATCH_DEMO_DEVICES = env_int("FLEETWATCH_DEMO_DEVICES", 8, minimum=1)
+FLEETWATCH_DEMO_DAYS = env_int("FLEETWATCH_DEMO_DAYS", 1, minimum=0)
+FLEETWATCH_DEMO_BACK_AFTER = env_int("FLEETWATCH_DEMO_BACK_AFTER", 15, minimum=0)  # minutes (0: never)
+FLEETWATCH_DEMO_WEBHOOK = env_url("FLEETWATCH_DEMO_WEBHOOK", "", ("http", "https"))

@@ -24,8 +24,6 @@ from fleetwatch.monitoring.models import AlertSettings, Metric
 from fleetwatch.monitoring.signals import alert_transition
 from fleetwatch.timeseries import ReadQuery, Where
 
-# Tolerances shorter than the agents' report interval cannot be judged from two points.
-TOLERANCE_INTERVAL = 300  # seconds
 OPPOSITE = {"<": ">=", ">": "<="}
 
 
@@ -33,20 +31,20 @@ def ensure_alert_settings(metric: Metric) -> AlertSettings | None:
     defaults = get_metric(metric.configuration).alert
     if defaults is None:
         return None
-    override = str(getattr(settings, "FLEETWATCH_ALERT_TOLERANCE", "")).strip()
+    override = settings.FLEETWATCH_ALERT_TOLERANCE
     settings_row, _ = AlertSettings.objects.get_or_create(
         metric=metric,
         defaults={
             "operator": defaults.operator,
             "threshold": defaults.threshold,
-            "tolerance": int(override) if override else defaults.tolerance,
+            "tolerance": int(override) if override is not None else defaults.tolerance,
         },
     )
     return settings_row
 
 
 def _tolerance_interval() -> int:
-    return int(getattr(settings, "FLEETWATCH_TOLERANCE_INTERVAL", TOLERANCE_INTERVAL))
+    return int(settings.FLEETWATCH_TOLERANCE_INTERVAL)
 
 
 def _sustained(metric: Metric, alert: AlertSettings, op: str, flapping_op: str, now: datetime) -> bool:

@@ -12,7 +12,7 @@ class MonitoringConfig(AppConfig):
 
         from fleetwatch.metrics import configure
 
-        configure(getattr(settings, "FLEETWATCH_METRICS", None), getattr(settings, "FLEETWATCH_CHARTS", None))
+        configure(settings.FLEETWATCH_METRICS, settings.FLEETWATCH_CHARTS)
 
         from django.db.models.signals import post_save
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from django.conf import settings
 
 from fleetwatch.core.timeseries import get_backend
 from fleetwatch.metrics import get_chart
@@ -25,7 +26,7 @@ from fleetwatch.timeseries.model import get_zone
 # GIL is released while they answer). A process-wide pool, so each of its threads keeps its
 # own database connection.
 _pool = ThreadPoolExecutor(
-    max_workers=int(os.environ.get("FLEETWATCH_CHART_THREADS", "4")), thread_name_prefix="fleetwatch-charts"
+    max_workers=settings.FLEETWATCH_CHART_THREADS, thread_name_prefix="fleetwatch-charts"
 )
 
 

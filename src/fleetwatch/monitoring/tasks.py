@@ -85,7 +85,7 @@ def auto_create_checks(device) -> None:
     """The checks FLEETWATCH_AUTO_CHECKS (default: each type's ``auto``) asks for, once."""
     from fleetwatch.monitoring.models import Check
 
-    wanted = getattr(settings, "FLEETWATCH_AUTO_CHECKS", None)
+    wanted = settings.FLEETWATCH_AUTO_CHECKS
     for name, cls in CHECKS.items():
         if (name in wanted) if wanted is not None else cls.auto:
             Check.objects.get_or_create(device=device, check_type=name)

@@ -135,7 +135,7 @@ def deliver(event: AlertEvent) -> None:
         if preference.email and user.email:
             emails.append(user.email)
     Notification.objects.bulk_create(notifications)
-    base_url = getattr(settings, "FLEETWATCH_BASE_URL", "http://127.0.0.1:8000")
+    base_url = settings.FLEETWATCH_BASE_URL
     deliveries = []
     for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
         from fleetwatch.notifications.webhooks import alert_payload

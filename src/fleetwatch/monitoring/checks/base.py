@@ -40,7 +40,7 @@ class BaseCheck:
 
     @classmethod
     def resolve_params(cls, given: dict) -> dict[str, int]:
-        defaults = getattr(settings, "FLEETWATCH_CHECK_PARAMS", {}).get(cls.name, {})
+        defaults = settings.FLEETWATCH_CHECK_PARAMS.get(cls.name, {})
         resolved = {}
         for name, (default, low, high) in cls.params.items():
             value = given.get(name, defaults.get(name, default))

@@ -34,7 +34,7 @@ class WifiClients(BaseCheck):
 
     @classmethod
     def may_run_now(cls, now: datetime) -> bool:
-        return not snoozed(now, getattr(settings, "FLEETWATCH_WIFI_CLIENTS_SNOOZE", ()))
+        return not snoozed(now, settings.FLEETWATCH_WIFI_CLIENTS_SNOOZE)
 
     def measure(self) -> list[Measurement]:
         health = getattr(self.device, "health", None)
