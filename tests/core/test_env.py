@@ -38,18 +38,17 @@ def refused(reader, *args, **kwargs) -> str:
 
 @pytest.mark.parametrize(
     ("raw", "seconds"),
-    [("300", 300.0), ("300s", 300.0), ("5m", 300.0), ("1h", 3600.0), ("1d", 86400.0), ("0.5", 0.5),
-     ("1.5m", 90.0), (" 2H ", 7200.0), ("0", 0.0)],
+    [("300", 300.0), ("0.5", 0.5), (".5", 0.5), ("86400", 86400.0), (" 60 ", 60.0), ("0", 0.0)],
 )  # fmt: skip
 def test_durations(given, raw, seconds):
     given(raw)
     assert env_seconds(NAME, 7) == seconds
 
 
-@pytest.mark.parametrize("raw", ["5 minutes", "5x", "-5", "m", "1e3", "inf", "nan", "5mm"])
+@pytest.mark.parametrize("raw", ["5m", "300s", "1h", "1d", "5 minutes", "5x", "-5", "m", "1e3", "inf", "nan"])
 def test_durations_refused(given, raw):
     given(raw)
-    assert refused(env_seconds, 7) == f"{NAME} must be a duration such as 30, 30s, 5m, 2h or 1d, not {raw!r}"
+    assert refused(env_seconds, 7) == f"{NAME} must be a number of seconds, e.g. 300 for five minutes, not {raw!r}"
 
 
 def test_duration_bounds(given):
@@ -59,8 +58,8 @@ def test_duration_bounds(given):
     )
     given("0.5")
     assert refused(env_seconds, 7, minimum=1) == f"{NAME} must be at least 1 seconds, not '0.5'"
-    given("2d")
-    assert refused(env_seconds, 7, maximum=86400) == f"{NAME} must be at most 86400 seconds, not '2d'"
+    given("172800")
+    assert refused(env_seconds, 7, maximum=86400) == f"{NAME} must be at most 86400 seconds, not '172800'"
 
 
 def test_unset_and_blank_mean_the_default(given):

@@ -3,7 +3,7 @@
 Every setting has a safe default for the embedded stack; a value that cannot be parsed is an
 error at start-up, never a silent fallback. Each error is a :class:`SettingsError` whose message
 names the variable, the accepted form and the value given, e.g.
-``FLEETWATCH_CHECK_INTERVAL must be a duration such as 30, 30s, 5m, 2h or 1d, not '5 min'``.
+``FLEETWATCH_CHECK_INTERVAL must be a number of seconds, e.g. 300 for five minutes, not '5m'``.
 
 An unset or blank variable means "use the default". ``NAME_FILE`` holds the value in a file
 instead (secrets in containers); it wins over ``NAME``.
@@ -85,22 +85,24 @@ def env_optional_int(name: str, *, minimum: int | None = None, maximum: int | No
     return None if _raw(name) is None else env_int(name, 0, minimum=minimum, maximum=maximum)
 
 
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)")
+# A duration is a plain number of seconds: the variables' documented unit. A unit suffix such as
+# "5m" is refused (naming the variable and the form) rather than guessed at: "m" reads as minutes
+# to some and months to others, and a value that silently means something else is worse than a
+# refusal at start-up (issue 12's acceptance: FLEETWATCH_CHECK_INTERVAL=5m fails, naming it).
+_SECONDS = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 
 
 def env_seconds(
     name: str, default: float, *, minimum: float = 0, positive: bool = False, maximum: float | None = None
 ) -> float:
-    """A duration in seconds: a number (``30``, ``0.5``) or a number with a unit ``s``, ``m``,
-    ``h`` or ``d`` (``30s``, ``5m``, ``2h``, ``1d``). ``positive``: zero is refused too."""
+    """A duration as a number of seconds (``300``, ``0.5``); a unit suffix (``5m``) is refused.
+    ``positive``: zero is refused too. Raises :class:`SettingsError` naming ``name``."""
     raw = _raw(name)
     if raw is None:
         return float(default)
-    match = _DURATION.fullmatch(raw.lower())
-    if not match:
-        raise SettingsError(f"{name} must be a duration such as 30, 30s, 5m, 2h or 1d, not {raw!r}")
-    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if not _SECONDS.fullmatch(raw):
+        raise SettingsError(f"{name} must be a number of seconds, e.g. 300 for five minutes, not {raw!r}")
+    value = float(raw)
     if positive and value <= 0:
         raise SettingsError(f"{name} must be a duration longer than 0 seconds, not {raw!r}")
     return _bounded(name, value, raw, minimum, maximum, " seconds")
