@@ -48,7 +48,10 @@ def test_durations(given, raw, seconds):
 @pytest.mark.parametrize("raw", ["5m", "300s", "1h", "1d", "5 minutes", "5x", "-5", "m", "1e3", "inf", "nan"])
 def test_durations_refused(given, raw):
     given(raw)
-    assert refused(env_seconds, 7) == f"{NAME} must be a number of seconds, e.g. 300 for five minutes, not {raw!r}"
+    assert (
+        refused(env_seconds, 7)
+        == f"{NAME} must be a number of seconds, e.g. 300 for five minutes, not {raw!r}"
+    )
 
 
 def test_duration_bounds(given):
