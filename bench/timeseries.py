@@ -201,7 +201,7 @@ def raw_elasticsearch(url: str, points: list[Point], batch_points: int) -> float
     from elasticsearch import helpers
 
     from fleetwatch.timeseries.backends.elasticsearch import layout
-    from fleetwatch.timeseries.backends.elasticsearch.backend import document, document_id
+    from fleetwatch.timeseries.backends.elasticsearch.documents import document, document_id
     from fleetwatch.timeseries.loading import parse_url
 
     s = parse_url(url)
