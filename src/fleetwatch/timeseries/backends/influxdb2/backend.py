@@ -5,13 +5,12 @@ The backend ties together its parts: ``client`` (the transport and its errors), 
 (server administration: one bucket per tier), ``compiler`` (charts as Flux scripts and their
 answers), ``flux`` (Flux text and annotated CSV) and the line protocol both InfluxDB backends
 share (``backends.lineprotocol``). What stays here is the per-process knowledge of the server
-(each field's type per bucket), reads, deletes and retention.
+(each field's type per bucket), writes, deletes and retention.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -35,7 +34,6 @@ from fleetwatch.timeseries.model import (
     ReadQuery,
     Row,
     check_query_name,
-    from_micros,
     to_micros,
 )
 
@@ -49,11 +47,6 @@ KIND_OF_CSV = {
 # Columns Flux itself uses: a tag or field of that name would collide with them after a pivot
 # (InfluxDB refuses some of them as tag keys, and panics on others in queries).
 RESERVED_NAMES = frozenset({"_start", "_stop", "_time", "_value", "_field", "_measurement", "time"})
-
-
-def _series_key(tags: dict[str, str]) -> str:
-    """The SQL backends' order of series that share a timestamp."""
-    return json.dumps(tags, sort_keys=True, separators=(",", ":"))
 
 
 class Influx2Features(Features):
@@ -207,95 +200,26 @@ class InfluxDB2Backend(BaseBackend):
 
     # ------------------------------------------------------------------ reads
 
-    def _where_predicate(self, bucket: str, query: ReadQuery) -> str:
-        """The query's comparisons on pivoted rows, typed per measurement."""
+    def _where_kinds(self, bucket: str, query: ReadQuery) -> dict[str, dict[str, str]]:
+        """Field kinds of the read's measurements, fresh if a compared field is not known yet."""
+        if not query.where:
+            return {}
         kinds = self._field_kinds(bucket, query.measurements)
         if any(w.field not in kinds[m] for w in query.where for m in query.measurements):
             kinds = self._field_kinds(bucket, query.measurements, refresh=True)
-        alternatives = []
-        for measurement in query.measurements:
-            conditions = [flux.where_condition(w, kinds[measurement].get(w.field)) for w in query.where]
-            if "false" in conditions:
-                continue
-            alternatives.append(
-                "(" + " and ".join([f"r._measurement == {flux.string(measurement)}", *conditions]) + ")"
-            )
-        return " or ".join(alternatives) or "false"
+        return kinds
 
     def _selection(self, query: ReadQuery, since, until, fields: list[str] | None) -> tuple[str, bool]:
-        """The points a read selects (pivoted when ``where`` compares fields): Flux text."""
         bucket = self.bucket(query.retention)
-        read = fields
-        if fields is not None and query.where:
-            read = list(dict.fromkeys([*fields, *(w.field for w in query.where)]))
-        script = (
-            compiler.source(bucket, to_micros(since), until and to_micros(until))
-            + f" |> filter(fn: (r) => {flux.series_predicate(query.measurements, query.tags, read)})"
-        )
-        if not query.where:
-            return script, False
-        condition = self._where_predicate(bucket, query)
-        if fields is not None and read != fields:
-            # A point is read only if it carries one of the fields asked for.
-            present = " or ".join(f"exists {flux.column(name)}" for name in fields)
-            condition = f"({condition}) and ({present})"
-        return (
-            script
-            + ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-            + f" |> filter(fn: (r) => {condition})"
-            # pivot() keeps rows in the order their times first appear among the fields' tables
-            + ' |> sort(columns: ["_time"])'
-        ), True
+        kinds = self._where_kinds(bucket, query)
+        return compiler.selection(query, bucket, to_micros(since), until and to_micros(until), fields, kinds)
 
     def _read(self, query: ReadQuery, since: datetime, until: datetime | None) -> list[Row]:
         self._prepare()
         selected = None if query.fields == "*" else list(query.fields)
         script, pivoted = self._selection(query, since, until, selected)
-        if query.limit:
-            # Per table (a series' field, or a pivoted series): whatever the global first
-            # `limit` points are, each of their values is within its table's first `limit`.
-            script += f" |> {'tail' if query.order == 'desc' else 'limit'}(n: {int(query.limit)})"
-        script += ' |> drop(columns: ["_start", "_stop"])'
-        points: dict[tuple, tuple] = {}
-        for block in self._query(script).get("_result", []):
-            times = flux.values(block, "_time")
-            names = flux.values(block, "_measurement")
-            tag_columns = sorted(block.group - {"_measurement", "_field"})
-            tag_values = [flux.values(block, c) for c in tag_columns]
-            if pivoted:
-                field_columns = [c for c in block.columns if c not in block.group and c != "_time"]
-                if selected is not None:
-                    field_columns = [c for c in field_columns if c in selected]
-                # A pivoted row shows a field the point lacks as an empty cell, which in a string
-                # column cannot be told from "": such a value reads as absent here.
-                field_values = [(c, flux.values(block, c, empty_string=None)) for c in field_columns]
-            else:
-                field_names = flux.values(block, "_field")
-                value_list = flux.values(block, "_value")
-            for i, moment in enumerate(times):
-                tags = {c: v[i] for c, v in zip(tag_columns, tag_values, strict=True) if v[i]}
-                key = (moment, names[i], _series_key(tags))
-                entry = points.get(key)
-                if entry is None:
-                    entry = points[key] = (flux.micros(moment), names[i], tags, {})
-                if pivoted:
-                    for name, values in field_values:
-                        if values[i] is not None:
-                            entry[3][name] = values[i]
-                else:
-                    entry[3][field_names[i]] = value_list[i]
-        rows = sorted(
-            (
-                (micros, m, _series_key(tags), tags, fields)
-                for micros, m, tags, fields in points.values()
-                if fields
-            ),
-            key=lambda r: (r[0], r[1], r[2]),
-            reverse=query.order == "desc",
-        )
-        if query.limit:
-            rows = rows[: query.limit]
-        return [Row(from_micros(t), m, tags, fields) for t, m, _key, tags, fields in rows]
+        script = compiler.read_script(script, query)
+        return compiler.read_answers(self._query(script).get("_result", []), query, selected, pivoted)
 
     def _count_distinct(self, query: ReadQuery, field: str, since, until) -> int:
         self._prepare()

@@ -1,6 +1,7 @@
-"""Query compilation of the InfluxDB 2.x backend: a ``ChartQuery`` into one Flux script (one
-``yield`` per aggregate and per summary, so a chart and its summary are one round trip), and
-that script's answers back into raw aggregates per bucket key.
+"""Query compilation of the InfluxDB 2.x backend: a ``ReadQuery`` into a Flux script and its
+answers into rows; a ``ChartQuery`` into one Flux script (one ``yield`` per aggregate and per
+summary, so a chart and its summary are one round trip), and that script's answers back into
+raw aggregates per bucket key.
 
 Bucket edges match ``Bucketing`` exactly: sub-day windows are ``aggregateWindow(every,
 offset)`` with the zone's offset at the range start; day and week windows follow the local
@@ -13,13 +14,16 @@ slower; ``mode`` is computed here from raw values (Flux has none, and the tie ru
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from fleetwatch.timeseries.backend import mode_of
 from fleetwatch.timeseries.backends.influxdb2 import flux
 from fleetwatch.timeseries.buckets import Bucketing
-from fleetwatch.timeseries.model import ChartQuery
+from fleetwatch.timeseries.model import ChartQuery, ReadQuery, Row
+from fleetwatch.timeseries.times import from_micros
 
 SERVER_FUNCTIONS = {"mean": "mean", "sum": "sum", "count": "count"}
 
@@ -29,6 +33,115 @@ def source(bucket: str, since: int | None, until: int | None) -> str:
     start = flux.time(since) if since is not None else flux.MIN_TIME
     stop = flux.time(until + 1) if until is not None else flux.MAX_TIME
     return f"from(bucket: {flux.string(bucket)}) |> range(start: {start}, stop: {stop})"
+
+
+def series_key(tags: dict[str, str]) -> str:
+    """The SQL backends' order of series that share a timestamp."""
+    return json.dumps(tags, sort_keys=True, separators=(",", ":"))
+
+
+def where_predicate(query: ReadQuery, kinds: Mapping[str, Mapping[str, str]]) -> str:
+    """The query's comparisons on pivoted rows, typed per measurement (``kinds``: measurement →
+    field → kind)."""
+    alternatives = []
+    for measurement in query.measurements:
+        conditions = [flux.where_condition(w, kinds[measurement].get(w.field)) for w in query.where]
+        if "false" in conditions:
+            continue
+        alternatives.append(
+            "(" + " and ".join([f"r._measurement == {flux.string(measurement)}", *conditions]) + ")"
+        )
+    return " or ".join(alternatives) or "false"
+
+
+def selection(
+    query: ReadQuery,
+    bucket: str,
+    since_us: int,
+    until_us: int | None,
+    fields: list[str] | None,
+    kinds: Mapping[str, Mapping[str, str]],
+) -> tuple[str, bool]:
+    """The points a read selects, as Flux text, and whether its rows are pivoted (they are when
+    ``where`` compares fields; ``kinds`` types those comparisons)."""
+    read = fields
+    if fields is not None and query.where:
+        read = list(dict.fromkeys([*fields, *(w.field for w in query.where)]))
+    script = (
+        source(bucket, since_us, until_us)
+        + f" |> filter(fn: (r) => {flux.series_predicate(query.measurements, query.tags, read)})"
+    )
+    if not query.where:
+        return script, False
+    condition = where_predicate(query, kinds)
+    if fields is not None and read != fields:
+        # A point is read only if it carries one of the fields asked for.
+        present = " or ".join(f"exists {flux.column(name)}" for name in fields)
+        condition = f"({condition}) and ({present})"
+    return (
+        script
+        + ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        + f" |> filter(fn: (r) => {condition})"
+        # pivot() keeps rows in the order their times first appear among the fields' tables
+        + ' |> sort(columns: ["_time"])'
+    ), True
+
+
+def read_script(selected: str, query: ReadQuery) -> str:
+    """A read's script from its selection: the limit, and the columns it does not need dropped."""
+    script = selected
+    if query.limit:
+        # Per table (a series' field, or a pivoted series): whatever the global first
+        # `limit` points are, each of their values is within its table's first `limit`.
+        script += f" |> {'tail' if query.order == 'desc' else 'limit'}(n: {int(query.limit)})"
+    return script + ' |> drop(columns: ["_start", "_stop"])'
+
+
+def read_answers(
+    blocks: list[flux.Block], query: ReadQuery, selected: list[str] | None, pivoted: bool
+) -> list[Row]:
+    """The rows of a read's answer, one per point, in the read's order (ties in time by
+    measurement, then tags, as the SQL backends), at most ``query.limit``."""
+    points: dict[tuple, tuple] = {}
+    for block in blocks:
+        times = flux.values(block, "_time")
+        names = flux.values(block, "_measurement")
+        tag_columns = sorted(block.group - {"_measurement", "_field"})
+        tag_values = [flux.values(block, c) for c in tag_columns]
+        if pivoted:
+            field_columns = [c for c in block.columns if c not in block.group and c != "_time"]
+            if selected is not None:
+                field_columns = [c for c in field_columns if c in selected]
+            # A pivoted row shows a field the point lacks as an empty cell, which in a string
+            # column cannot be told from "": such a value reads as absent here.
+            field_values = [(c, flux.values(block, c, empty_string=None)) for c in field_columns]
+        else:
+            field_names = flux.values(block, "_field")
+            value_list = flux.values(block, "_value")
+        for i, moment in enumerate(times):
+            tags = {c: v[i] for c, v in zip(tag_columns, tag_values, strict=True) if v[i]}
+            key = (moment, names[i], series_key(tags))
+            entry = points.get(key)
+            if entry is None:
+                entry = points[key] = (flux.micros(moment), names[i], tags, {})
+            if pivoted:
+                for name, values in field_values:
+                    if values[i] is not None:
+                        entry[3][name] = values[i]
+            else:
+                entry[3][field_names[i]] = value_list[i]
+    rows = sorted(
+        (
+            (micros, m, series_key(tags), tags, fields)
+            for micros, m, tags, fields in points.values()
+            if fields
+        ),
+        key=lambda r: (r[0], r[1], r[2]),
+        reverse=query.order == "desc",
+    )
+    if query.limit:
+        rows = rows[: query.limit]
+    return [Row(from_micros(t), m, tags, fields) for t, m, _key, tags, fields in rows]
 
 
 def windows(bucketing: Bucketing) -> str:
