@@ -34,6 +34,7 @@ from fleetwatch.ingest.netjson import (
 )
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.metrics import get_metric
+from fleetwatch.monitoring.evaluation import record_reported
 from fleetwatch.monitoring.models import Chart, DeviceState, Metric
 from fleetwatch.monitoring.series import CONTENT_TYPE, device_tags
 from fleetwatch.timeseries import Point, ReadQuery
@@ -379,8 +380,6 @@ def schedule_evaluation(device: ReportingDevice, samples, moment: datetime, now:
             values.append((sample.configuration, sample.main_tags, sample.fields[field]))
     if not values:
         return
-    from fleetwatch.monitoring.evaluation import record_reported
-
     record_reported(device.pk, moment, values)
 
 

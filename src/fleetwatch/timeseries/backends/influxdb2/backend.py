@@ -2,10 +2,10 @@
 retention tiers as buckets with retention rules, deletes through the delete API.
 
 The backend ties together its parts: ``client`` (the transport and its errors), ``buckets``
-(server administration: one bucket per tier), ``compiler`` (charts as Flux scripts and their
-answers), ``flux`` (Flux text and annotated CSV) and the line protocol both InfluxDB backends
-share (``backends.lineprotocol``). What stays here is the per-process knowledge of the server
-(each field's type per bucket), writes, deletes and retention.
+(server administration: one bucket per tier), ``compiler`` (reads and charts as Flux scripts,
+and their answers), ``flux`` (Flux text and annotated CSV) and the line protocol both InfluxDB
+backends share (``backends.lineprotocol``). What stays here is the per-process knowledge of
+the server (each field's type per bucket), writes, deletes and retention.
 """
 
 from __future__ import annotations
