@@ -39,6 +39,7 @@ def escape_key(text: str) -> str:
 
 
 def field_value(value) -> str:
+    """A field value as line protocol writes it: ``1.5``, ``2i``, ``true``, ``"text"``."""
     kind = type(value)
     if kind is float:
         return repr(value)
@@ -51,6 +52,7 @@ def field_value(value) -> str:
 
 
 def line(measurement: str, tags: Mapping[str, str], fields: Mapping, micros: int) -> str:
+    """One line of a point at ``micros`` (µs since the epoch; raises ``Unwritable``)."""
     return LineBuilder().line(measurement, tags, fields, micros)
 
 

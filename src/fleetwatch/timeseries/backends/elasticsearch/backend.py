@@ -28,7 +28,7 @@ from fleetwatch.timeseries.backend import BaseBackend, Features
 from fleetwatch.timeseries.backends.elasticsearch import compiler, layout
 from fleetwatch.timeseries.backends.elasticsearch.compiler import ChartPlan, es_time, search_body
 from fleetwatch.timeseries.backends.elasticsearch.documents import Pending, document_id, same_values
-from fleetwatch.timeseries.backends.elasticsearch.indices import Indices
+from fleetwatch.timeseries.backends.elasticsearch.indices import Indices, check_ilm
 from fleetwatch.timeseries.backends.elasticsearch.transport import Transport
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import BackendUnavailable, ConfigurationError, InvalidPoint, TimeseriesError
@@ -62,6 +62,7 @@ class ElasticsearchBackend(BaseBackend):
         super().__init__(config, clock)
         options = config.options
         self.layout = layout.Layout(str(options.get("schema") or config.name or "fleetwatch"))
+        ilm = check_ilm(options.get("ilm", "auto"))  # before a client is made for nothing
         scheme = str(options.get("scheme", "http"))
         if scheme not in ("http", "https"):
             raise ConfigurationError(f"elasticsearch scheme must be http or https, not {scheme!r}")
@@ -70,7 +71,7 @@ class ElasticsearchBackend(BaseBackend):
             host = f"[{host}]"
         self.url = f"{scheme}://{host}:{config.port or 9200}"
         self.transport = Transport(self.url, options, config.user, config.password, self.layout.all_pattern)
-        self.indices = Indices(self.transport, self.layout, options.get("ilm", "auto"))
+        self.indices = Indices(self.transport, self.layout, ilm)
         self.client = self.transport.client  # the official client, for what this backend does not wrap
         self._lock = threading.Lock()
         self._dirty: set[str] = set()  # indices written since the last refresh

@@ -20,15 +20,21 @@ MICROS_PER_DAY = 86_400_000_000  # index names depend only on a point's UTC day
 ILM_CHOICES = ("auto", "1", "true", "yes", "on", "0", "false", "no", "off")
 
 
+def check_ilm(option) -> str:
+    """The ``ilm`` option, lower-cased; ``ConfigurationError`` unless auto, true or false."""
+    ilm = str(option).lower()
+    if ilm not in ILM_CHOICES:
+        raise ConfigurationError(f"elasticsearch option ilm must be auto, true or false, not {ilm}")
+    return ilm
+
+
 class Indices:
     """The indices of one namespace (``layout``), and the names this process knows exist."""
 
     def __init__(self, transport: Transport, names: layout.Layout, ilm: str = "auto"):
         self.transport = transport
         self.layout = names
-        self.ilm = str(ilm).lower()
-        if self.ilm not in ILM_CHOICES:
-            raise ConfigurationError(f"elasticsearch option ilm must be auto, true or false, not {self.ilm}")
+        self.ilm = check_ilm(ilm)
         self.lock = threading.Lock()
         self.ready = False
         self.known: dict[str, set[str]] = {}  # tier → index names known to exist
