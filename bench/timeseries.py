@@ -136,7 +136,7 @@ def raw_postgresql(url: str, rows: list[tuple], batch_rows: int) -> float:
 def raw_influxdb(url: str, points: list[Point], batch_points: int) -> float:
     import urllib3
 
-    from fleetwatch.timeseries.backends.influxdb.influxql import line
+    from fleetwatch.timeseries.backends.lineprotocol import line
     from fleetwatch.timeseries.loading import parse_url
 
     s = parse_url(url)
@@ -163,7 +163,7 @@ def raw_influxdb2(url: str, points: list[Point], batch_points: int) -> float:
     from influxdb_client import InfluxDBClient, WritePrecision
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from fleetwatch.timeseries.backends.influxdb.influxql import line
+    from fleetwatch.timeseries.backends.lineprotocol import line
     from fleetwatch.timeseries.loading import parse_url
 
     s = parse_url(url)
@@ -201,7 +201,7 @@ def raw_elasticsearch(url: str, points: list[Point], batch_points: int) -> float
     from elasticsearch import helpers
 
     from fleetwatch.timeseries.backends.elasticsearch import layout
-    from fleetwatch.timeseries.backends.elasticsearch.backend import document, document_id
+    from fleetwatch.timeseries.backends.elasticsearch.documents import document, document_id
     from fleetwatch.timeseries.loading import parse_url
 
     s = parse_url(url)

@@ -8,7 +8,7 @@ import pytest
 
 from fleetwatch.core.timeseries import get_backend
 from fleetwatch.monitoring.alerts import evaluate
-from fleetwatch.monitoring.checks.runner import metric_for, run_check
+from fleetwatch.monitoring.check_runner import metric_for, run_check
 from fleetwatch.monitoring.models import Check, StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, Notification, Webhook, WebhookDelivery
 from fleetwatch.notifications.tasks import attempt_delivery

@@ -141,7 +141,7 @@ def test_a_down_device_shows_critical_and_its_notification_can_be_read(
 ):
     """Ping fails (a documentation address answers nothing) and no data came: critical, with
     the problem in the header's unread count and on the notifications page."""
-    from fleetwatch.monitoring.checks.runner import run_check
+    from fleetwatch.monitoring.check_runner import run_check
     from fleetwatch.monitoring.models import Check
 
     device_a.management_ip = "198.51.100.1"

@@ -34,14 +34,15 @@ from fleetwatch.ingest.netjson import (
 )
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.metrics import get_metric
+from fleetwatch.monitoring.evaluation import record_reported
 from fleetwatch.monitoring.models import Chart, DeviceState, Metric
+from fleetwatch.monitoring.series import CONTENT_TYPE, device_tags
 from fleetwatch.timeseries import Point, ReadQuery
 from fleetwatch.timeseries.queries import DEVICE_DATA_MEASUREMENT, DEVICE_DATA_RETENTION
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 
-CONTENT_TYPE = "inventory.device"
 log = logging.getLogger(__name__)
 
 
@@ -103,17 +104,6 @@ def reporting_device(pk) -> ReportingDevice | None:
     return ReportingDevice(
         pk=_uuid(row[0]), key=row[1], organization_id=_uuid(row[2]), location_id=_uuid(row[3])
     )
-
-
-def device_tags(device: Device | ReportingDevice) -> dict[str, str]:
-    tags = {
-        "content_type": CONTENT_TYPE,
-        "object_id": str(device.pk),
-        "organization_id": str(device.organization_id),
-    }
-    if device.location_id:
-        tags["location_id"] = str(device.location_id)
-    return tags
 
 
 def parse_report(body: bytes, time_param: str | None, now: datetime) -> tuple[dict, datetime]:
@@ -390,8 +380,6 @@ def schedule_evaluation(device: ReportingDevice, samples, moment: datetime, now:
             values.append((sample.configuration, sample.main_tags, sample.fields[field]))
     if not values:
         return
-    from fleetwatch.monitoring.evaluation import record_reported
-
     record_reported(device.pk, moment, values)
 
 

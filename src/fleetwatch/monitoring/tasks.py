@@ -37,7 +37,7 @@ def run_checks(check_types: list[str] | None = None) -> int:
 
 @shared_task
 def perform_check(check_id: int) -> None:
-    from fleetwatch.monitoring.checks.runner import run_check
+    from fleetwatch.monitoring.check_runner import run_check
     from fleetwatch.monitoring.models import Check
 
     check = Check.objects.select_related("device__organization").filter(pk=check_id).first()

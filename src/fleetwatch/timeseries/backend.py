@@ -9,6 +9,7 @@ retention bounds) lives here once, so backends cannot drift apart.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,25 @@ def parse_duration(value: str | int | float | timedelta) -> int:
     if seconds <= 0:
         raise ConfigurationError(f"duration {value!r} must be positive")
     return seconds
+
+
+def flag(value: Any) -> bool:
+    """An option's truth value: ``1``, ``true``, ``yes`` or ``on`` in any case; anything else
+    (``0``, ``false``, ``no``, ``off``, ``""``) is false."""
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def mode_of(values: Iterable[tuple[int, Any]]) -> Any:
+    """The ``mode`` aggregate of ``(time in µs, value)`` pairs, for backends that compute it from
+    raw values: the most frequent value; ties go to the value seen first, then the smallest
+    (what the SQL backends' query gives)."""
+    counts: Counter = Counter()
+    first: dict[Any, int] = {}
+    for moment, value in values:
+        counts[value] += 1
+        if value not in first or moment < first[value]:
+            first[value] = moment
+    return min(counts, key=lambda v: (-counts[v], first[v], v))
 
 
 @dataclass

@@ -25,9 +25,16 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from fleetwatch.timeseries.errors import InvalidQuery
-from fleetwatch.timeseries.model import EPOCH, from_micros, get_zone, require_aware, to_micros
+from fleetwatch.timeseries.times import (
+    EPOCH,
+    MICROS,
+    from_micros,
+    get_zone,
+    parse_interval,
+    require_aware,
+    to_micros,
+)
 
-MICROS = 1_000_000
 DAY_MICROS = 86_400 * MICROS
 
 # The chart time ranges users pick, and the bucket interval each one uses.
@@ -41,42 +48,6 @@ PREDEFINED_RANGES: dict[str, str] = {
 DEFAULT_RANGE = "7d"
 MAX_CUSTOM_DAYS = 365
 EARLIEST_YEAR = 1900
-
-_INTERVAL_RE = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-@dataclass(frozen=True)
-class Interval:
-    text: str
-    seconds: int
-
-    @property
-    def micros(self) -> int:
-        return self.seconds * MICROS
-
-    @property
-    def is_calendar(self) -> bool:
-        """Whole days follow the local calendar; anything shorter is fixed-length."""
-        return self.seconds % 86400 == 0
-
-    @property
-    def days(self) -> int:
-        return self.seconds // 86400
-
-
-def parse_interval(text: str) -> Interval:
-    match = _INTERVAL_RE.match(text) if isinstance(text, str) else None
-    if not match:
-        raise InvalidQuery(
-            f"invalid bucket interval {text!r}: use a number and a unit s, m, h, d or w (e.g. '10m')"
-        )
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 60 and seconds != 0:
-        # Sub-minute buckets are allowed but must divide a minute, so edges stay stable.
-        if 60 % seconds:
-            raise InvalidQuery(f"bucket interval {text!r} must divide a minute")
-    return Interval(text, seconds)
 
 
 def _round_half_up(value: float) -> int:

@@ -10,17 +10,23 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fleetwatch.timeseries.errors import InvalidPoint, InvalidQuery
 
+# Re-exported: callers outside the package import these from the model, where they began.
+from fleetwatch.timeseries.times import EPOCH as EPOCH
+from fleetwatch.timeseries.times import ONE_MICROSECOND as ONE_MICROSECOND
+from fleetwatch.timeseries.times import from_micros as from_micros
+from fleetwatch.timeseries.times import get_zone as get_zone
+from fleetwatch.timeseries.times import parse_interval
+from fleetwatch.timeseries.times import require_aware as require_aware
+from fleetwatch.timeseries.times import to_micros as to_micros
+
 FieldValue = float | int | str | bool
 TagFilter = str | Sequence[str]
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 # Names of measurements, tags and fields: what InfluxDB, Elasticsearch and SQL can all carry
 # without quoting surprises. Tag *values* and string field values may be anything printable.
@@ -47,32 +53,6 @@ def check_tag_value(key: str, value: object) -> str:
     if not value or "\n" in value or "\x00" in value:
         raise InvalidPoint(f"tag {key!r} has an empty value or a newline/NUL character")
     return value
-
-
-def to_micros(moment: datetime) -> int:
-    """Microseconds since the epoch of an aware datetime (exact, no float rounding)."""
-    return (moment - EPOCH) // ONE_MICROSECOND
-
-
-def from_micros(micros: int, tz: ZoneInfo | None = None) -> datetime:
-    moment = EPOCH + timedelta(microseconds=micros)
-    return moment.astimezone(tz) if tz is not None else moment
-
-
-def require_aware(moment: object, what: str) -> datetime:
-    if not isinstance(moment, datetime):
-        raise InvalidQuery(f"{what} must be a datetime, not {type(moment).__name__}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidQuery(f"{what} must carry a timezone (got a naive datetime {moment})")
-    return moment
-
-
-def get_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
-        # OSError: a directory of the zone database ("America"), a name too long for a file
-        raise InvalidQuery(f"unknown time zone {name!r}") from exc
 
 
 class Point:
@@ -317,8 +297,6 @@ class ChartQuery:
     retention: str = "default"
 
     def __post_init__(self) -> None:
-        from fleetwatch.timeseries.buckets import parse_interval
-
         check_query_name(self.measurement, "measurement")
         aggregates = tuple(self.aggregates)
         if not aggregates:

@@ -51,7 +51,7 @@ def es(clock):
 
 
 def indices(es) -> list[str]:
-    return es._list_indices(f"{NAMESPACE}-*")
+    return es.transport.list_indices(f"{NAMESPACE}-*")
 
 
 def test_a_point_is_one_document_with_a_deterministic_id_and_a_trimmed_source(es):
@@ -362,7 +362,7 @@ def test_settings_are_checked(clock):
     with pytest.raises(ConfigurationError, match="invalid Elasticsearch namespace 'Fleet-Watch'"):
         load_backend("elasticsearch://127.0.0.1:9200/Fleet-Watch")
     backend = load_backend(f"{server_url()}?schema={NAMESPACE}&ilm=true", clock=clock)
-    if not any(m.get("name") == "x-pack-ilm" for m in backend._node().get("modules", [])):
+    if not any(m.get("name") == "x-pack-ilm" for m in backend.transport.node().get("modules", [])):
         with pytest.raises(ConfigurationError, match="no ILM"):
             backend.write([point("m", at(10), v=1.0)])
     backend.close()

@@ -300,7 +300,7 @@ def scripted():
     backend = load_backend(
         f"influxdb2://token@127.0.0.1:{server.server_port}/b?org=o&retry_interval=0.01&write_retries=2"
     )
-    backend._org_id = "0123456789abcdef"  # no organization lookup: only writes reach this server
+    backend.server._org_id = "0123456789abcdef"  # no organization lookup: only writes reach this server
     yield backend, Scripted
     backend.close()
     server.shutdown()

@@ -1,7 +1,7 @@
 """Active checks: each type is one class (``base.BaseCheck``), registered here by name.
 
 A check measures (pings a device, looks for recent data, counts WiFi clients …) and returns a
-``Measurement``; ``runner.run_check`` stores it as a point, keeps the metric row and alert
+``Measurement``; ``monitoring.check_runner.run_check`` stores it as a point, keeps the metric row and alert
 settings, and evaluates the threshold. Add a type by writing a class and calling ``register``.
 """
 

@@ -1,12 +1,14 @@
 """InfluxDB 1.x: points as line protocol, charts as InfluxQL, tiers as retention policies.
 
-Bucket edges are Fleetwatch's own (``Bucketing``), not the server's ``tz()``: a chart is split
-into runs of buckets that share one UTC offset, each run grouped by ``time(step, offset)``
-with an explicit offset, and a day (or week) bucket that spans a DST change gets a statement
-of its own. The answers are then the same as every other backend's, DST days included.
+The backend ties together its parts: ``client`` (the HTTP API and its errors), ``compiler``
+(charts as InfluxQL statements and their answers; bucket edges are Fleetwatch's own, DST days
+included), ``influxql`` (escaped InfluxQL text), ``points`` (values read back in their stored
+types) and the line protocol both InfluxDB backends share (``backends.lineprotocol``). What
+stays here is server administration (the database, a retention policy per tier, shards), the
+per-process knowledge of each field's type, reads, deletes and retention.
 
-Two things InfluxQL cannot do exactly are done here from raw values: ``mode`` (its MODE()
-breaks ties differently from the other backends) and distinct counts across measurements.
+Distinct counts across measurements are united here from raw values: COUNT(DISTINCT) would
+add them up.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fleetwatch.timeseries.backend import BaseBackend, Features
+from fleetwatch.timeseries.backend import BaseBackend, Features, flag
+from fleetwatch.timeseries.backends.influxdb import compiler
 from fleetwatch.timeseries.backends.influxdb import influxql as q
 from fleetwatch.timeseries.backends.influxdb.client import InfluxHTTP, series_of
-from fleetwatch.timeseries.backends.influxdb.points import checked_lines, convert, flag, mode_of
+from fleetwatch.timeseries.backends.influxdb.points import convert
+from fleetwatch.timeseries.backends.lineprotocol import LineBuilder, checked_lines
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import (
     ConfigurationError,
@@ -39,15 +42,6 @@ from fleetwatch.timeseries.model import (
     to_micros,
 )
 
-FUNCTIONS = {
-    "mean": "MEAN({})",
-    "sum": "SUM({})",
-    "count": "COUNT({})",
-    "count_distinct": "COUNT(DISTINCT({}))",
-    "min": "MIN({})",
-    "max": "MAX({})",
-    "last": "LAST({})",
-}
 HOUR = 3600
 
 
@@ -58,48 +52,6 @@ def shard_duration(seconds: int) -> str:
     if seconds <= 182 * 86400:
         return "1d"
     return "7d"
-
-
-@dataclass(frozen=True)
-class Window:
-    """One statement's share of a chart: ``[since, before)`` and, for a run of regular buckets,
-    the ``GROUP BY time(step, offset)`` offset; for a single irregular bucket, its key."""
-
-    since: int
-    before: int
-    offset: int | None = None
-    key: int | None = None
-
-
-def plan_windows(bucketing: Bucketing, lower: int, end: int) -> list[Window]:
-    """Split ``[lower, end]`` into runs of buckets of one length and one UTC offset."""
-    step = bucketing.step
-    if not bucketing.interval.is_calendar:
-        base = bucketing.offsets[0][1]
-        return [Window(lower, end + 1, (-base) % step)]
-    windows: list[Window] = []
-    run_start = run_end = run_offset = None
-    for key in bucketing.keys():
-        start = to_micros(bucketing.key_start(key))
-        stop = to_micros(bucketing.key_start(key + 1))
-        if stop <= lower or start > end:
-            continue
-        offset = bucketing.offset_at(start)
-        if stop - start != step:  # a DST change inside: this bucket alone
-            if run_start is not None:
-                windows.append(Window(run_start, run_end, (-run_offset) % step))
-                run_start = None
-            windows.append(Window(start, stop, key=key))
-            continue
-        if run_start is not None and offset == run_offset and start == run_end:
-            run_end = stop
-            continue
-        if run_start is not None:
-            windows.append(Window(run_start, run_end, (-run_offset) % step))
-        run_start, run_end, run_offset = start, stop, offset
-    if run_start is not None:
-        windows.append(Window(run_start, run_end, (-run_offset) % step))
-    return [Window(max(w.since, lower), min(w.before, end + 1), w.offset, w.key) for w in windows]
 
 
 class InfluxFeatures(Features):
@@ -143,7 +95,7 @@ class InfluxDBBackend(BaseBackend):
         self._database_ready = False
         self._policies: dict[str, int] = {}  # tier → duration applied on the server
         self._kinds: dict[tuple[str, str], dict[str, str]] = {}  # (policy, measurement) → field kinds
-        self._builder = q.LineBuilder()
+        self._builder = LineBuilder()
 
     # ------------------------------------------------------------------ set-up
 
@@ -217,7 +169,7 @@ class InfluxDBBackend(BaseBackend):
                 self.http.write(lines[start : start + self.batch_size], policy)
 
     def _lines(self, policy: str, points: list[Point]) -> list[str]:
-        """Checked line protocol of the points (see ``points.checked_lines``)."""
+        """Checked line protocol of the points (see ``lineprotocol.checked_lines``)."""
         kinds = self._field_kinds(policy, {p.measurement for p in points})
         lines, learned = checked_lines(self._builder, points, kinds)
         for measurement, fields in learned.items():
@@ -297,105 +249,11 @@ class InfluxDBBackend(BaseBackend):
         policy = self.policy(query.retention)
         kinds = self._field_kinds(policy, [query.measurement])[query.measurement]
         self._check_kinds(query, kinds)
-        lower_us, end_us = to_micros(lower), to_micros(end)
-        source = q.source(policy, query.measurement)
-        tags = q.tag_conditions(query.tags)
-        group = f", {q.ident(query.group_by)}" if query.group_by else ""
-        simple = [a for a in query.aggregates if a.fn != "mode"]
-        modes = [a for a in query.aggregates if a.fn == "mode"]
-        columns = ", ".join(
-            f"{FUNCTIONS[a.fn].format(q.ident(a.field))} AS {q.ident(f'a{i}')}" for i, a in enumerate(simple)
+        statements, windows = compiler.chart_statements(
+            query, policy, bucketing, to_micros(lower), to_micros(end), with_summary
         )
-        statements: list[str] = []
-        windows = plan_windows(bucketing, lower_us, end_us) if bucketing is not None else []
-        if simple:
-            for window in windows:
-                where = q.where_clause(tags + q.time_conditions(window.since, before=window.before))
-                if window.key is None:
-                    grouping = (
-                        f" GROUP BY time({q.duration(bucketing.step)}, {q.duration(window.offset)}){group}"
-                    )
-                else:
-                    grouping = f" GROUP BY {group[2:]}" if group else ""
-                statements.append(f"SELECT {columns} FROM {source}{where}{grouping} fill(none)")
-            if with_summary:
-                where = q.where_clause(tags + q.time_conditions(lower_us, end_us))
-                statements.append(
-                    f"SELECT {columns} FROM {source}{where}" + (f" GROUP BY {group[2:]}" if group else "")
-                )
-        if modes:
-            fields = ", ".join(q.ident(f) for f in dict.fromkeys(a.field for a in modes))
-            where = q.where_clause(tags + q.time_conditions(lower_us, end_us))
-            statements.append(
-                f"SELECT {fields} FROM {source}{where}" + (f" GROUP BY {group[2:]}" if group else "")
-            )
         results = self.http.query(statements) if statements else []
-
-        chart: dict[str, dict[int, Any]] = {}
-        summary: dict[str, Any] = {}
-
-        def name_of(agg, series) -> str | None:
-            if query.group_by is None:
-                return agg.alias
-            return (series.get("tags") or {}).get(query.group_by) or None
-
-        def value_of(agg, value):
-            if agg.fn in ("count", "count_distinct"):
-                return int(value)
-            if agg.fn == "mean":
-                return float(value)
-            return convert(value, kinds.get(agg.field))
-
-        position = 0
-        if simple:
-            for window in windows:
-                for series in series_of(results[position]):
-                    for values in series.get("values", []):
-                        key = window.key if window.key is not None else bucketing.key(values[0])
-                        for i, agg in enumerate(simple):
-                            value, name = values[1 + i], name_of(agg, series)
-                            if name is None or value is None or (agg.fills_with_zero and value == 0):
-                                continue
-                            chart.setdefault(name, {})[key] = value_of(agg, value)
-                position += 1
-            if with_summary:
-                for series in series_of(results[position]):
-                    for values in series.get("values", [])[:1]:
-                        for i, agg in enumerate(simple):
-                            name = name_of(agg, series)
-                            if name is not None and values[1 + i] is not None:
-                                summary[name] = value_of(agg, values[1 + i])
-                position += 1
-        if modes:
-            self._modes(
-                query, modes, results[position], bucketing, kinds, chart, summary, with_summary, name_of
-            )
-        return chart, summary
-
-    @staticmethod
-    def _modes(query, modes, result, bucketing, kinds, chart, summary, with_summary, name_of) -> None:
-        per_bucket: dict[tuple[str, int], list] = defaultdict(list)
-        overall: dict[str, list] = defaultdict(list)
-        for series in series_of(result):
-            columns = series["columns"]
-            for agg in modes:
-                name = name_of(agg, series)
-                if name is None:
-                    continue
-                column = columns.index(agg.field)
-                for values in series.get("values", []):
-                    value = values[column]
-                    if value is None:
-                        continue
-                    value = convert(value, kinds.get(agg.field))
-                    if bucketing is not None:
-                        per_bucket[(name, bucketing.key(values[0]))].append((values[0], value))
-                    overall[name].append((values[0], value))
-        for (name, key), values in per_bucket.items():
-            chart.setdefault(name, {})[key] = mode_of(values)
-        if with_summary:
-            for name, values in overall.items():
-                summary[name] = mode_of(values)
+        return compiler.chart_answers(query, results, bucketing, windows, kinds, with_summary)
 
     def _chart(self, query, bucketing, lower, end):
         return self._aggregate(query, bucketing, lower, end, with_summary=False)[0]

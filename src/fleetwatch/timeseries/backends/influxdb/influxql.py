@@ -1,4 +1,4 @@
-"""Line protocol and InfluxQL text, escaped so that no tag or string value can change a query.
+"""InfluxQL text, escaped so that no tag or string value can change a query.
 
 Names (measurements, tags, fields) are already restricted by ``model.check_name``; values are
 arbitrary printable text and are always escaped here, never interpolated raw.
@@ -9,89 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from fleetwatch.timeseries.model import Where
-
-# ------------------------------------------------------------------ line protocol
-
-
-class Unwritable(ValueError):
-    """A tag value line protocol cannot carry (see ``_escape_key``)."""
-
-
-_ESCAPED_IN_KEYS = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
-
-
-def _escape_key(text: str) -> str:
-    """Tag key, tag value or field key: ``,``, ``=`` and spaces are escaped.
-
-    InfluxDB 1.x does not unescape backslashes here (measured on 1.6: ``a\\b`` is stored as
-    written), so a backslash is kept as is, and one that would escape the next character, or
-    end the value, cannot be written at all.
-    """
-    if "\\" in text:
-        if text.endswith("\\") or any(text[i + 1] in ", =" for i, c in enumerate(text[:-1]) if c == "\\"):
-            raise Unwritable(
-                f"InfluxDB line protocol cannot carry {text!r}: a backslash ends it or precedes , = or a space"
-            )
-    return text.translate(_ESCAPED_IN_KEYS)
-
-
-def field_value(value) -> str:
-    kind = type(value)
-    if kind is float:
-        return repr(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return f"{value}i"
-    # Only backslash and double quote are escaped: a raw newline inside quotes is kept as is.
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def line(measurement: str, tags: Mapping[str, str], fields: Mapping, micros: int) -> str:
-    return LineBuilder().line(measurement, tags, fields, micros)
-
-
-class LineBuilder:
-    """Lines with each series' escaped head and each field's escaped key computed once: a
-    batch repeats the same few series and fields thousands of times."""
-
-    LIMIT = 100_000
-
-    def __init__(self):
-        self._heads: dict[tuple, str] = {}
-        self._keys: dict[str, str] = {}
-
-    def head(self, measurement: str, tags: Mapping[str, str]) -> str:
-        """``measurement,tag=value,…`` (raises ``Unwritable``)."""
-        series = (measurement, *tags.keys(), *tags.values())  # cheaper to build than items()
-        head = self._heads.get(series)
-        if head is None:
-            # names are letters, digits and _ . - only (model.check_name)
-            head = measurement + "".join(f",{_escape_key(k)}={_escape_key(tags[k])}" for k in sorted(tags))
-            if len(self._heads) > self.LIMIT:
-                self._heads.clear()
-            self._heads[series] = head
-        return head
-
-    def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping, micros: int) -> str:
-        head = self.head(measurement, tags)
-        keys = self._keys
-        parts = []
-        for name, value in fields.items():
-            key = keys.get(name)
-            if key is None:
-                key = keys[name] = _escape_key(name)
-            kind = type(value)
-            if kind is float:
-                parts.append(f"{key}={value!r}")
-            elif kind is int:
-                parts.append(f"{key}={value}i")
-            else:
-                parts.append(f"{key}={field_value(value)}")
-        return f"{head} {','.join(parts)} {micros}"
-
-
-# ------------------------------------------------------------------ InfluxQL
 
 
 def ident(name: str) -> str:

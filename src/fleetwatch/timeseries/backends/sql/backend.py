@@ -1,7 +1,9 @@
 """The SQL backend shared by SQLite and PostgreSQL.
 
-Dialects supply connections, DDL, placeholders and the bulk upsert; everything else
-(series and field catalogues, chart and read compilation, deletes, retention) is here.
+Dialects supply connections, DDL, placeholders and the bulk upsert. The rest is shared:
+``catalogue`` (series and field ids, values back in their types), ``compiler`` (charts and
+reads as SQL) and, here, connections and transactions, the order of a write, deletes and
+retention.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from typing import Any
 
 from fleetwatch.timeseries.backend import BaseBackend
 from fleetwatch.timeseries.backends.sql import compiler
+from fleetwatch.timeseries.backends.sql.catalogue import Catalogue, CatalogueMiss, aggregate_value, typed
 from fleetwatch.timeseries.backends.sql.compiler import Sql
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import FieldTypeError
 from fleetwatch.timeseries.model import (
-    EPOCH,
     NUMERIC_AGGREGATES,
-    ONE_MICROSECOND,
     ChartQuery,
     Point,
     ReadQuery,
@@ -29,25 +30,6 @@ from fleetwatch.timeseries.model import (
     from_micros,
     to_micros,
 )
-
-KIND_OF_TYPE = {float: "f", int: "i", bool: "b", str: "s"}
-
-
-def typed(num: float | None, txt: str | None, kinds: set[str] | str) -> Any:
-    """A stored value back in the type it was written with."""
-    if txt is not None:
-        return txt
-    if num is None:
-        return None
-    if kinds == "i" or kinds == {"i"}:
-        return int(num)
-    if kinds == "b" or kinds == {"b"}:
-        return bool(num)
-    return float(num)
-
-
-class _CatalogueMiss(Exception):
-    """A write needs a series or field id that is not cached yet."""
 
 
 class SqlBackend(BaseBackend):
@@ -58,12 +40,7 @@ class SqlBackend(BaseBackend):
     def __init__(self, config, clock=None):
         super().__init__(config, clock)
         self._local = threading.local()
-        self._catalogue_lock = threading.Lock()
-        # Immutable once created, so safe to cache across threads; cleared on rollback/flush.
-        self._series_ids: dict[tuple, int] = {}
-        self._field_ids: dict[tuple, int] = {}
-        self._series_info: dict[int, tuple[str, dict[str, str]]] = {}
-        self._field_info: dict[int, tuple[str, str]] = {}
+        self.catalogue = Catalogue(self._sql)
         self._schema_ready = False
 
     # ------------------------------------------------------------------ dialect hooks
@@ -159,54 +136,12 @@ class SqlBackend(BaseBackend):
             return cur.rowcount
 
     def _forget_catalogue(self) -> None:
-        with self._catalogue_lock:
-            self._series_ids.clear()
-            self._field_ids.clear()
-            self._series_info.clear()
-            self._field_info.clear()
+        self.catalogue.forget()
 
     def close(self) -> None:
         self._drop_conn()
 
     # ------------------------------------------------------------------ catalogue
-
-    def _series_id(self, cur, retention: str, measurement: str, tag_items: tuple) -> int:
-        tags_json = json.dumps(dict(tag_items), sort_keys=True, separators=(",", ":"))
-        cur.execute(
-            self._sql(
-                "INSERT INTO fw_series (retention, measurement, tags) VALUES (?, ?, ?) "
-                "ON CONFLICT (retention, measurement, tags) DO NOTHING"
-            ),
-            [retention, measurement, tags_json],
-        )
-        cur.execute(
-            self._sql("SELECT id FROM fw_series WHERE retention = ? AND measurement = ? AND tags = ?"),
-            [retention, measurement, tags_json],
-        )
-        series_id = cur.fetchone()[0]
-        if tag_items:
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO fw_series_tags (key, value, series_id) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                [[key, value, series_id] for key, value in tag_items],
-            )
-        return series_id
-
-    def _field_id(self, cur, measurement: str, name: str, kind: str) -> int:
-        cur.execute(
-            self._sql(
-                "INSERT INTO fw_fields (measurement, name, kind) VALUES (?, ?, ?) "
-                "ON CONFLICT (measurement, name, kind) DO NOTHING"
-            ),
-            [measurement, name, kind],
-        )
-        cur.execute(
-            self._sql("SELECT id FROM fw_fields WHERE measurement = ? AND name = ? AND kind = ?"),
-            [measurement, name, kind],
-        )
-        return cur.fetchone()[0]
 
     def _fields_of(self, measurements, names=None) -> dict[str, list[tuple[int, str]]]:
         """``{field name: [(field id, kind), ...]}`` for the measurements (not cached: another
@@ -220,18 +155,19 @@ class SqlBackend(BaseBackend):
         found: dict[str, list[tuple[int, str]]] = {}
         for field_id, name, kind in self._query(sql, params):
             found.setdefault(name, []).append((field_id, kind))
-            self._field_info[field_id] = (name, kind)
+            self.catalogue.field_info[field_id] = (name, kind)
         return found
 
     def _describe_series(self, ids) -> None:
-        missing = [i for i in ids if i not in self._series_info]
+        info = self.catalogue.series_info
+        missing = [i for i in ids if i not in info]
         for chunk_start in range(0, len(missing), 500):
             chunk = missing[chunk_start : chunk_start + 500]
             rows = self._query(
                 f"SELECT id, measurement, tags FROM fw_series WHERE id IN {compiler.int_list(chunk)}"
             )
             for series_id, measurement, tags in rows:
-                self._series_info[series_id] = (measurement, json.loads(tags))
+                info[series_id] = (measurement, json.loads(tags))
 
     # ------------------------------------------------------------------ writes
 
@@ -242,49 +178,18 @@ class SqlBackend(BaseBackend):
         # Rows are built before the transaction when every series and field is known, so the
         # write lock is held for the upsert alone (SQLite has one writer at a time).
         try:
-            rows = [row for tier, points in batches.items() for row in self._rows(None, points, tier)]
-        except _CatalogueMiss:
+            rows = [
+                row for tier, points in batches.items() for row in self.catalogue.rows(None, points, tier)
+            ]
+        except CatalogueMiss:
             rows = None
         with self._translate_errors(), self._transaction() as conn:
             if rows is None:
                 cur = conn.cursor()
-                rows = [row for tier, points in batches.items() for row in self._rows(cur, points, tier)]
+                rows = [
+                    row for tier, points in batches.items() for row in self.catalogue.rows(cur, points, tier)
+                ]
             self._bulk_upsert(conn, rows)
-
-    def _rows(self, cur, points: list[Point], retention: str) -> list[tuple]:
-        """Points → ``(series_id, field_id, ts, num, txt)`` rows, creating catalogue entries
-        (without a cursor, a series or field not yet known raises ``_CatalogueMiss``).
-
-        This loop is the write path's hot spot: keep it flat and allocation-light.
-        """
-        series_ids, field_ids = self._series_ids, self._field_ids
-        rows: list[tuple] = []
-        append = rows.append
-        for point in points:
-            measurement = point.measurement
-            tags = point.tags
-            tag_items = tuple(sorted(tags.items())) if tags else ()
-            skey = (retention, measurement, tag_items)
-            series_id = series_ids.get(skey)
-            if series_id is None:
-                if cur is None:
-                    raise _CatalogueMiss
-                series_id = series_ids[skey] = self._series_id(cur, retention, measurement, tag_items)
-            ts = (point.time - EPOCH) // ONE_MICROSECOND
-            for name, value in point.fields.items():
-                value_type = type(value)
-                fkey = (measurement, name, value_type)
-                field_id = field_ids.get(fkey)
-                if field_id is None:
-                    if cur is None:
-                        raise _CatalogueMiss
-                    kind = KIND_OF_TYPE[value_type]
-                    field_id = field_ids[fkey] = self._field_id(cur, measurement, name, kind)
-                if value_type is str:
-                    append((series_id, field_id, ts, None, value))
-                else:
-                    append((series_id, field_id, ts, float(value), None))
-        return rows
 
     # ------------------------------------------------------------------ reads
 
@@ -295,38 +200,20 @@ class SqlBackend(BaseBackend):
             return []
         wanted_ids = sorted(fid for pairs in wanted.values() for fid, _kind in pairs)
         where_ids = {w.field: [fid for fid, _ in fields.get(w.field, [])] for w in query.where}
-        series = compiler.series_subquery(query.measurements, query.retention, query.tags)
-        timing = compiler.time_clause(to_micros(since), until and to_micros(until), "p")
-        exists = compiler.where_exists(query.where, where_ids, "p")
-        direction = "DESC" if query.order == "desc" else "ASC"
-        collate = self.collate_c
-        limit = f"LIMIT {int(query.limit)}" if query.limit else ""
-        text = (
-            "WITH pts AS ("
-            "SELECT p.series_id, p.ts, s.measurement, s.tags FROM fw_samples p "
-            "JOIN fw_series s ON s.id = p.series_id "
-            f"WHERE p.series_id IN ({series.text}) AND p.field_id IN {compiler.int_list(wanted_ids)} "
-            f"AND {timing.text} {'AND ' + exists.text if exists.text else ''} "
-            "GROUP BY p.series_id, p.ts, s.measurement, s.tags "
-            f"ORDER BY p.ts {direction}, s.measurement{collate} {direction}, "
-            f"s.tags{collate} {direction} {limit}) "
-            "SELECT pts.series_id, pts.ts, x.field_id, x.num, x.txt FROM pts "
-            "JOIN fw_samples x ON x.series_id = pts.series_id AND x.ts = pts.ts "
-            f"WHERE x.field_id IN {compiler.int_list(wanted_ids)} "
-            f"ORDER BY pts.ts {direction}, pts.measurement{collate} {direction}, "
-            f"pts.tags{collate} {direction}"
+        sql = compiler.read_points(
+            query, wanted_ids, where_ids, to_micros(since), until and to_micros(until), self.collate_c
         )
-        rows = self._query(text, [*series.params, *timing.params, *exists.params])
+        rows = self._query(sql)
         self._describe_series({r[0] for r in rows})
         result: list[Row] = []
         current_key = None
         for series_id, ts, field_id, num, txt in rows:
             if (series_id, ts) != current_key:
                 current_key = (series_id, ts)
-                measurement, tags = self._series_info[series_id]
+                measurement, tags = self.catalogue.series_info[series_id]
                 current = Row(from_micros(ts), measurement, tags, {})
                 result.append(current)
-            name, kind = self._field_info[field_id]
+            name, kind = self.catalogue.field_info[field_id]
             current.fields[name] = typed(num, txt, kind)
         return result
 
@@ -336,15 +223,8 @@ class SqlBackend(BaseBackend):
         if not ids:
             return 0
         where_ids = {w.field: [fid for fid, _ in fields.get(w.field, [])] for w in query.where}
-        series = compiler.series_subquery(query.measurements, query.retention, query.tags)
-        timing = compiler.time_clause(to_micros(since), until and to_micros(until), "p")
-        exists = compiler.where_exists(query.where, where_ids, "p")
-        text = (
-            f"SELECT COUNT(DISTINCT {compiler.VALUE_TEXT}) FROM fw_samples p "
-            f"WHERE p.series_id IN ({series.text}) AND p.field_id IN {compiler.int_list(ids)} "
-            f"AND {timing.text} {'AND ' + exists.text if exists.text else ''}"
-        )
-        return int(self._query(text, [*series.params, *timing.params, *exists.params])[0][0])
+        sql = compiler.count_distinct(query, ids, where_ids, to_micros(since), until and to_micros(until))
+        return int(self._query(sql)[0][0])
 
     # ------------------------------------------------------------------ charts
 
@@ -400,7 +280,7 @@ class SqlBackend(BaseBackend):
                     put(
                         name,
                         int(row[0]),
-                        self._aggregate_value(agg.fn, value, kinds.get(agg.field)),
+                        aggregate_value(agg.fn, value, kinds.get(agg.field)),
                     )
         for agg in query.aggregates:
             if agg.fn not in ("mode", "last"):
@@ -412,14 +292,6 @@ class SqlBackend(BaseBackend):
                 name = agg.alias if query.group_by is None else group
                 put(name, int(key), typed(num, txt, kinds.get(agg.field, set())))
         return out
-
-    @staticmethod
-    def _aggregate_value(fn: str, value: Any, kinds: set[str] | None) -> Any:
-        if fn in ("count", "count_distinct"):
-            return int(value)
-        if fn == "mean":
-            return float(value)
-        return typed(float(value), None, kinds or set())
 
     def _chart(self, query, bucketing, lower, end):
         return self._aggregate(query, bucketing, lower, end)
@@ -469,16 +341,8 @@ class SqlBackend(BaseBackend):
         return raw, summary
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
-        series = compiler.series_subquery([query.measurement], query.retention, query.tags)
-        timing = compiler.time_clause(to_micros(lower), to_micros(end), "s")
-        text = (
-            "SELECT f.name, SUM(s.num) AS total FROM fw_samples s "
-            "JOIN fw_fields f ON f.id = s.field_id "
-            f"WHERE s.series_id IN ({series.text}) AND f.kind <> 's' AND {timing.text} "
-            f"GROUP BY f.name HAVING SUM(s.num) IS NOT NULL "
-            f"ORDER BY total DESC, f.name{self.collate_c} ASC LIMIT {int(n)}"
-        )
-        return [name for name, _total in self._query(text, [*series.params, *timing.params])]
+        sql = compiler.rank_fields(query, to_micros(lower), to_micros(end), n, self.collate_c)
+        return [name for name, _total in self._query(sql)]
 
     # ------------------------------------------------------------------ deletes & retention
 
@@ -510,14 +374,4 @@ class SqlBackend(BaseBackend):
         self._forget_catalogue()
 
     def count_points(self, retention: str | None = None) -> dict[str, int]:
-        # Count per series first: the join then sees one row per series, whatever the plan.
-        text = (
-            "SELECT s.measurement, SUM(p.points) FROM (SELECT series_id, COUNT(DISTINCT ts) AS points "
-            "FROM fw_samples GROUP BY series_id) p JOIN fw_series s ON s.id = p.series_id"
-        )
-        params = []
-        if retention is not None:
-            text += " WHERE s.retention = ?"
-            params.append(retention)
-        text += " GROUP BY s.measurement"
-        return {name: int(count) for name, count in self._query(text, params)}
+        return {name: int(count) for name, count in self._query(compiler.count_points(retention))}

@@ -1,4 +1,4 @@
-"""ChartQuery / ReadQuery → SQL shared by the SQL backends.
+"""Query compilation of the SQL backends: ChartQuery / ReadQuery → SQL (SQLite and PostgreSQL).
 
 Physical layout (narrow, one row per field value, clustered by series, field and time):
 
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fleetwatch.timeseries.buckets import Bucketing
-from fleetwatch.timeseries.model import Aggregate, Where
+from fleetwatch.timeseries.model import Aggregate, ChartQuery, ReadQuery, Where
 
 VALUE_TEXT = "COALESCE(txt, CAST(num AS TEXT))"
 SQL_OPS = {"=": "=", "!=": "<>", "<": "<", ">": ">", "<=": "<=", ">=": ">="}
@@ -202,3 +202,83 @@ def chart_ranked(
             f"FROM ({inner}) x) y WHERE rn = 1"
         )
     return Sql(text, params)
+
+
+# ------------------------------------------------------------------ reads
+
+
+def read_points(
+    query: ReadQuery,
+    wanted_ids: list[int],
+    where_ids: Mapping[str, list[int]],
+    since_us: int,
+    until_us: int | None,
+    collate: str = "",
+) -> Sql:
+    """``(series_id, ts, field_id, num, txt)`` of the fields ``wanted_ids`` of the points a read
+    selects, in the read's order (ties in time by measurement, then tags, ``collate``-d); the
+    limit counts points, not field values."""
+    series = series_subquery(query.measurements, query.retention, query.tags)
+    timing = time_clause(since_us, until_us, "p")
+    exists = where_exists(query.where, where_ids, "p")
+    direction = "DESC" if query.order == "desc" else "ASC"
+    limit = f"LIMIT {int(query.limit)}" if query.limit else ""
+    text = (
+        "WITH pts AS ("
+        "SELECT p.series_id, p.ts, s.measurement, s.tags FROM fw_samples p "
+        "JOIN fw_series s ON s.id = p.series_id "
+        f"WHERE p.series_id IN ({series.text}) AND p.field_id IN {int_list(wanted_ids)} "
+        f"AND {timing.text} {'AND ' + exists.text if exists.text else ''} "
+        "GROUP BY p.series_id, p.ts, s.measurement, s.tags "
+        f"ORDER BY p.ts {direction}, s.measurement{collate} {direction}, "
+        f"s.tags{collate} {direction} {limit}) "
+        "SELECT pts.series_id, pts.ts, x.field_id, x.num, x.txt FROM pts "
+        "JOIN fw_samples x ON x.series_id = pts.series_id AND x.ts = pts.ts "
+        f"WHERE x.field_id IN {int_list(wanted_ids)} "
+        f"ORDER BY pts.ts {direction}, pts.measurement{collate} {direction}, "
+        f"pts.tags{collate} {direction}"
+    )
+    return Sql(text, [*series.params, *timing.params, *exists.params])
+
+
+def count_distinct(
+    query: ReadQuery, ids: list[int], where_ids: Mapping[str, list[int]], since_us: int, until_us: int | None
+) -> Sql:
+    """The number of distinct values among the fields ``ids`` of the points a read selects."""
+    series = series_subquery(query.measurements, query.retention, query.tags)
+    timing = time_clause(since_us, until_us, "p")
+    exists = where_exists(query.where, where_ids, "p")
+    text = (
+        f"SELECT COUNT(DISTINCT {VALUE_TEXT}) FROM fw_samples p "
+        f"WHERE p.series_id IN ({series.text}) AND p.field_id IN {int_list(ids)} "
+        f"AND {timing.text} {'AND ' + exists.text if exists.text else ''}"
+    )
+    return Sql(text, [*series.params, *timing.params, *exists.params])
+
+
+def rank_fields(query: ChartQuery, lower_us: int, end_us: int, n: int, collate: str = "") -> Sql:
+    """``(name, total)`` of the ``n`` numeric fields with the largest sums, largest first."""
+    series = series_subquery([query.measurement], query.retention, query.tags)
+    timing = time_clause(lower_us, end_us, "s")
+    text = (
+        "SELECT f.name, SUM(s.num) AS total FROM fw_samples s "
+        "JOIN fw_fields f ON f.id = s.field_id "
+        f"WHERE s.series_id IN ({series.text}) AND f.kind <> 's' AND {timing.text} "
+        f"GROUP BY f.name HAVING SUM(s.num) IS NOT NULL "
+        f"ORDER BY total DESC, f.name{collate} ASC LIMIT {int(n)}"
+    )
+    return Sql(text, [*series.params, *timing.params])
+
+
+def count_points(retention: str | None) -> Sql:
+    """``(measurement, points)`` stored, in one tier or all."""
+    # Count per series first: the join then sees one row per series, whatever the plan.
+    text = (
+        "SELECT s.measurement, SUM(p.points) FROM (SELECT series_id, COUNT(DISTINCT ts) AS points "
+        "FROM fw_samples GROUP BY series_id) p JOIN fw_series s ON s.id = p.series_id"
+    )
+    params = []
+    if retention is not None:
+        text += " WHERE s.retention = ?"
+        params.append(retention)
+    return Sql(text + " GROUP BY s.measurement", params)

@@ -1,4 +1,9 @@
-"""Run one check: measure, store the point, keep the metric row, evaluate the threshold."""
+"""Run one check: measure, store the point, keep the metric row, evaluate the threshold.
+
+It orchestrates (the check types of ``checks/``, the store, the metric rows and ``alerts``), so
+it lives beside the other orchestrators of the app, not among the check types: ``checks/``
+imports nothing of ``monitoring`` and ``monitoring`` imports ``checks/``, never both ways.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,11 @@ from django.db import transaction
 
 from fleetwatch.core.timeseries import get_backend
 from fleetwatch.metrics import get_metric
-from fleetwatch.monitoring.alerts import evaluate
+from fleetwatch.monitoring.alerts import ensure_alert_settings, evaluate
 from fleetwatch.monitoring.checks import CHECKS
 from fleetwatch.monitoring.checks.base import CheckError
-from fleetwatch.monitoring.ingestion import device_tags
 from fleetwatch.monitoring.models import Chart, Check, Metric
+from fleetwatch.monitoring.series import device_tags
 from fleetwatch.timeseries import Point
 
 log = logging.getLogger(__name__)
@@ -21,8 +26,6 @@ log = logging.getLogger(__name__)
 
 def metric_for(device, configuration: str, main_tags: dict | None = None) -> Metric:
     """The device's metric row of a registry configuration, with its charts and alert settings."""
-    from fleetwatch.monitoring.alerts import ensure_alert_settings
-
     metric_type = get_metric(configuration)
     main_tags = main_tags or {}
     metric, created = Metric.objects.get_or_create(

@@ -1,0 +1,110 @@
+"""Server administration of the InfluxDB 2.x backend: one bucket per retention tier.
+
+The default tier is the bucket ``<namespace>``, every other tier ``<namespace>_<tier>``. A
+bucket is created on first use with the tier's duration as its retention rule (none with
+``server_retention=false``), its rule updated when the tier's duration changes, and every
+bucket of the namespace deleted by ``drop``. Each bucket's description names its namespace and
+tier, so a flush also finds buckets of tiers no longer configured.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from fleetwatch.timeseries.backends.influxdb2.client import Influx2Client
+from fleetwatch.timeseries.errors import TimeseriesError
+
+HOUR = 3600
+DESCRIPTION = "fleetwatch:{namespace}:{tier}"
+
+
+class Buckets:
+    """The buckets of one namespace, with the durations already applied on the server (so
+    ``ensure`` costs nothing once they are in place)."""
+
+    def __init__(self, server: Influx2Client, namespace: str, server_retention: bool = True):
+        self.server = server
+        self.namespace = namespace
+        self.server_retention = server_retention
+        self.lock = threading.Lock()
+        self.applied: dict[str, int] = {}  # tier → duration applied on the server
+
+    def name(self, tier: str) -> str:
+        return self.namespace if tier == "default" else f"{self.namespace}_{tier}"
+
+    def rules(self, seconds: int) -> list:
+        every = max(seconds, HOUR) if self.server_retention else 0
+        return [{"type": "expire", "everySeconds": every}]
+
+    def ensure(self, tiers: dict[str, int]) -> None:
+        """Create or update each tier's bucket (``{tier: seconds}``) not yet in place."""
+        if self.applied == tiers:
+            return
+        with self.lock:
+            org_id = self.server.org_id()
+            for tier, seconds in tiers.items():
+                if self.applied.get(tier) == seconds:
+                    continue
+                name = self.name(tier)
+                rules = self.rules(seconds)
+                found = self.find(name, org_id)
+                if found:
+                    existing = found[0]
+                    current = [r.get("everySeconds", 0) for r in existing.get("retentionRules") or []] or [0]
+                    if current != [rules[0]["everySeconds"]]:
+                        self.server.api(
+                            f"updating bucket {name}", "PATCH", f"/api/v2/buckets/{existing['id']}",
+                            body={"retentionRules": rules},
+                        )  # fmt: skip
+                else:
+                    body = {
+                        "orgID": org_id,
+                        "name": name,
+                        "retentionRules": rules,
+                        "description": DESCRIPTION.format(namespace=self.namespace, tier=tier),
+                    }
+                    try:
+                        self.server.api(f"creating bucket {name}", "POST", "/api/v2/buckets", body=body)
+                    except TimeseriesError as exc:
+                        if "already exists" not in str(exc):  # a race with another process: fine
+                            raise
+                self.applied[tier] = seconds
+            for tier in list(self.applied):
+                if tier not in tiers:
+                    del self.applied[tier]
+
+    def find(self, name: str, org_id: str) -> list:
+        # A 404 is what InfluxDB answers when no bucket has that name.
+        found = self.server.api(
+            f"finding bucket {name}", "GET", "/api/v2/buckets", {"name": name, "orgID": org_id}
+        )
+        return (found or {}).get("buckets") or []
+
+    def forget(self) -> None:
+        """Assume nothing is in place (the next ``ensure`` checks every bucket again)."""
+        self.applied = {}
+
+    def drop(self, tiers) -> None:
+        """Delete the buckets of ``tiers`` and every other bucket of this namespace."""
+        org_id = self.server.org_id()
+        names = {self.name(tier) for tier in tiers}
+        prefix = DESCRIPTION.format(namespace=self.namespace, tier="")
+        buckets, offset = [], 0
+        while True:
+            page = self.server.api(
+                "listing buckets",
+                "GET",
+                "/api/v2/buckets",
+                {"orgID": org_id, "limit": 100, "offset": offset},
+            )
+            found = (page or {}).get("buckets") or []
+            buckets += found
+            if len(found) < 100:
+                break
+            offset += 100
+        for found in buckets:
+            if found["name"] in names or (found.get("description") or "").startswith(prefix):
+                self.server.api(
+                    f"deleting bucket {found['name']}", "DELETE", f"/api/v2/buckets/{found['id']}"
+                )
+        self.applied = {}
