@@ -16,6 +16,8 @@ the broker.
 ``fleetwatch.E007``    e-mail: the from address is not an e-mail address
 ``fleetwatch.W008``    e-mail: a password would be sent to a non-loopback host without TLS
 ``fleetwatch.E009``    ``FLEETWATCH_AUTO_CHECKS`` names a check type that does not exist
+                       (registered by the monitoring app, which owns the check types:
+                       fleetwatch.monitoring.system_checks)
 ``fleetwatch.W010``    (``--deploy``) ``FLEETWATCH_BASE_URL`` is not an ``https://`` address
 ``fleetwatch.E011``    (``--connect``) the time-series store does not answer
 ``fleetwatch.E012``    (``--connect``) the broker does not answer
@@ -172,27 +174,6 @@ def check_email(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
-
-
-@register("fleetwatch")
-def check_auto_checks(app_configs=None, **kwargs) -> list:
-    """E009: ``FLEETWATCH_AUTO_CHECKS`` names a check type nobody registered (no device would
-    get it, silently)."""
-    wanted = settings.FLEETWATCH_AUTO_CHECKS
-    if wanted is None:
-        return []
-    from fleetwatch.monitoring.checks import CHECKS
-
-    unknown = [name for name in wanted if name not in CHECKS]
-    if not unknown:
-        return []
-    return [
-        Error(
-            f"FLEETWATCH_AUTO_CHECKS names unknown check types: {', '.join(unknown)}.",
-            hint=f"Known: {', '.join(sorted(CHECKS))}; or `none` for no check.",
-            id="fleetwatch.E009",
-        )
-    ]
 
 
 @register("fleetwatch", deploy=True)

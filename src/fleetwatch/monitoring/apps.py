@@ -20,6 +20,9 @@ class MonitoringConfig(AppConfig):
 
         post_save.connect(_device_saved, sender=Device, dispatch_uid="fleetwatch-auto-checks")
 
+        # fleetwatch.E009 (FLEETWATCH_AUTO_CHECKS names an unknown check type) registers on import.
+        import fleetwatch.monitoring.system_checks  # noqa: F401
+
 
 def _device_saved(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
