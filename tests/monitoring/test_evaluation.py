@@ -25,6 +25,8 @@ def _live_start():
     window when the whole suite took more than a minute to reach this module."""
     global START
     START = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=4)
+
+
 STEP = timedelta(seconds=30)
 DISK_SIZE = 258016 + 16112  # both file systems of the example report
 
