@@ -501,3 +501,25 @@ def test_a_raw_value_chart_is_answered_with_its_own_times(client, device_a, bob,
         "2026-10-20 10:07,1",
         "2026-10-20 10:13,1",
     ]
+
+
+def test_the_example_of_docs_api_md_is_a_real_answer(client, reported, bob):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Device charts") : doc.index("## Organization dashboard")]
+    example = json.loads(re.search(r"```json\n(.*?)```", section, flags=re.S).group(1))
+    client.force_login(bob)
+    body = client.get(f"/api/v1/monitoring/device/{reported.pk}/?{WINDOW}").json()
+    assert list(example) == list(body)
+    varying = {"id", "organization", "key", "created", "monitoring", "x", "charts"}
+    assert {k: v for k, v in example.items() if k not in varying} == {
+        k: v for k, v in body.items() if k not in varying
+    }
+    [documented] = example["charts"]
+    [answered] = [c for c in body["charts"] if c["title"] == documented["title"]]
+    assert list(documented) == list(answered)
+    for key in ("traces", "summary"):
+        documented.pop(key), answered.pop(key)
+    assert documented == answered
