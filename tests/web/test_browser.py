@@ -95,6 +95,8 @@ def test_a_member_logs_in_and_sees_every_chart_of_a_device(
     )
     assert summaries["CPU Load"] == "CPU Load: 50%"
     assert summaries["Traffic: eth0"].startswith("Total traffic: ")
+    # No summary label: the trace's name; the color scale's map names the value (4: LTE).
+    assert summaries["Access Technology"] == "access tech: 4 (lte)"
 
 
 def test_another_organization_gets_404_for_the_device_page(

@@ -43,6 +43,14 @@
     return labels[at] || key.replace(/_/g, " ");
   }
 
+  function mapped(chart, value) {
+    // colorscale.map: [[threshold, color, name], …] from the highest threshold down (null: the rest).
+    const map = (chart.colorscale && chart.colorscale.map) || [];
+    if (value === null || value === undefined) return null;
+    const hit = map.find((entry) => entry[0] === null || value >= entry[0]);
+    return hit && hit.length > 2 ? hit[2] : null;
+  }
+
   function draw(chart, sharedX) {
     const x = chart.x || sharedX;  // a raw-value chart has its own times
     const traces = chart.traces.map((t) => [t[0], t[1].slice()]);
@@ -67,7 +75,9 @@
       .filter((t) => t[0] in sums)
       .map((t) => {
         const v = sums[t[0]];
-        return `${summaryLabel(chart, t[0])}: ${v === null ? "n/a" : Math.round(v * scale.factor * 100) / 100 + scale.unit}`;
+        const named = mapped(chart, v);
+        const shown = v === null ? "n/a" : Math.round(v * scale.factor * 100) / 100 + scale.unit;
+        return `${summaryLabel(chart, t[0])}: ${shown}${named ? " (" + named + ")" : ""}`;
       })
       .join(" · ");
     box.innerHTML = `<h2></h2><p class="description"></p><p class="summary"></p><div class="plot"></div>`;
