@@ -284,6 +284,25 @@ def test_a_custom_metric_and_chart_from_declarations():
             ),
             "a general chart needs aggregates",
         ),
+        (
+            lambda: metrics.register_chart(
+                "c",
+                {
+                    "title": "t",
+                    "description": "d",
+                    "order": 1,
+                    "group_by": "ssid",
+                    "aggregates": [{"fn": "sum", "field": "a"}, {"fn": "sum", "field": "b"}],
+                },
+            ),
+            "group_by needs exactly one aggregate",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c", {"title": "t", "description": "d", "order": 1, "cumulative": True, **MEAN_X}
+            ),
+            "cumulative needs group_by",
+        ),
     ],
 )
 def test_declarations_are_validated(call, message):

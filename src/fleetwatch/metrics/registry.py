@@ -164,6 +164,10 @@ class ChartType:
                 f"chart {self.name!r}: a device chart is filtered by its metric's tags; "
                 "optional_tags are for general charts"
             )
+        if self.group_by is not None and len(aggregates) != 1:
+            raise RegistryError(f"chart {self.name!r}: group_by needs exactly one aggregate")
+        if self.cumulative and self.group_by is None:
+            raise RegistryError(f"chart {self.name!r}: cumulative needs group_by")
         if aggregates:
             if self.scope == "device":
                 # The metric's own tags (interface, …) identify its series: any may filter.
