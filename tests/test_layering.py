@@ -325,3 +325,16 @@ def test_each_rule_fails_on_a_synthetic_tree(tmp_path):
         },
     )
     assert Project(tmp_path, "app").module_cycle() == "app.store.codec → app.store.query → app.store.codec"
+
+
+def test_the_storage_layer_knows_nothing_of_devices():
+    """Device and OpenWISP scopes (tags, the raw snapshot) are declared in fleetwatch.metrics."""
+    root = SRC / "fleetwatch" / "timeseries"
+    words = ("content_type", "object_id", "device_data", "ifname", "organization_id")
+    offenders = sorted(
+        f"{path.relative_to(root)}: {word}"
+        for path in root.rglob("*.py")
+        for word in words
+        if word in path.read_text(encoding="utf-8")
+    )
+    assert offenders == []

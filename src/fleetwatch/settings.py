@@ -188,7 +188,7 @@ TIMESERIES_DATABASE = env_url(
 )
 
 # Extra metric and chart types, as declarations (see docs/metrics.md); set in a settings module
-# that imports this one, e.g. FLEETWATCH_CHARTS = {"temperature": {"title": …, "query": None, …}}.
+# that imports this one, e.g. FLEETWATCH_CHARTS = {"noise": {"title": …, "aggregates": [{"fn": "max", …}]}}.
 # ---------------------------------------------------------------- agent reports
 # A report's `time` may lie this far ahead of the server's clock (agents' clocks drift).
 FLEETWATCH_CLOCK_TOLERANCE = timedelta(seconds=env_seconds("FLEETWATCH_CLOCK_TOLERANCE", 300))

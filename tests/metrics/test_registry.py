@@ -4,8 +4,10 @@ import pytest
 
 from fleetwatch import metrics
 from fleetwatch.metrics import RegistryError, get_chart, get_metric
-from fleetwatch.metrics.registry import restore, snapshot
-from fleetwatch.timeseries.queries import CHART_QUERIES
+from fleetwatch.metrics.registry import fill_in, restore, snapshot
+from fleetwatch.timeseries.queries import ChartTemplate
+
+MEAN_X = {"aggregates": [{"fn": "mean", "field": "x"}]}
 
 
 @pytest.fixture(autouse=True)
@@ -99,16 +101,33 @@ def test_short_retention_and_iperf3_without_notifications():
 def test_chart_types_match_the_reference(name, unit, kind, order):
     chart = get_chart(name)
     assert (chart.unit, chart.type, chart.order) == (unit, kind, order)
-    assert chart.query in CHART_QUERIES
+    assert isinstance(chart.template, ChartTemplate)
+    assert chart.template.name == name
 
 
 def test_chart_metadata_in_the_api_shape():
-    body = get_chart("traffic").as_json()
+    body = get_chart("traffic").as_json({"ifname": "wan"})
+    assert body["title"] == "Traffic: wan"
     assert body["calculate_total"] is True
     assert body["trace_order"] == ["total", "download", "upload"]
     assert "fill" not in body
     assert get_chart("signal_strength").as_json()["yaxis"] == {"zeroline": False}
     assert "connect_points" not in get_chart("cpu").as_json()
+
+
+@pytest.mark.parametrize(
+    ("text", "tags", "metric", "expected"),
+    [
+        ("Traffic: {ifname}", {"ifname": "wan"}, None, "Traffic: wan"),
+        ("{metric} of {ifname}", {"ifname": "wlan0"}, "wlan0 wifi clients", "wlan0 wifi clients of wlan0"),
+        ("{metric.name}", {}, "Ping", "Ping"),
+        ("Traffic: {ifname}", {}, None, "Traffic: {ifname}"),  # unknown: left as written
+        ("Broken {ifname", {"ifname": "wan"}, None, "Broken {ifname"),
+        ("{metric.nope}", {}, "Ping", "{metric.nope}"),
+    ],
+)
+def test_titles_are_filled_in_with_tags_and_metric(text, tags, metric, expected):
+    assert fill_in(text, tags, metric) == expected
 
 
 def test_a_custom_metric_and_chart_from_declarations():
@@ -129,14 +148,14 @@ def test_a_custom_metric_and_chart_from_declarations():
                 "description": "Air temperature.",
                 "order": 400,
                 "unit": " °C",
-                "query": None,
             }
         },
     )
     metric = get_metric("temperature")
     assert metric.alert.threshold == 40
     assert metric.charts == ("temperature",)
-    assert get_chart("temperature").template() is None
+    assert get_chart("temperature").is_raw
+    assert get_chart("temperature").template is None
     metrics.unregister_metric("temperature")
     with pytest.raises(RegistryError, match="unknown metric 'temperature'"):
         get_metric("temperature")
@@ -185,27 +204,104 @@ def test_a_custom_metric_and_chart_from_declarations():
         ),
         (
             lambda: metrics.register_chart(
-                "c", {"title": "t", "description": "d", "order": 1, "query": "nope"}
+                "c", {"title": "t", "description": "d", "order": 1, "query": "cpu"}
             ),
-            "unknown query 'nope'",
+            "'query' is no longer a key; declare what the chart computes with 'aggregates'",
         ),
         (
             lambda: metrics.register_chart(
-                "c", {"title": "t", "description": "d", "order": 1, "type": "pie", "query": "cpu"}
+                "c", {"title": "t", "description": "d", "order": 1, "type": "pie", **MEAN_X}
             ),
             "type must be one of",
         ),
         (
-            lambda: metrics.register_chart(
-                "c", {"title": "t", "description": "d", "order": 1, "query": None}
-            ),
-            "a chart without a query needs a unit",
+            lambda: metrics.register_chart("c", {"title": "t", "description": "d", "order": 1}),
+            "a chart without aggregates needs a unit",
         ),
         (
             lambda: metrics.register_chart(
-                "c", {"title": "t", "description": "d", "order": 1, "query": "cpu", "colorscale": {"max": 1}}
+                "c", {"title": "t", "description": "d", "order": 1, "colorscale": {"max": 1}, **MEAN_X}
             ),
             "colorscale needs min, label, scale",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c",
+                {
+                    "title": "t",
+                    "description": "d",
+                    "order": 1,
+                    "aggregates": [{"fn": "median", "field": "x"}],
+                },
+            ),
+            "chart 'c': unknown aggregate 'median'",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c", {"title": "t", "description": "d", "order": 1, "aggregates": [{"fn": "mean"}]}
+            ),
+            "chart 'c': an aggregate is missing field",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c",
+                {
+                    "title": "t",
+                    "description": "d",
+                    "order": 1,
+                    "aggregates": [{"fn": "mean", "field": "x", "as": 1}],
+                },
+            ),
+            "chart 'c': an aggregate has unknown keys: as",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c",
+                {
+                    "title": "t",
+                    "description": "d",
+                    "order": 1,
+                    "aggregates": [{"fn": "mean", "field": "a b"}],
+                },
+            ),
+            "chart 'c': invalid field name 'a b'",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c", {"title": "t", "description": "d", "order": 1, "scope": "planet", **MEAN_X}
+            ),
+            "scope must be one of device, general",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c", {"title": "t", "description": "d", "order": 1, "optional_tags": ["ifname"], **MEAN_X}
+            ),
+            "optional_tags are for general charts",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c", {"title": "t", "description": "d", "order": 1, "unit": "", "scope": "general"}
+            ),
+            "a general chart needs aggregates",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c",
+                {
+                    "title": "t",
+                    "description": "d",
+                    "order": 1,
+                    "group_by": "ssid",
+                    "aggregates": [{"fn": "sum", "field": "a"}, {"fn": "sum", "field": "b"}],
+                },
+            ),
+            "group_by needs exactly one aggregate",
+        ),
+        (
+            lambda: metrics.register_chart(
+                "c", {"title": "t", "description": "d", "order": 1, "cumulative": True, **MEAN_X}
+            ),
+            "cumulative needs group_by",
         ),
     ],
 )

@@ -80,7 +80,7 @@ def test_a_fleet_copied_from_influxdb_to_elasticsearch_answers_the_same(
     after = answers(client, devices)
     assert after == before
     charts = {c["title"] for c in before["lte-router"]["charts"]}
-    assert {"Signal strength: mobile0", "Traffic: wan", "WiFi clients: wlan0", "CPU load"} <= charts
+    assert {"Signal Strength (RSSI)", "Traffic: wan", "WiFi clients: wlan0", "CPU Load"} <= charts
     assert len(before[device_a.name]["x"]) == 7 * 24 + 1
     source.flush()
     target.flush()

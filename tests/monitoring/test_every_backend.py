@@ -90,9 +90,9 @@ def test_ingest_and_charts_answer_the_same_on_every_backend(
         0.002,
         None,
     ]
-    assert dict(charts["CPU load"]["traces"])["CPU_load"] == [*empty, 5.0, 25.0, 5.0, 25.0, 5.0, 25.0, None]
-    assert charts["CPU load"]["summary"] == {"CPU_load": 15.0}
-    assert dict(charts["Access technology: mobile0"]["traces"])["access_tech"] == [
+    assert dict(charts["CPU Load"]["traces"])["CPU_load"] == [*empty, 5.0, 25.0, 5.0, 25.0, 5.0, 25.0, None]
+    assert charts["CPU Load"]["summary"] == {"CPU_load": 15.0}
+    assert dict(charts["Access Technology"]["traces"])["access_tech"] == [
         *empty,
         4,
         4,
@@ -103,5 +103,5 @@ def test_ingest_and_charts_answer_the_same_on_every_backend(
         None,
     ]
     general = {c["title"]: c for c in answer["dashboard"]["charts"]}
-    assert general["General traffic"]["summary"] == {"upload": 0.0055, "download": 0.02}
-    assert dict(general["General WiFi clients"]["traces"])["wifi_clients"] == [1] * 6 + [0] * 7
+    assert general["General Traffic"]["summary"] == {"upload": 0.0055, "download": 0.02}
+    assert dict(general["General WiFi Clients"]["traces"])["wifi_clients"] == [1] * 6 + [0] * 7

@@ -86,6 +86,17 @@ def test_a_member_logs_in_and_sees_every_chart_of_a_device(
     assert {points for _t, _tr, points, _c in drawn} == {len(api["x"])}
     assert all(canvases == 1 for *_rest, canvases in drawn)
     assert page.text_content("#chart-status") == "9 charts, UTC"
+    # Summaries carry the API's summary_labels (loads 0.2, 0.4, 0.9 of one CPU: 50% on average).
+    summaries = dict(
+        page.eval_on_selector_all(
+            "section.chart",
+            "els => els.map(e => [e.querySelector('h2').textContent, e.querySelector('.summary').textContent])",
+        )
+    )
+    assert summaries["CPU Load"] == "CPU Load: 50%"
+    assert summaries["Traffic: eth0"].startswith("Total traffic: ")
+    # No summary label: the trace's name; the color scale's map names the value (4: LTE).
+    assert summaries["Access Technology"] == "access tech: 4 (lte)"
 
 
 def test_another_organization_gets_404_for_the_device_page(

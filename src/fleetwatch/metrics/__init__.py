@@ -2,6 +2,9 @@
 
 from fleetwatch.metrics.builtin import register_builtin
 from fleetwatch.metrics.registry import (
+    DEFAULT_COLORS,
+    DEVICE_TAGS,
+    GENERAL_TAGS,
     AlertDefaults,
     ChartType,
     MetricType,
@@ -16,10 +19,15 @@ from fleetwatch.metrics.registry import (
     unregister_chart,
     unregister_metric,
 )
+from fleetwatch.timeseries.queries import METRIC_FIELD
 
 register_builtin()
 
 __all__ = [
+    "DEFAULT_COLORS",
+    "DEVICE_TAGS",
+    "GENERAL_TAGS",
+    "METRIC_FIELD",
     "AlertDefaults",
     "ChartType",
     "MetricType",

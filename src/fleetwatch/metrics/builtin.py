@@ -1,155 +1,310 @@
-"""The built-in metric and chart types (what OpenWrt agents and active checks produce)."""
+"""The built-in metric and chart types: what OpenWrt agents and active checks produce.
 
-from fleetwatch.metrics.registry import AlertDefaults, ChartType, MetricType, register_chart, register_metric
+The charts compute what OpenWISP Monitoring 1.3's do (reference: monitoring.md §2) and
+present themselves as its chart API does (titles, summary labels, colors, fill, axes,
+color scales: §3.4-3.5), so the chart API is a drop-in for its consumers. Descriptions are
+our own words. Deliberate differences are listed in docs/api.md.
+"""
 
-TRAFFIC_COMMON = dict(
+from fleetwatch.metrics.registry import (
+    DEFAULT_COLORS,
+    AlertDefaults,
+    ChartType,
+    MetricType,
+    register_chart,
+    register_metric,
+)
+from fleetwatch.timeseries.model import ReadQuery
+from fleetwatch.timeseries.queries import METRIC_FIELD, AggregateTemplate
+
+C = DEFAULT_COLORS  # the palette by index, as the peer's declarations pick from it
+GB = 1e-9  # bytes → GB, bps → Gbps (the front end rescales "adaptive_prefix" units)
+
+
+def agg(
+    fn: str, field: str, alias: str | None = None, scale: float | None = None, digits: int | None = None
+) -> AggregateTemplate:
+    """Shorthand for the built-in declarations below."""
+    return AggregateTemplate(fn, field, alias, scale, digits)
+
+
+TRAFFIC = dict(
     unit="adaptive_prefix+B",
     type="stackedbar+lines",
-    query="traffic",
-    colors=("#7f7f7f", "#1f77b4", "#ff7f0e"),
+    aggregates=(agg("sum", "tx_bytes", "upload", scale=GB), agg("sum", "rx_bytes", "download", scale=GB)),
+    colors=(C[7], C[0], C[1]),
     trace_type={"download": "stackedbar", "upload": "stackedbar", "total": "lines"},
     trace_order=("total", "download", "upload"),
     calculate_total=True,
     summary_labels=("Total traffic", "Total download traffic", "Total upload traffic"),
 )
+MOBILE = dict(type="scatter", fill="none", yaxis={"zeroline": False}, colors=(C[3], C[0]))
+IPERF3 = dict(type="scatter", connect_points=True)
+
+# Access technologies in the order of the index agents store (0 = gsm … 5 = 5g), each with
+# the color the chart shows it in.
+ACCESS_TECHNOLOGIES = (
+    ("gsm", "#b42a0c"),
+    ("cdma1x", "#dd5817"),
+    ("evdo", "#df7514"),
+    ("umts", "#efdd50"),
+    ("lte", "#67c368"),
+    ("5g", "#377873"),
+)
 
 CHARTS = [
     ChartType(
         "uptime",
-        "Ping success rate",
-        "Share of pings that got an answer.",
+        "Ping Success Rate",
+        "Share of pings answered: 100% reachable, 0% unreachable, between the two the average "
+        "reachability over the period (measured with fping).",
         200,
         "%",
         "bar",
-        "uptime",
-        colors=("#2ca02c",),
+        (agg("mean", METRIC_FIELD, "uptime", scale=100),),
+        summary_labels=("Average Ping Success Rate",),
         colorscale={
             "max": 100,
             "min": 0,
-            "label": "Reachable",
-            "scale": [[0, "#d62728"], [0.5, "#ffcc00"], [1, "#2ca02c"]],
+            "label": "Rate",
+            "scale": [[0, "#c13000"], [0.1, "#ec7204"], [0.5, "#deed0e"], [0.9, "#90d000"], [1, "#7db201"]],
+            "map": [
+                [100, "#7db201", "Flawless"],
+                [90, "#90d000", "Mostly Reachable"],
+                [50, "#deed0e", "Partly Reachable"],
+                [10, "#ec7204", "Mostly Unreachable"],
+                [None, "#c13000", "Unreachable"],
+            ],
+            "fixed_value": 100,
         },
     ),
     ChartType(
         "packet_loss",
         "Packet loss",
-        "Share of ping packets lost.",
+        "Share of ICMP probe packets lost (measured with fping).",
         210,
         "%",
         "bar",
-        "packet_loss",
-        colors=("#d62728",),
+        (agg("mean", "loss", "packet_loss"),),
+        summary_labels=("Average packet loss",),
+        colors=(C[3],),
     ),
     ChartType(
         "rtt",
-        "Round trip time",
-        "Ping round trip time: average, best and worst.",
+        "Round Trip Time",
+        "Round trip time of ICMP probes in milliseconds: average, worst and best.",
         220,
         " ms",
         "scatter",
-        "rtt",
+        (
+            agg("mean", "rtt_avg", "RTT_average"),
+            agg("mean", "rtt_max", "RTT_max"),
+            agg("mean", "rtt_min", "RTT_min"),
+        ),
+        summary_labels=("Average RTT", "Average Max RTT", "Average Min RTT"),
     ),
     ChartType(
         "wifi_clients",
-        "WiFi clients",
-        "Distinct WiFi clients associated to the interface.",
+        "WiFi clients: {ifname}",
+        'Distinct WiFi clients associated to the wireless interface "{ifname}".',
         230,
         "",
         "bar",
-        "wifi_clients",
-        colors=("#1f77b4",),
+        (agg("count_distinct", METRIC_FIELD, "wifi_clients"),),
+        required_tags=("ifname",),
+        summary_labels=("Total Unique WiFi clients",),
     ),
     ChartType(
         "gen_wifi_clients",
-        "General WiFi clients",
-        "Distinct WiFi clients across the selected devices.",
+        "General WiFi Clients",
+        "Distinct WiFi clients across the whole network.",
         230,
         "",
         "bar",
-        "general_wifi_clients",
-        colors=("#1f77b4",),
+        (agg("count_distinct", METRIC_FIELD, "wifi_clients"),),
+        scope="general",
+        optional_tags=("ifname",),
+        summary_labels=("Total Unique WiFi clients",),
     ),
     ChartType(
-        "traffic", "Traffic", "Bytes downloaded and uploaded through the interface.", 240, **TRAFFIC_COMMON
+        "traffic",
+        "Traffic: {ifname}",
+        'Bytes through the interface "{ifname}": total, downloaded and uploaded.',
+        240,
+        required_tags=("ifname",),
+        **TRAFFIC,
     ),
     ChartType(
         "general_traffic",
-        "General traffic",
-        "Bytes through the selected interfaces of all devices.",
+        "General Traffic",
+        "Bytes through the whole network: total, downloaded and uploaded.",
         240,
-        **{**TRAFFIC_COMMON, "query": "general_traffic"},
+        scope="general",
+        optional_tags=("ifname",),
         fill="none",
+        **TRAFFIC,
     ),
-    ChartType("memory", "Memory usage", "Share of memory in use.", 250, "%", "scatter", "memory"),
-    ChartType("cpu", "CPU load", "One-minute load as a share of the CPUs.", 260, "%", "scatter", "cpu"),
-    ChartType("disk", "Disk usage", "Share of disk space in use.", 270, "%", "scatter", "disk"),
+    ChartType(
+        "memory",
+        "Memory Usage",
+        "Share of the memory (RAM) in use.",
+        250,
+        "%",
+        "scatter",
+        (agg("mean", "percent_used", "memory_usage"),),
+        summary_labels=("Memory Usage",),
+        colors=(C[4],),
+    ),
+    ChartType(
+        "cpu",
+        "CPU Load",
+        "One-minute load average as a share of the available CPUs.",
+        260,
+        "%",
+        "scatter",
+        (agg("mean", "cpu_usage", "CPU_load"),),
+        summary_labels=("CPU Load",),
+        colors=(C[7],),
+    ),
+    ChartType(
+        "disk",
+        "Disk Usage",
+        "Share of disk space in use, over all partitions.",
+        270,
+        "%",
+        "scatter",
+        (agg("mean", "used_disk", "disk_usage"),),
+        summary_labels=("Disk Usage",),
+        colors=(C[9],),
+    ),
     ChartType(
         "signal_strength",
-        "Signal strength",
-        "Mobile signal strength (RSSI) and power (RSRP/RSCP).",
+        "Signal Strength (RSSI)",
+        "Mobile signal strength (RSSI) and signal power (RSRP or RSCP), in dBm.",
         205,
         " dBm",
-        "scatter",
-        "signal_strength",
-        fill="none",
-        yaxis={"zeroline": False},
+        aggregates=(
+            agg("mean", "signal_strength", "signal_strength", digits=0),
+            agg("mean", "signal_power", "signal_power", digits=0),
+        ),
+        summary_labels=("Average Signal Power (RSRP)", "Average Signal Strength (RSSI)"),
+        **MOBILE,
     ),
     ChartType(
         "signal_quality",
-        "Signal quality",
-        "Mobile signal quality (RSRQ) and signal-to-noise ratio.",
+        "Signal Quality (RSRQ)",
+        "Mobile signal quality (RSRQ) and signal-to-noise ratio (SNR), in dB.",
         206,
         " dB",
-        "scatter",
-        "signal_quality",
+        aggregates=(
+            agg("mean", "signal_quality", "signal_quality", digits=0),
+            agg("mean", "snr", "signal_to_noise_ratio", digits=0),
+        ),
+        summary_labels=("Average Signal Quality (RSRQ)", "Average Signal to Noise Ratio (SNR)"),
+        **MOBILE,
     ),
     ChartType(
         "access_tech",
-        "Access technology",
-        "Most used mobile access technology.",
+        "Access Technology",
+        "The mobile access technology (GSM, UMTS, LTE, 5G…) used most in each period.",
         207,
         "",
         "bar",
-        "access_tech",
+        (agg("mode", "access_tech", "access_tech"),),
         colorscale={
+            "label": "",
+            # [index, color, name], most evolved first
+            "map": [[i, color, name] for i, (name, color) in reversed(list(enumerate(ACCESS_TECHNOLOGIES)))],
             "max": 5,
             "min": 0,
-            "label": "Technology",
-            "scale": [[0, "#d62728"], [0.6, "#ffcc00"], [1, "#2ca02c"]],
-            "map": [[0, "gsm"], [1, "cdma1x"], [2, "evdo"], [3, "umts"], [4, "lte"], [5, "5g"]],
+            "scale": [
+                [0, "#b42a0c"],
+                [0.1, "#dd5817"],
+                [0.2, "#df7514"],
+                [0.5, "#efdd50"],
+                [0.8, "#67c368"],
+                [1, "#377873"],
+            ],
+            "fixed_value": 100,
         },
     ),
     ChartType(
         "bandwidth",
         "Bandwidth",
-        "iperf3 bandwidth, TCP and UDP.",
+        "Bit rate of the iperf3 test, TCP and UDP.",
         280,
         "adaptive_prefix+bps",
-        "scatter",
-        "bandwidth",
-        connect_points=True,
+        aggregates=(
+            agg("mean", "sent_bps_tcp", "TCP", scale=GB),
+            agg("mean", "sent_bps_udp", "UDP", scale=GB),
+        ),
+        summary_labels=("TCP bitrate", "UDP bitrate"),
+        colors=(C[0], C[3]),
+        fill="none",
+        **IPERF3,
     ),
     ChartType(
         "transfer",
-        "Transferred data",
-        "iperf3 bytes transferred, TCP and UDP.",
+        "Transferred Data",
+        "Data sent by the iperf3 test, TCP and UDP.",
         290,
         "adaptive_prefix+B",
-        "scatter",
-        "transfer",
-        connect_points=True,
+        aggregates=(
+            agg("sum", "sent_bytes_tcp", "TCP", scale=GB),
+            agg("sum", "sent_bytes_udp", "UDP", scale=GB),
+        ),
+        summary_labels=("TCP transferred data", "UDP transferred data"),
+        colors=(C[0], C[3]),
+        fill="none",
+        **IPERF3,
     ),
-    ChartType("retransmits", "Retransmits", "iperf3 TCP retransmits.", 300, "", "scatter", "retransmits"),
-    ChartType("jitter", "Jitter", "iperf3 UDP jitter.", 330, " ms", "scatter", "jitter"),
-    ChartType("datagram", "Datagrams", "iperf3 UDP datagrams lost and sent.", 340, "", "scatter", "datagram"),
+    ChartType(
+        "retransmits",
+        "Retransmits",
+        "TCP retransmits of the iperf3 test.",
+        300,
+        "",
+        aggregates=(agg("mean", "retransmits", "retransmits"),),
+        summary_labels=("Retransmits",),
+        colors=(C[7],),
+        **IPERF3,
+    ),
+    ChartType(
+        "jitter",
+        "Jitter",
+        "Variation of latency in the iperf3 UDP test, in milliseconds.",
+        330,
+        " ms",
+        aggregates=(agg("mean", "jitter", "jitter"),),
+        summary_labels=("Jitter",),
+        colors=(C[4],),
+        **IPERF3,
+    ),
+    ChartType(
+        "datagram",
+        "Datagram",
+        "Datagrams lost and sent in the iperf3 UDP test.",
+        340,
+        "",
+        aggregates=(
+            agg("mean", "lost_packets", "lost_datagram"),
+            agg("mean", "total_packets", "total_datagram"),
+        ),
+        summary_labels=("Lost datagram", "Total datagram"),
+        colors=(C[3], C[2]),
+        fill="none",
+        **IPERF3,
+    ),
     ChartType(
         "datagram_loss",
-        "Datagram loss",
-        "Share of iperf3 UDP datagrams lost.",
+        "Datagram Loss",
+        "Share of datagrams lost in the iperf3 UDP test.",
         350,
         "%",
-        "scatter",
-        "datagram_loss",
+        aggregates=(agg("mean", "lost_percent", "datagram_loss"),),
+        summary_labels=("Datagram loss",),
+        colors=(C[3],),
+        **IPERF3,
     ),
 ]
 
@@ -319,6 +474,24 @@ METRICS = [
         notification=False,
     ),
 ]
+
+
+# The latest raw NetJSON report of each device (field "data", a JSON string), kept in the
+# short retention tier; ``?status=true`` is served from the database's copy instead.
+DEVICE_DATA_MEASUREMENT = "device_data"
+DEVICE_DATA_RETENTION = "short"
+
+
+def device_data_query(pk: str) -> ReadQuery:
+    """The latest raw NetJSON snapshot stored for a device (tag ``pk``)."""
+    return ReadQuery(
+        DEVICE_DATA_MEASUREMENT,
+        fields=["data"],
+        tags={"pk": pk},
+        order="desc",
+        limit=1,
+        retention=DEVICE_DATA_RETENTION,
+    )
 
 
 def register_builtin() -> None:

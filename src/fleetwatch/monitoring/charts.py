@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from fleetwatch.core.timeseries import get_backend
-from fleetwatch.metrics import get_chart
+from fleetwatch.metrics import RegistryError, get_chart, get_metric
 from fleetwatch.monitoring.ingestion import CONTENT_TYPE
 from fleetwatch.timeseries import InvalidQuery
 from fleetwatch.timeseries.buckets import (
@@ -21,6 +22,9 @@ from fleetwatch.timeseries.buckets import (
     range_start,
 )
 from fleetwatch.timeseries.model import get_zone
+from fleetwatch.timeseries.queries import raw_query
+
+log = logging.getLogger(__name__)
 
 # The charts of a page are computed side by side where that helps (server databases: the
 # GIL is released while they answer). A process-wide pool, so each of its threads keeps its
@@ -73,9 +77,15 @@ def round_value(value):
 
 
 def chart_data(chart_type, metric_key, tags, field_name, window: Window):
-    """(x labels, traces, summary, has_data) of one chart type over a window."""
-    template = chart_type.template()
-    query = template.query(
+    """(x labels, traces, summary, has_data) of one chart type over a window.
+
+    A chart with aggregates answers one value per bucket of the window; a chart without
+    (raw values) one value per stored point, labelled with the point's own time, and a
+    summary of ``None`` (there is nothing to sum up), as OpenWISP Monitoring answers.
+    """
+    if chart_type.is_raw:
+        return raw_chart_data(metric_key, tags, field_name, window)
+    query = chart_type.template.query(
         metric_key,
         start=window.start,
         end=window.end,
@@ -91,40 +101,71 @@ def chart_data(chart_type, metric_key, tags, field_name, window: Window):
     return x, traces, summary, result.has_data
 
 
+def raw_chart_data(measurement, tags, field_name, window: Window):
+    """The raw values of one field in the window, oldest first (see ``chart_data``)."""
+    zone = get_zone(window.timezone)
+    rows = get_backend().read(raw_query(measurement, field_name, tags, since=window.start, until=window.end))
+    x = [row.time.astimezone(zone).strftime("%Y-%m-%d %H:%M") for row in rows]
+    values = [round_value(row.fields.get(field_name)) for row in rows]
+    return x, [[field_name, values]], {field_name: None}, bool(rows)
+
+
 def device_charts(device, window: Window) -> tuple[list[str], list[dict]]:
-    """Every chart of a device with data in the window, ordered by order then title."""
+    """Every chart of a device with data in the window, ordered by order then title.
+
+    Each chart is the chart type's presentation (``ChartType.as_json``, title and description
+    filled in with the metric's tags) plus ``traces`` and ``summary``. All charts with
+    aggregates share the answer's ``x``; a raw-value chart carries its own ``x`` too (its
+    points have their own times), and lends it to the answer when no other chart has data.
+    """
     jobs = []
     for metric in device.metrics.prefetch_related("charts").order_by("name"):
         tags = {"content_type": CONTENT_TYPE, "object_id": str(device.pk), **metric.main_tags}
         for chart in metric.charts.all():
-            chart_type = get_chart(chart.configuration)
-            if chart_type.template() is not None:
+            try:
+                chart_type = get_chart(chart.configuration)
+            except RegistryError:
+                # A chart row whose type is no longer declared (settings changed): skip it.
+                log.warning("chart %s of %s has an unknown type %r", chart.pk, metric, chart.configuration)
+                continue
+            if chart_type.scope == "device":
                 jobs.append((metric, chart_type, tags))
     results = _map(lambda job: chart_data(job[1], job[0].key, job[2], job[0].field_name, window), jobs)
     x: list[str] = []
-    charts = []
+    raw_x: list[str] = []
+    ranked = []
     for (metric, chart_type, _tags), (labels, traces, summary, has_data) in zip(jobs, results, strict=True):
         if not has_data:
             continue
-        if not x and chart_type.type != "histogram":
+        body = chart_type.as_json(metric.main_tags, metric.name)
+        body.update(traces=traces, summary=summary)
+        if chart_type.is_raw:
+            body["x"] = labels
+            raw_x = raw_x or labels
+        elif not x and chart_type.type != "histogram":
             x = labels
-        body = chart_type.as_json()
-        if metric.main_tags.get("ifname"):
-            body["title"] = f"{body['title']}: {metric.main_tags['ifname']}"
-        body.update(traces=traces, summary=summary, order=chart_type.order, metric=metric.name)
-        charts.append(body)
-    charts.sort(key=lambda body: (body["order"], body["title"]))
-    return x, charts
+        ranked.append(((chart_type.order, body["title"]), body))
+    ranked.sort(key=lambda item: item[0])
+    return x or raw_x, [body for _key, body in ranked]
 
 
 def charts_csv(x: list[str], charts: list[dict]) -> str:
-    """One row per bucket: time, then "<trace> - <chart title>" columns."""
+    """One row per bucket: time, then "<trace> - <chart title>" columns. Raw-value charts
+    (their own ``x``) follow, each after an empty row: its title, then time and value rows."""
     out = io.StringIO()
     writer = csv.writer(out)
-    columns = [(chart, name, values) for chart in charts for name, values in chart["traces"]]
+    shared = [chart for chart in charts if "x" not in chart]
+    columns = [(chart, name, values) for chart in shared for name, values in chart["traces"]]
     writer.writerow(["time", *[f"{name} - {chart['title']}" for chart, name, _ in columns]])
-    for i, label in enumerate(x):
+    for i, label in enumerate(x if shared else []):
         writer.writerow([label, *[values[i] if i < len(values) else "" for _c, _n, values in columns]])
+    for chart in charts:
+        if "x" in chart:
+            writer.writerow([])
+            writer.writerow([chart["title"]])
+            writer.writerow(["time", *[name for name, _values in chart["traces"]]])
+            for i, label in enumerate(chart["x"]):
+                writer.writerow([label, *[values[i] for _name, values in chart["traces"]]])
     return out.getvalue()
 
 
@@ -133,24 +174,31 @@ DASHBOARD_TRAFFIC_INTERFACES = ("wan", "eth1", "eth0.2")
 
 
 def dashboard_charts(organization_ids, window: Window, location_ids=(), interfaces=()) -> tuple[list, list]:
-    """General traffic and distinct WiFi clients across the organizations' devices."""
+    """General traffic and distinct WiFi clients across the organizations' devices (the charts
+    of the ``general_traffic`` and ``general_clients`` metric types)."""
     scope = {"organization_id": [str(i) for i in organization_ids]}
     if location_ids:
         scope["location_id"] = [str(i) for i in location_ids]
     x: list[str] = []
-    charts = []
-    for name, measurement, field, extra in (
-        ("general_traffic", "traffic", None, {"ifname": list(interfaces or DASHBOARD_TRAFFIC_INTERFACES)}),
-        ("gen_wifi_clients", "wifi_clients", "clients", {}),
+    ranked = []
+    for metric_name, extra in (
+        ("general_traffic", {"ifname": list(interfaces or DASHBOARD_TRAFFIC_INTERFACES)}),
+        ("general_clients", {}),
     ):
-        chart_type = get_chart(name)
-        labels, traces, summary, has_data = chart_data(
-            chart_type, measurement, {**scope, **extra}, field, window
-        )
-        if not has_data:
-            continue
-        x = x or labels
-        charts.append(
-            {**chart_type.as_json(), "traces": traces, "summary": summary, "order": chart_type.order}
-        )
-    return x, charts
+        metric_type = get_metric(metric_name)
+        for chart_name in metric_type.charts:
+            chart_type = get_chart(chart_name)
+            labels, traces, summary, has_data = chart_data(
+                chart_type, metric_type.key, {**scope, **extra}, metric_type.field_name, window
+            )
+            if not has_data:
+                continue
+            x = x or labels
+            body = {
+                **chart_type.as_json(metric_name=metric_type.metric_name),
+                "traces": traces,
+                "summary": summary,
+            }
+            ranked.append(((chart_type.order, body["title"]), body))
+    ranked.sort(key=lambda item: item[0])
+    return x, [body for _key, body in ranked]

@@ -34,11 +34,11 @@ from fleetwatch.ingest.netjson import (
 )
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.metrics import get_metric
+from fleetwatch.metrics.builtin import DEVICE_DATA_MEASUREMENT, DEVICE_DATA_RETENTION
 from fleetwatch.monitoring.evaluation import record_reported
 from fleetwatch.monitoring.models import Chart, DeviceState, Metric
 from fleetwatch.monitoring.series import CONTENT_TYPE, device_tags
 from fleetwatch.timeseries import Point, ReadQuery
-from fleetwatch.timeseries.queries import DEVICE_DATA_MEASUREMENT, DEVICE_DATA_RETENTION
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)

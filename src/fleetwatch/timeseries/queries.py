@@ -1,38 +1,72 @@
-"""The built-in chart queries, as declarations (no backend query text anywhere).
+"""Generic chart templates: aggregates and tag rules, made concrete for a time range.
 
-Each ``ChartTemplate`` names its aggregates and which tags scope it; ``template.query(...)``
-turns it into a ``ChartQuery`` for a time range. The 19 templates reproduce the peer's
-InfluxQL charts (reference: monitoring.md §2), with one deliberate fix: the iperf3 charts
-honour a custom end date like every other chart.
+A ``ChartTemplate`` says which aggregates a chart computes and which tag filters it needs or
+accepts; ``template.query(...)`` turns it into a ``ChartQuery`` for a measurement, a window
+and tag values. An aggregate may name its field as ``METRIC_FIELD`` (``"{field_name}"``): the
+field is then given when the query is made, so one template serves several series.
+
+This module knows nothing of what is charted (devices, interfaces, organizations): the chart
+declarations that use it live in ``fleetwatch.metrics``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from fleetwatch.timeseries.errors import InvalidQuery
 from fleetwatch.timeseries.model import Aggregate, ChartQuery, ReadQuery, TagFilter
 
-GB = 1e-9  # bytes → GB, bps → Gbps (the front end rescales "adaptive_prefix" units)
+# The field of an aggregate that is only known when the query is made.
+METRIC_FIELD = "{field_name}"
 
-# Tags a device ("object") chart is always scoped by.
-OBJECT_TAGS = ("content_type", "object_id")
-# Optional filters of organisation-wide ("general") charts.
-GENERAL_TAGS = ("organization_id", "location_id", "floorplan_id")
+
+@dataclass(frozen=True)
+class AggregateTemplate:
+    """An ``Aggregate`` whose field may be ``METRIC_FIELD``; validated when declared.
+
+    ``alias`` defaults to the (concrete) field name, as for ``Aggregate``.
+    """
+
+    fn: str
+    field: str
+    alias: str | None = None
+    scale: float | None = None
+    digits: int | None = None
+
+    def __post_init__(self) -> None:
+        # An Aggregate built now checks fn, names, scale and digits (InvalidQuery if wrong).
+        self.concrete("field_name_checked_later" if self.field == METRIC_FIELD else None)
+
+    def concrete(self, field_name: str | None = None) -> Aggregate:
+        """The ``Aggregate`` for a field name (needed when the field is ``METRIC_FIELD``)."""
+        field = self.field
+        if field == METRIC_FIELD:
+            if not field_name:
+                raise InvalidQuery(f"aggregate {self.alias or field!r} needs the field name it stands for")
+            field = field_name
+        return Aggregate(self.fn, field, self.alias or field, self.scale, self.digits)
 
 
 @dataclass(frozen=True)
 class ChartTemplate:
-    """A chart's aggregates and scope. ``{field_name}`` in a field is the metric's field."""
+    """A chart's aggregates and tag rules.
+
+    ``required_tags`` must be given a value by every query; ``optional_tags`` may be (``None``:
+    any other tag may). Each aggregate is an ``Aggregate`` or an ``AggregateTemplate``.
+    """
 
     name: str
-    aggregates: tuple[Aggregate, ...]
-    required_tags: tuple[str, ...] = OBJECT_TAGS
-    optional_tags: tuple[str, ...] = ()
+    aggregates: tuple[Aggregate | AggregateTemplate, ...]
+    required_tags: tuple[str, ...] = ()
+    optional_tags: tuple[str, ...] | None = ()
     group_by: str | None = None
     cumulative: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.aggregates:
+            raise InvalidQuery(f"chart {self.name!r} needs at least one aggregate")
 
     def query(
         self,
@@ -45,14 +79,23 @@ class ChartTemplate:
         field_name: str | None = None,
         retention: str = "default",
     ) -> ChartQuery:
+        """The ``ChartQuery`` over ``[start, end]``; InvalidQuery for a missing or unknown tag,
+        or a missing ``field_name`` where an aggregate needs one."""
         tags = {k: v for k, v in (tags or {}).items() if v not in (None, "", [], ())}
         missing = [key for key in self.required_tags if key not in tags]
         if missing:
             raise InvalidQuery(f"chart {self.name!r} needs the tag(s) {', '.join(missing)}")
-        unknown = set(tags) - set(self.required_tags) - set(self.optional_tags)
-        if unknown:
-            raise InvalidQuery(f"chart {self.name!r} cannot filter by {', '.join(sorted(unknown))}")
-        aggregates = [self._concrete(agg, field_name) for agg in self.aggregates]
+        if self.optional_tags is not None:
+            unknown = set(tags) - set(self.required_tags) - set(self.optional_tags)
+            if unknown:
+                raise InvalidQuery(f"chart {self.name!r} cannot filter by {', '.join(sorted(unknown))}")
+        aggregates = []
+        for agg in self.aggregates:
+            if isinstance(agg, AggregateTemplate):
+                if agg.field == METRIC_FIELD and not field_name:
+                    raise InvalidQuery(f"chart {self.name!r} needs the metric's field name")
+                agg = agg.concrete(field_name)
+            aggregates.append(agg)
         return ChartQuery(
             measurement=measurement,
             aggregates=aggregates,
@@ -66,90 +109,8 @@ class ChartTemplate:
             retention=retention,
         )
 
-    def _concrete(self, agg: Aggregate, field_name: str | None) -> Aggregate:
-        if agg.field != "field_name":
-            return agg
-        if not field_name:
-            raise InvalidQuery(f"chart {self.name!r} needs the metric's field name")
-        return Aggregate(agg.fn, field_name, agg.alias, agg.scale, agg.digits)
 
-
-def _object(
-    name: str, *aggregates: Aggregate, extra: Sequence[str] = (), optional: Sequence[str] = ()
-) -> ChartTemplate:
-    return ChartTemplate(name, tuple(aggregates), OBJECT_TAGS + tuple(extra), tuple(optional))
-
-
-def _general(name: str, *aggregates: Aggregate) -> ChartTemplate:
-    return ChartTemplate(name, tuple(aggregates), (), (*GENERAL_TAGS, "ifname"))
-
-
-# "field_name" stands for the metric's own field (``{field_name}`` in the peer's templates).
-_FIELD = "field_name"
-
-CHART_QUERIES: dict[str, ChartTemplate] = {
-    t.name: t
-    for t in [
-        _object("uptime", Aggregate("mean", _FIELD, "uptime", scale=100)),
-        _object("packet_loss", Aggregate("mean", "loss", "packet_loss")),
-        _object(
-            "rtt",
-            Aggregate("mean", "rtt_avg", "RTT_average"),
-            Aggregate("mean", "rtt_max", "RTT_max"),
-            Aggregate("mean", "rtt_min", "RTT_min"),
-        ),
-        _object("wifi_clients", Aggregate("count_distinct", _FIELD, "wifi_clients"), extra=("ifname",)),
-        _general("general_wifi_clients", Aggregate("count_distinct", _FIELD, "wifi_clients")),
-        _object(
-            "traffic",
-            Aggregate("sum", "tx_bytes", "upload", scale=GB),
-            Aggregate("sum", "rx_bytes", "download", scale=GB),
-            extra=("ifname",),
-        ),
-        _general(
-            "general_traffic",
-            Aggregate("sum", "tx_bytes", "upload", scale=GB),
-            Aggregate("sum", "rx_bytes", "download", scale=GB),
-        ),
-        _object("memory", Aggregate("mean", "percent_used", "memory_usage")),
-        _object("cpu", Aggregate("mean", "cpu_usage", "CPU_load")),
-        _object("disk", Aggregate("mean", "used_disk", "disk_usage")),
-        _object(
-            "signal_strength",
-            Aggregate("mean", "signal_strength", "signal_strength", digits=0),
-            Aggregate("mean", "signal_power", "signal_power", digits=0),
-            optional=("ifname",),
-        ),
-        _object(
-            "signal_quality",
-            Aggregate("mean", "signal_quality", "signal_quality", digits=0),
-            Aggregate("mean", "snr", "signal_to_noise_ratio", digits=0),
-            optional=("ifname",),
-        ),
-        _object("access_tech", Aggregate("mode", "access_tech", "access_tech"), optional=("ifname",)),
-        _object(
-            "bandwidth",
-            Aggregate("mean", "sent_bps_tcp", "TCP", scale=GB),
-            Aggregate("mean", "sent_bps_udp", "UDP", scale=GB),
-        ),
-        _object(
-            "transfer",
-            Aggregate("sum", "sent_bytes_tcp", "TCP", scale=GB),
-            Aggregate("sum", "sent_bytes_udp", "UDP", scale=GB),
-        ),
-        _object("retransmits", Aggregate("mean", "retransmits", "retransmits")),
-        _object("jitter", Aggregate("mean", "jitter", "jitter")),
-        _object(
-            "datagram",
-            Aggregate("mean", "lost_packets", "lost_datagram"),
-            Aggregate("mean", "total_packets", "total_datagram"),
-        ),
-        _object("datagram_loss", Aggregate("mean", "lost_percent", "datagram_loss")),
-    ]
-}
-
-
-def default_raw_query(
+def raw_query(
     measurement: str,
     field_name: str,
     tags: Mapping[str, TagFilter] | None = None,
@@ -157,23 +118,14 @@ def default_raw_query(
     until: datetime | None = None,
     retention: str = "default",
 ) -> ReadQuery:
-    """A chart without a query shows the raw values of the metric's field, oldest first."""
+    """The raw values of one field, oldest first (a chart without aggregates shows these)."""
     return ReadQuery(
         measurement, fields=[field_name], tags=tags, since=since, until=until, retention=retention
     )
 
 
-DEVICE_DATA_MEASUREMENT = "device_data"
-DEVICE_DATA_RETENTION = "short"
-
-
-def device_data_query(pk: str) -> ReadQuery:
-    """The latest raw NetJSON snapshot of a device (field ``data``, a JSON string)."""
-    return ReadQuery(
-        DEVICE_DATA_MEASUREMENT,
-        fields=["data"],
-        tags={"pk": pk},
-        order="desc",
-        limit=1,
-        retention=DEVICE_DATA_RETENTION,
-    )
+def latest_query(
+    measurement: str, field_name: str, tags: Mapping[str, TagFilter], retention: str = "default"
+) -> ReadQuery:
+    """The newest point's value of one field among the series matching ``tags``."""
+    return ReadQuery(measurement, fields=[field_name], tags=tags, order="desc", limit=1, retention=retention)

@@ -1,4 +1,5 @@
-"""The 19 built-in charts on one fixture dataset: exact values worked out by hand.
+"""The 19 built-in charts (declared in fleetwatch.metrics) on one fixture dataset: exact values
+worked out by hand.
 
 Two hour buckets, 10:00 and 11:00 UTC on 2026-10-20. Device A belongs to org1, device B to
 org2; B's points must never leak into A's charts.
@@ -6,7 +7,8 @@ org2; B's points must never leak into A's charts.
 
 import pytest
 
-from fleetwatch.timeseries.queries import CHART_QUERIES, device_data_query
+from fleetwatch.metrics import chart_types, get_chart
+from fleetwatch.metrics.builtin import device_data_query
 from tests.timeseries.helpers import at, point
 
 CT = "inventory.device"
@@ -119,7 +121,7 @@ def fleet(backend):
 
 
 def run(backend, chart, measurement, tags, field_name=None):
-    query = CHART_QUERIES[chart].query(
+    query = get_chart(chart).template.query(
         measurement, start=at(10), end=at(11, 59), interval="1h", tags=tags, field_name=field_name
     )
     return backend.chart(query).series, backend.summary(query)
@@ -149,13 +151,13 @@ class approx:
 
 
 def test_there_are_nineteen_built_in_charts():
-    assert sorted(CHART_QUERIES) == sorted(
+    assert sorted(name for name, chart in chart_types().items() if not chart.is_raw) == sorted(
         [
             "uptime",
             "packet_loss",
             "rtt",
             "wifi_clients",
-            "general_wifi_clients",
+            "gen_wifi_clients",
             "traffic",
             "general_traffic",
             "memory",
@@ -193,19 +195,19 @@ def test_wifi_client_charts(fleet):
         {"wifi_clients": [2, 1]},
         {"wifi_clients": 3},
     )
-    general = CHART_QUERIES["general_wifi_clients"]
-    assert run(fleet, "general_wifi_clients", "wifi_clients", {"organization_id": "org1"}, "clients") == (
+    general = get_chart("gen_wifi_clients").template
+    assert run(fleet, "gen_wifi_clients", "wifi_clients", {"organization_id": "org1"}, "clients") == (
         {"wifi_clients": [3, 1]},
         {"wifi_clients": 4},
     )
     assert run(
         fleet,
-        "general_wifi_clients",
+        "gen_wifi_clients",
         "wifi_clients",
         {"organization_id": ["org1", "org2"]},
         "clients",
     ) == ({"wifi_clients": [4, 2]}, {"wifi_clients": 5})
-    assert run(fleet, "general_wifi_clients", "wifi_clients", {}, "clients")[1] == {"wifi_clients": 5}
+    assert run(fleet, "gen_wifi_clients", "wifi_clients", {}, "clients")[1] == {"wifi_clients": 5}
     assert general.required_tags == ()
 
 
@@ -274,11 +276,13 @@ def test_a_chart_needs_its_scope_tags():
     from fleetwatch.timeseries import InvalidQuery
 
     with pytest.raises(InvalidQuery, match="needs the tag\\(s\\) object_id"):
-        CHART_QUERIES["cpu"].query("cpu", start=at(10), tags={"content_type": CT})
+        get_chart("cpu").template.query("cpu", start=at(10), tags={"content_type": CT})
+    with pytest.raises(InvalidQuery, match="needs the tag\\(s\\) ifname"):
+        get_chart("traffic").template.query("traffic", start=at(10), tags=SCOPE_A)
     with pytest.raises(InvalidQuery, match="cannot filter by colour"):
-        CHART_QUERIES["cpu"].query("cpu", start=at(10), tags={**SCOPE_A, "colour": "red"})
+        get_chart("general_traffic").template.query("traffic", start=at(10), tags={"colour": "red"})
     with pytest.raises(InvalidQuery, match="needs the metric's field name"):
-        CHART_QUERIES["uptime"].query("ping", start=at(10), tags=SCOPE_A)
+        get_chart("uptime").template.query("ping", start=at(10), tags=SCOPE_A)
 
 
 def test_the_latest_device_snapshot(backend, clock):

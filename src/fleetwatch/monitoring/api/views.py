@@ -119,17 +119,31 @@ class DeviceMonitoringView(APIView):
 
 
 def device_summary(device: Device) -> dict:
+    """The device fields of the chart API, those of OpenWISP Monitoring's device view
+    (``MonitoringDeviceDetailSerializer``): ``monitoring`` holds the health status and each
+    metric's health. Fields Fleetwatch does not keep answer the peer's empty value (``group``,
+    ``last_ip``, ``modified``: null; ``model``, ``os``, ``system``, ``notes``: ""); the
+    peer's ``config`` (configuration management) is left out, as it is for a device without
+    one. Datetimes go out as DRF renders them (ISO 8601, ``Z`` for UTC), as the peer's do."""
     from fleetwatch.inventory.api.serializers import health_status
 
+    metrics = device.metrics.order_by("name").values("name", "is_healthy")
     return {
         "id": str(device.pk),
         "name": device.name,
         "organization": str(device.organization_id),
+        "group": None,
         "mac_address": device.mac_address,
+        "key": device.key,
+        "last_ip": None,
         "management_ip": device.management_ip,
-        "is_active": device.is_active,
-        "last_seen": device.last_seen.isoformat() if device.last_seen else None,
-        "health_status": health_status(device),
+        "model": "",
+        "os": "",
+        "system": "",
+        "notes": "",
+        "monitoring": {"status": health_status(device), "related_metrics": list(metrics)},
+        "created": device.created,
+        "modified": None,
     }
 
 

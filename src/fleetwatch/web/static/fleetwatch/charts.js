@@ -36,7 +36,23 @@
     return { factor: 1 / chosen[0], unit: " " + chosen[1] + base };
   }
 
-  function draw(chart, x) {
+  function summaryLabel(chart, key) {
+    // As the chart API's peer: summary_labels follow trace_order when given, else the traces.
+    const labels = chart.summary_labels || [];
+    const at = chart.trace_order ? chart.trace_order.indexOf(key) : chart.traces.findIndex((t) => t[0] === key);
+    return labels[at] || key.replace(/_/g, " ");
+  }
+
+  function mapped(chart, value) {
+    // colorscale.map: [[threshold, color, name], …] from the highest threshold down (null: the rest).
+    const map = (chart.colorscale && chart.colorscale.map) || [];
+    if (value === null || value === undefined) return null;
+    const hit = map.find((entry) => entry[0] === null || value >= entry[0]);
+    return hit && hit.length > 2 ? hit[2] : null;
+  }
+
+  function draw(chart, sharedX) {
+    const x = chart.x || sharedX;  // a raw-value chart has its own times
     const traces = chart.traces.map((t) => [t[0], t[1].slice()]);
     if (chart.calculate_total) {
       const total = x.map((_, i) => {
@@ -50,8 +66,19 @@
     box.className = "chart card";
     box.dataset.traces = String(traces.length);
     box.dataset.points = String(x.length);
-    const summary = Object.entries(chart.summary || {})
-      .map(([k, v]) => `${k}: ${v === null ? "n/a" : Math.round(v * scale.factor * 100) / 100}${scale.unit}`)
+    const sums = Object.assign({}, chart.summary || {});
+    if (chart.calculate_total) {
+      const values = Object.values(sums).filter((v) => v !== null);
+      sums.total = values.length ? values.reduce((a, b) => a + b, 0) : null;
+    }
+    const summary = traces
+      .filter((t) => t[0] in sums)
+      .map((t) => {
+        const v = sums[t[0]];
+        const named = mapped(chart, v);
+        const shown = v === null ? "n/a" : Math.round(v * scale.factor * 100) / 100 + scale.unit;
+        return `${summaryLabel(chart, t[0])}: ${shown}${named ? " (" + named + ")" : ""}`;
+      })
       .join(" · ");
     box.innerHTML = `<h2></h2><p class="description"></p><p class="summary"></p><div class="plot"></div>`;
     box.querySelector("h2").textContent = chart.title;
@@ -60,10 +87,14 @@
     root.appendChild(box);
     const index = x.map((_, i) => i);
     const bars = chart.type === "bar" || (chart.type || "").startsWith("stackedbar");
+    const color = (key, i) => {
+      const at = chart.trace_order ? chart.trace_order.indexOf(key) : i;
+      return (chart.colors && chart.colors[at]) || PALETTE[i % PALETTE.length];
+    };
     const series = [{}].concat(traces.map((t, i) => ({
-      label: t[0],
-      stroke: (chart.colors && chart.colors[i]) || PALETTE[i % PALETTE.length],
-      fill: bars && t[0] !== "total" ? ((chart.colors && chart.colors[i]) || PALETTE[i % PALETTE.length]) + "55" : undefined,
+      label: (chart.trace_labels && chart.trace_labels[t[0]]) || t[0].replace(/_/g, " "),
+      stroke: color(t[0], i),
+      fill: bars && t[0] !== "total" ? color(t[0], i) + "55" : undefined,
       spanGaps: !!chart.connect_points,
       paths: bars && t[0] !== "total" ? uPlot.paths.bars({ size: [0.8] }) : undefined,
       value: (u, v) => (v === null || v === undefined ? "N/A" : (Math.round(v * 100) / 100) + scale.unit),
@@ -94,8 +125,9 @@
       status.textContent = (body && body.detail) || `Could not load the charts (${why}).`;
       return;
     }
-    body.charts.forEach((chart) => draw(chart, body.x));
-    window.fleetwatchCharts = body.charts.map((c) => ({ title: c.title, traces: c.traces.length, points: body.x.length }));
+    const x = body.x || [];
+    body.charts.forEach((chart) => draw(chart, x));
+    window.fleetwatchCharts = body.charts.map((c) => ({ title: c.title, traces: c.traces.length, points: (c.x || x).length }));
     status.textContent = body.charts.length ? `${body.charts.length} charts, ${zone}` : "No data in this range.";
     root.dataset.loaded = "true";
   }
