@@ -29,3 +29,14 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ("organization", "is_active")
     search_fields = ("name", "mac_address", "id")
     readonly_fields = ("id", "last_seen", "created")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The add form would show the Id of an unsaved instance, and saving makes another one
+        # (issue 13: an agent configured with the shown UUID got 404): no Id before saving.
+        if obj is None:
+            return ("last_seen", "created")
+        return self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [f for f in fields if f != "id"] if obj is None else fields
