@@ -98,6 +98,8 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from django.core.management import call_command
 
+    # The server's processes read the settings afresh: ALLOWED_HOSTS follows the address served on.
+    os.environ["FLEETWATCH_BIND"] = args.bind
     _system_checks()
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)

@@ -24,6 +24,7 @@ from fleetwatch.core.env import (
     env_str,
     env_url,
 )
+from fleetwatch.core.hosts import default_allowed_hosts
 from fleetwatch.timeseries.loading import URL_SCHEMES as TIMESERIES_SCHEMES
 
 # Every FLEETWATCH_* environment variable is read here, through the typed readers of
@@ -87,7 +88,11 @@ def _database(url: str) -> dict:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("FLEETWATCH_DEBUG", False)
-ALLOWED_HOSTS = env_list("FLEETWATCH_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# The address `fleetwatch serve` listens on (`--bind` sets it for the server's processes).
+FLEETWATCH_BIND = env_str("FLEETWATCH_BIND", "127.0.0.1:8000")
+# Unset: the addresses Fleetwatch serves on (loopback; with 0.0.0.0 every address of this
+# machine), so a router posting to the LAN address is not refused with 400 (core/hosts.py).
+ALLOWED_HOSTS = env_list("FLEETWATCH_ALLOWED_HOSTS", default_allowed_hosts(FLEETWATCH_BIND))
 # System checks an operator has looked at and accepts, e.g. security.W021 (no HSTS preload).
 SILENCED_SYSTEM_CHECKS = env_list("FLEETWATCH_SILENCED_CHECKS", [])
 
@@ -372,7 +377,7 @@ LOGGING = {
 }
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
-FLEETWATCH_BIND = env_str("FLEETWATCH_BIND", "127.0.0.1:8000")
+# FLEETWATCH_BIND is read above, next to ALLOWED_HOSTS, which follows it.
 FLEETWATCH_WORKERS = env_int("FLEETWATCH_WORKERS", 2, minimum=1)  # gunicorn processes
 FLEETWATCH_THREADS = env_int("FLEETWATCH_THREADS", 4, minimum=1)  # threads per gunicorn process
 FLEETWATCH_WORKER_CONCURRENCY = env_int("FLEETWATCH_WORKER_CONCURRENCY", 2, minimum=1)  # Celery processes

@@ -1,0 +1,122 @@
+"""The default allowed hosts follow the address Fleetwatch serves on (issue 13: a router on the
+LAN posting to the server's LAN address got 400). Nothing here leaves the machine: requests go
+through Django's test client with the Host header a LAN router would send."""
+
+import json
+import os
+import runpy
+import subprocess
+
+import pytest
+
+import fleetwatch.settings
+from fleetwatch.core.hosts import bind_host, default_allowed_hosts
+
+LOOPBACK = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def lan_address() -> str:
+    """A non-loopback IPv4 address of this machine, read by `ip` (not by the code under test)."""
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        address = line.split()[3].split("/")[0]
+        if not address.startswith("127."):
+            return address
+    pytest.fail("this machine has no non-loopback IPv4 address to test with")
+
+
+@pytest.fixture
+def load(monkeypatch, tmp_path):
+    """The settings module run afresh with these variables."""
+
+    def load(**env):
+        monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
+        monkeypatch.delenv("FLEETWATCH_ALLOWED_HOSTS", raising=False)
+        monkeypatch.delenv("FLEETWATCH_BIND", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(fleetwatch.settings.__file__)
+
+    return load
+
+
+@pytest.mark.parametrize(
+    ("bind", "host"),
+    [
+        ("127.0.0.1:8000", "127.0.0.1"),
+        ("0.0.0.0:8000", "0.0.0.0"),
+        ("[::]:8000", "::"),
+        ("[fd00::2]:80", "fd00::2"),
+        ("fd00::2", "fd00::2"),
+        ("fleetwatch.lan:8000", "fleetwatch.lan"),
+        ("fleetwatch.lan", "fleetwatch.lan"),
+        ("unix:/run/fleetwatch.sock", None),
+        ("fd://3", None),
+    ],
+)
+def test_the_host_of_a_bind_address(bind, host):
+    assert bind_host(bind) == host
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8000", "localhost:8000", "[::1]:8000", "unix:/run/fw.sock"])
+def test_a_loopback_server_answers_to_loopback_names_only(bind):
+    assert default_allowed_hosts(bind) == LOOPBACK
+
+
+def test_a_server_bound_to_one_address_answers_to_it():
+    assert default_allowed_hosts("192.168.1.10:8000") == [*LOOPBACK, "192.168.1.10"]
+    assert default_allowed_hosts("[fd00::5]:8000") == [*LOOPBACK, "[fd00::5]"]
+    assert default_allowed_hosts("Fleetwatch.LAN:8000") == [*LOOPBACK, "fleetwatch.lan"]
+
+
+def test_a_server_bound_to_every_address_answers_to_this_machines_addresses(load):
+    hosts = load(FLEETWATCH_BIND="0.0.0.0:8000")["ALLOWED_HOSTS"]
+    assert hosts[:3] == LOOPBACK
+    assert lan_address() in hosts
+    assert "0.0.0.0" not in hosts
+
+
+def test_allowed_hosts_when_set_win_over_the_bind_address(load):
+    loaded = load(FLEETWATCH_BIND="0.0.0.0:8000", FLEETWATCH_ALLOWED_HOSTS="fleetwatch.example.org")
+    assert loaded["ALLOWED_HOSTS"] == ["fleetwatch.example.org"]
+    assert load()["ALLOWED_HOSTS"] == LOOPBACK
+
+
+@pytest.mark.django_db
+def test_an_agent_report_to_the_lan_address_is_accepted_when_serving_on_every_address(
+    load, client, settings, device_a, timeseries
+):
+    from tests.ingest.payloads import example_report
+
+    address = lan_address()
+    path = f"/api/v1/monitoring/device/{device_a.pk}/?key={device_a.key}"
+    body = json.dumps(example_report())
+    # The default of a loopback server: a request for the LAN address is refused (Django's 400).
+    settings.ALLOWED_HOSTS = load()["ALLOWED_HOSTS"]
+    refused = client.post(path, body, content_type="application/json", HTTP_HOST=f"{address}:8000")
+    assert refused.status_code == 400
+    # Served on 0.0.0.0: the same request is stored.
+    settings.ALLOWED_HOSTS = load(FLEETWATCH_BIND="0.0.0.0:8000")["ALLOWED_HOSTS"]
+    stored = client.post(path, body, content_type="application/json", HTTP_HOST=f"{address}:8000")
+    assert stored.status_code == 200
+    # ... and so it is when served on that address alone.
+    settings.ALLOWED_HOSTS = load(FLEETWATCH_BIND=f"{address}:8000")["ALLOWED_HOSTS"]
+    again = client.post(path, body, content_type="application/json", HTTP_HOST=f"{address}:8000")
+    assert again.status_code == 200
+
+
+def test_serve_passes_its_bind_address_to_the_server_processes(monkeypatch):
+    """``fleetwatch serve --bind`` sets FLEETWATCH_BIND for gunicorn, whose settings follow it."""
+    from fleetwatch import cli
+
+    class Stop(Exception):
+        pass
+
+    def stop():
+        raise Stop
+
+    monkeypatch.setenv("FLEETWATCH_BIND", "127.0.0.1:8000")  # restored after the test
+    monkeypatch.setattr(cli, "_system_checks", stop)
+    with pytest.raises(Stop):
+        cli.serve(["--bind", "0.0.0.0:8151"])
+    assert os.environ["FLEETWATCH_BIND"] == "0.0.0.0:8151"
