@@ -13,3 +13,14 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
+
+# Onboarding (web/onboarding.py): add a device, connect its agent, rotate its key, deactivate, delete.
+from fleetwatch.web import onboarding  # noqa: E402  (appended: each concern adds its own block)
+
+urlpatterns += [
+    path("devices/add/", onboarding.add_device, name="device-add"),
+    path("devices/<uuid:pk>/connect/", onboarding.connect, name="device-connect"),
+    path("devices/<uuid:pk>/rotate-key/", onboarding.rotate_key, name="device-rotate-key"),
+    path("devices/<uuid:pk>/deactivate/", onboarding.set_active, name="device-set-active"),
+    path("devices/<uuid:pk>/delete/", onboarding.delete_device, name="device-delete"),
+]
