@@ -99,7 +99,7 @@ def serve(argv: list[str]) -> int:
     from django.core.management import call_command
 
     # The server's processes read the settings afresh: ALLOWED_HOSTS follows the address served on.
-    os.environ["FLEETWATCH_BIND"] = args.bind
+    os.environ.update(FLEETWATCH_BIND=args.bind)  # written for the children, never read here
     _system_checks()
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)

@@ -4,8 +4,10 @@ through Django's test client with the Host header a LAN router would send."""
 
 import json
 import os
+import re
 import runpy
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +122,31 @@ def test_serve_passes_its_bind_address_to_the_server_processes(monkeypatch):
     with pytest.raises(Stop):
         cli.serve(["--bind", "0.0.0.0:8151"])
     assert os.environ["FLEETWATCH_BIND"] == "0.0.0.0:8151"
+
+
+# ------------------------------------------------------------------ docs/connecting-a-router.md
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "connecting-a-router.md"
+SECTION = "## 2. Serve on an address the router reaches"
+
+
+def test_the_guides_bind_command_serves_the_lan(load):
+    from tests.test_cli_settings import doc_block
+
+    command = doc_block(GUIDE, SECTION, 0).strip()
+    assert command == "fleetwatch serve --bind 0.0.0.0:8000"
+    hosts = load(FLEETWATCH_BIND=command.split("--bind ")[1])["ALLOWED_HOSTS"]
+    assert lan_address() in hosts
+    inline = re.search(r"`FLEETWATCH_BIND=(\S+) fleetwatch serve`", GUIDE.read_text()).group(1)
+    assert load(FLEETWATCH_BIND=inline)["ALLOWED_HOSTS"] == [*LOOPBACK, "192.168.1.10"]
+
+
+def test_the_guides_allowed_hosts_example(load):
+    from tests.test_cli_settings import doc_block
+
+    line = doc_block(GUIDE, SECTION, 1).strip()
+    assignment, command = line.split(" ", 1)
+    name, value = assignment.split("=", 1)
+    assert command == "fleetwatch serve --bind 0.0.0.0:8000"
+    loaded = load(**{name: value}, FLEETWATCH_BIND="0.0.0.0:8000")
+    assert loaded["ALLOWED_HOSTS"] == ["fleetwatch.lan", "192.168.1.10", "127.0.0.1", "localhost"]

@@ -279,6 +279,57 @@ def test_a_change_without_its_csrf_token_is_refused(alice, device_a):
     assert Device.objects.filter(pk=device_a.pk).exists()
 
 
+# ------------------------------------------------------------------ docs/connecting-a-router.md
+
+GUIDE = ROOT / "docs" / "connecting-a-router.md"
+
+
+def test_the_guides_router_commands_are_the_connect_pages(client, alice, orgs, settings):
+    from tests.test_cli_settings import doc_block
+
+    settings.ALLOWED_HOSTS = ["testserver", "192.168.1.10"]  # as when served on that address
+    client.force_login(alice)
+    add(client, organization=orgs[0].pk, name="ap-doc")
+    device = Device.objects.get(name="ap-doc")
+    html = text(client.get(f"/devices/{device.pk}/connect/", HTTP_HOST="192.168.1.10:8000"))
+    commands = re.search(r'<pre id="openwrt-commands">(.*?)</pre>', html, re.S).group(1)
+    curl = re.search(r'<pre id="curl-command">(.*?)</pre>', html, re.S).group(1)
+    placeholders = {str(device.pk): "<uuid>", device.key: "<key>"}
+    for value, placeholder in placeholders.items():
+        commands, curl = commands.replace(value, placeholder), curl.replace(value, placeholder)
+    assert doc_block(GUIDE, "## 4. On the router", 0) == commands + "\n"
+    assert doc_block(GUIDE, "## 4. On the router", 1) == curl + "\n"
+
+
+def test_the_guides_tls_commands_are_the_connect_pages_over_https(client, alice, orgs, settings):
+    from tests.test_cli_settings import doc_block
+
+    settings.ALLOWED_HOSTS = ["testserver", "fleetwatch.example.org"]
+    client.force_login(alice)
+    add(client, organization=orgs[0].pk, name="ap-tls")
+    device = Device.objects.get(name="ap-tls")
+    html = text(client.get(f"/devices/{device.pk}/connect/", HTTP_HOST="fleetwatch.example.org", secure=True))
+    commands = re.search(r'<pre id="openwrt-commands">(.*?)</pre>', html, re.S).group(1).splitlines()
+    url, verify, cacert = doc_block(GUIDE, "## 3. TLS").splitlines()
+    assert url in commands
+    assert verify in commands
+    # The CA file is the agent's `cacert` option (openwisp-monitoring's init script passes it on).
+    assert re.fullmatch(r"uci set openwisp\.http\.cacert='/[^']+\.pem'", cacert)
+    assert "| `cacert` |" in GUIDE.read_text()
+
+
+def test_the_guides_device_create_command(orgs, capsys):
+    from django.core.management import call_command
+
+    from fleetwatch.inventory.models import Organization
+
+    Organization.objects.create(name="Demo", slug="demo")
+    line = re.search(r"`fleetwatch device create ([^`]+)`", GUIDE.read_text()).group(1)
+    call_command("device", "create", *line.split())
+    device = Device.objects.get(name="ap-garden")
+    assert capsys.readouterr().out == f"id: {device.pk}\nkey: {device.key}\n"
+
+
 # ------------------------------------------------------------------ in a browser, as `make run` serves
 
 PORT = 8151  # this branch's range of live-server ports (8151-8159)
@@ -430,6 +481,14 @@ def test_from_the_demo_login_an_admin_adds_a_device_connects_it_and_sees_its_cha
 
     status, body = post_report(f"{demo.url}/api/v1/monitoring/device/{uuid}/?key={key}")
     assert (status, body) == (200, b"null")
+    # The guide's curl check, as written, with this server, UUID and key put in.
+    from tests.test_cli_settings import doc_block
+
+    curl = doc_block(GUIDE, "## 4. On the router", 1).strip()
+    curl = curl.replace("http://192.168.1.10:8000", demo.url).replace("<uuid>", uuid).replace("<key>", key)
+    out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60).stdout
+    assert out.splitlines()[0].strip() == "HTTP/1.1 200 OK"
+    assert out.splitlines()[-1] == "null"
 
     page.click("#device-page-link")
     assert page.url == f"{demo.url}/devices/{uuid}/"
