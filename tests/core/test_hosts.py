@@ -86,7 +86,7 @@ def test_allowed_hosts_when_set_win_over_the_bind_address(load):
 
 @pytest.mark.django_db
 def test_an_agent_report_to_the_lan_address_is_accepted_when_serving_on_every_address(
-    load, client, settings, device_a, timeseries
+    load, client, settings, device_a, timeseries, caplog
 ):
     from tests.ingest.payloads import example_report
 
@@ -95,8 +95,13 @@ def test_an_agent_report_to_the_lan_address_is_accepted_when_serving_on_every_ad
     body = json.dumps(example_report())
     # The default of a loopback server: a request for the LAN address is refused (Django's 400).
     settings.ALLOWED_HOSTS = load()["ALLOWED_HOSTS"]
-    refused = client.post(path, body, content_type="application/json", HTTP_HOST=f"{address}:8000")
+    with caplog.at_level("ERROR", logger="django.security.DisallowedHost"):
+        refused = client.post(path, body, content_type="application/json", HTTP_HOST=f"{address}:8000")
     assert refused.status_code == 400
+    # What the guide tells the operator to look for in the server's log:
+    assert [r.getMessage() for r in caplog.records if r.name == "django.security.DisallowedHost"] == [
+        f"Invalid HTTP_HOST header: '{address}:8000'. You may need to add '{address}' to ALLOWED_HOSTS."
+    ]
     # Served on 0.0.0.0: the same request is stored.
     settings.ALLOWED_HOSTS = load(FLEETWATCH_BIND="0.0.0.0:8000")["ALLOWED_HOSTS"]
     stored = client.post(path, body, content_type="application/json", HTTP_HOST=f"{address}:8000")

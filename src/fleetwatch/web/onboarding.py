@@ -4,7 +4,8 @@ settings, rotate its key, deactivate or delete it.
 Organization admins (and superusers) may do all of it; members see the device pages but none of
 these controls, and a request to these views anyway is 403; a device of another organization is
 404 (``visible_to`` / ``manageable_by`` in inventory/models.py). Every change is a POST with its
-CSRF token, behind a confirmation page for the ones that cannot be undone.
+CSRF token; rotating, deactivating and deleting each ask for confirmation first (a GET shows
+what will happen, only the POST does it).
 
 The key is kept by the server (agents' reports are checked against it), but shown only on the
 page that follows its creation or rotation: the device's id goes into the session then, and the
