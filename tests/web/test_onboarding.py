@@ -332,7 +332,21 @@ def test_the_guides_device_create_command(orgs, capsys):
 
 # ------------------------------------------------------------------ in a browser, as `make run` serves
 
-PORT = 8151  # this branch's range of live-server ports (8151-8159)
+PORTS = range(8151, 8160)  # the live-server ports set aside for these tests
+
+
+def free_port() -> int:
+    """The first of PORTS nothing listens on (another run of this test may hold one)."""
+    import socket
+
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 class Demo:
@@ -402,7 +416,7 @@ class Demo:
 
 @pytest.fixture
 def demo():
-    server = Demo(PORT)
+    server = Demo(free_port())
     try:
         yield server
     finally:
