@@ -88,8 +88,11 @@ def round_value(value):
 
 
 def keep_value(value):
-    """``round_value``'s types without the rounding (``precision=exact``)."""
+    """``round_value``'s types without the rounding (``precision=exact``); a whole number
+    (a sum of bytes) is an int, so the CSV says ``12345678``, not ``12345678.0``."""
     if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
 

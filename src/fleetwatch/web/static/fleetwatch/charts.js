@@ -174,7 +174,8 @@
     const y = unit === "%" ? { range: (u, min, max) => [0, Math.max(100, max === null ? 0 : max)] } : {};
     const plot = new uPlot({
       width: plotWidth(box), height: HEIGHT, series: series,
-      scales: { x: { time: false }, y: y },
+      // Half a bucket of margin each side: the first and last bars are whole and can be hovered.
+      scales: { x: { time: false, range: () => [-0.5, x.length - 0.5] }, y: y },
       axes: [
         { space: 110, values: (u, ticks) => ticks.map((i) => (Number.isInteger(i) && x[i] ? x[i].slice(5) : "")) },
         { size: 80, values: (u, ticks) => format.ticks(ticks) },
