@@ -7,17 +7,20 @@ FLEETWATCH_SCREENSHOTS=docs/img they also write the screenshots the docs show.
 
 import csv
 import io
+import itertools
 import json
 import os
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from fleetwatch.monitoring import ingestion
 from fleetwatch.notifications.models import Preference
 from tests.ingest.payloads import example_report
-from tests.web.test_browser import browser  # noqa: F401  (the Chromium fixture)
+from tests.web.test_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,6 +30,25 @@ FIRST, SECOND = 12_345_678, 7_654_321
 BASE_RX, BASE_TX = 2275, 826  # the example report's eth0 counters (a first reading counts whole)
 ZONE = "Asia/Kathmandu"  # UTC+05:45: its 10-minute buckets are not UTC's
 SCREENSHOTS = os.environ.get("FLEETWATCH_SCREENSHOTS")
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium, headless, as tests/web/test_browser.py launches it."""
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop on this thread (see tests/web/test_browser.py).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with chromium() as instance:
+        yield instance
 
 
 def report_times(now: datetime) -> list[datetime]:
@@ -107,11 +129,9 @@ def test_the_hover_legend_shows_the_bucket_time_in_the_users_zone(
     labels = [bucket_label(moment, ZONE) for moment in traffic_device.report_times]
     cpu = page.evaluate(f"{PLOT.format(title='CPU Load')}.data[1]")
     filled = [i for i, v in enumerate(cpu) if v is not None]
-    assert [b - a for a, b in zip(filled, filled[1:])] == [2, 2]  # 20 minutes apart, 10-minute buckets
+    assert [b - a for a, b in itertools.pairwise(filled)] == [2, 2]  # 20 minutes apart, 10-minute buckets
     for index, label, shown in zip(filled, labels, ("20%", "40%", "90%"), strict=True):
         assert hover_bucket(page, "CPU Load", index) == {"Time": label, "CPU load": shown}
-    if SCREENSHOTS and username == "alice":
-        page.screenshot(path=f"{SCREENSHOTS}/charts-hover.png")
 
 
 def test_percent_axes_are_0_to_100_and_traffic_is_exact_with_prefixed_units(
@@ -140,9 +160,16 @@ def test_percent_axes_are_0_to_100_and_traffic_is_exact_with_prefixed_units(
         "download": "12.35 MB",
         "upload": "0 B",
     }
+    if SCREENSHOTS:
+        box = page.evaluate(
+            f"(() => {{ const r = {traffic}.fleetwatch.box.getBoundingClientRect();"
+            " return {x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height}; })()"
+        )
+        page.screenshot(path=f"{SCREENSHOTS}/charts-hover.png", full_page=True, clip=box)
     # Every y tick has the unit, with one prefix per axis (uPlot keeps the drawn texts).
     ticks = page.evaluate(f"{traffic}.axes[1]._values")
-    assert ticks and all(t.endswith(" MB") for t in ticks), ticks
+    assert ticks
+    assert all(t.endswith(" MB") for t in ticks), ticks
     assert all(t.endswith("%") for t in page.evaluate(f"{PLOT.format(title='CPU Load')}.axes[1]._values"))
 
 
@@ -221,7 +248,8 @@ def test_charts_follow_the_window_width(browser, live_server, traffic_device, bo
     open_charts(page, f"{live_server.url}/devices/{traffic_device.pk}/?time=1d")
     widths = "window.fleetwatchPlots.map(p => [p.width, p.fleetwatch.box.querySelector('.plot').clientWidth])"
     wide = page.evaluate(widths)
-    assert all(plot == box for plot, box in wide) and wide[0][0] > 1000
+    assert all(plot == box for plot, box in wide)
+    assert wide[0][0] > 1000
     page.set_viewport_size({"width": 700, "height": 900})
     page.wait_for_function(f"{widths}.every(([p, b]) => p === b && p < 700)", timeout=5_000)
     narrow = page.evaluate(widths)
