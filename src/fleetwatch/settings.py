@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # pages render datetimes in the user's time zone (web/timezones.py)
+    "fleetwatch.web.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A view failing because the database or the time-series store is down: 503 + Retry-After.
@@ -168,6 +170,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "fleetwatch.web.views.unread_notifications",
+                "fleetwatch.web.timezones.time_zone",
             ]
         },
     }

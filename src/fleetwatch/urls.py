@@ -9,5 +9,6 @@ urlpatterns = [
 
 # JSON {"detail": …} under /api/; storage that is down is a 503 + Retry-After, not a 500.
 handler400 = "fleetwatch.core.errors.bad_request"
+handler403 = "fleetwatch.core.errors.permission_denied"
 handler404 = "fleetwatch.core.errors.page_not_found"
 handler500 = "fleetwatch.core.errors.server_error"

@@ -5,9 +5,11 @@
   **503 with Retry-After**, "keep it and retry", from ``StorageUnavailableMiddleware`` for
   failures in a view and from ``server_error`` for failures elsewhere (a session saved by a
   middleware).
-- Under ``/api/`` every error is JSON ``{"detail": …}``; pages get a small HTML page.
+- Under ``/api/`` every error is JSON ``{"detail": …}``; pages get an HTML page styled as the
+  rest of the site (the web app's ``404.html``, ``403.html``, ``500.html`` and ``_error.html``,
+  rendered without the request where the database may be the thing that failed).
 
-The handlers are the URL configuration's ``handler400``/``handler404``/``handler500``.
+The handlers are the URL configuration's ``handler400``/``handler403``/``handler404``/``handler500``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import TemplateDoesNotExist, loader
 from django.utils.html import escape
 from django.views import defaults
 
@@ -47,6 +50,12 @@ def unavailable_detail(exc: BaseException | None) -> str | None:
 def error_response(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
     if is_api(request):
         return JsonResponse({"detail": detail}, status=status)
+    context = {"error_status": status, "error_title": title, "error_detail": detail}
+    try:
+        # No request: no context processor runs, so no database query (it may be what failed).
+        return HttpResponse(loader.render_to_string("_error.html", context), status=status)
+    except TemplateDoesNotExist:  # the web app is not installed
+        pass
     page = (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
         f"<body><h1>{title}</h1><p>{escape(detail)}</p></body></html>\n"
@@ -83,6 +92,12 @@ def bad_request(request, exception):
     # Only our own messages are shown; Django's (a bad Host header…) stay generic.
     detail = str(exception) if isinstance(exception, InvalidParameter) else "Bad request."
     return error_response(request, 400, "Bad request", detail)
+
+
+def permission_denied(request, exception):
+    if is_api(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception):

@@ -6,7 +6,7 @@ import csv
 import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -46,11 +46,20 @@ class Window:
     end: datetime | None
     interval: str
     timezone: str
+    # Fleetwatch's opt-in ``precision=exact`` (our own UI and its CSV): no rounding, and
+    # "adaptive_prefix" charts (traffic, bit rates) in base units (bytes, bps) instead of G-units.
+    exact: bool = False
 
 
 def window_from(params, now: datetime | None = None) -> Window:
-    """``time`` (1d, 3d, 7d, 30d, 365d) or ``start``/``end`` in ``timezone`` (default UTC)."""
+    """``time`` (1d, 3d, 7d, 30d, 365d) or ``start``/``end`` in ``timezone`` (default UTC);
+    ``precision`` is ``rounded`` (default, the peer's 2 decimals) or ``exact`` (a Fleetwatch
+    extension, see ``Window.exact``); InvalidQuery for anything else."""
     now = now or datetime.now(UTC)
+    precision = params.get("precision") or "rounded"
+    if precision not in ("rounded", "exact"):
+        raise InvalidQuery(f"precision not supported: {precision!r}; use rounded or exact")
+    exact = precision == "exact"
     timezone = params.get("timezone") or "UTC"
     get_zone(timezone)  # InvalidQuery "unknown time zone" for a bad name
     start, end = params.get("start"), params.get("end")
@@ -58,13 +67,15 @@ def window_from(params, now: datetime | None = None) -> Window:
         if not (start and end):
             raise InvalidQuery("give both start and end, as 'YYYY-MM-DD HH:MM:SS'")
         chosen = custom_range(start, end, timezone, now)
-        return Window(chosen.start, chosen.end, chosen.interval, timezone)
+        return Window(chosen.start, chosen.end, chosen.interval, timezone, exact)
     time_range = params.get("time") or DEFAULT_RANGE
     if time_range not in PREDEFINED_RANGES:
         raise InvalidQuery(
             f"time range not supported: {time_range!r}; use one of {', '.join(PREDEFINED_RANGES)}"
         )
-    return Window(range_start(time_range, now, timezone), None, PREDEFINED_RANGES[time_range], timezone)
+    return Window(
+        range_start(time_range, now, timezone), None, PREDEFINED_RANGES[time_range], timezone, exact
+    )
 
 
 def round_value(value):
@@ -74,6 +85,24 @@ def round_value(value):
     if isinstance(value, bool):
         return int(value)
     return round(value, 4 if abs(value) < 0.01 else 2)
+
+
+def keep_value(value):
+    """``round_value``'s types without the rounding (``precision=exact``); a whole number
+    (a sum of bytes) is an int, so the CSV says ``12345678``, not ``12345678.0``."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def in_base_units(chart_type, query):
+    """The query of an "adaptive_prefix" chart without its scale (bytes, not GB: sums of byte
+    counts stay whole numbers); other charts' queries (percentages: ``scale=100``) unchanged."""
+    if not chart_type.unit.startswith("adaptive_prefix+"):
+        return query
+    return replace(query, aggregates=[replace(agg, scale=None, digits=None) for agg in query.aggregates])
 
 
 def chart_data(chart_type, metric_key, tags, field_name, window: Window):
@@ -94,10 +123,13 @@ def chart_data(chart_type, metric_key, tags, field_name, window: Window):
         tags=tags,
         field_name=field_name,
     )
+    shape = round_value
+    if window.exact:
+        query, shape = in_base_units(chart_type, query), keep_value
     result, summary = get_backend().chart_and_summary(query)
     x = [moment.strftime("%Y-%m-%d %H:%M") for moment in result.times]
-    traces = [[name, [round_value(v) for v in values]] for name, values in sorted(result.series.items())]
-    summary = {name: round_value(value) for name, value in summary.items()}
+    traces = [[name, [shape(v) for v in values]] for name, values in sorted(result.series.items())]
+    summary = {name: shape(value) for name, value in summary.items()}
     return x, traces, summary, result.has_data
 
 
@@ -106,7 +138,8 @@ def raw_chart_data(measurement, tags, field_name, window: Window):
     zone = get_zone(window.timezone)
     rows = get_backend().read(raw_query(measurement, field_name, tags, since=window.start, until=window.end))
     x = [row.time.astimezone(zone).strftime("%Y-%m-%d %H:%M") for row in rows]
-    values = [round_value(row.fields.get(field_name)) for row in rows]
+    shape = keep_value if window.exact else round_value
+    values = [shape(row.fields.get(field_name)) for row in rows]
     return x, [[field_name, values]], {field_name: None}, bool(rows)
 
 

@@ -49,13 +49,15 @@ class Notification(models.Model):
 
 
 class Preference(models.Model):
-    """A user's channels (defaults: web and e-mail on)."""
+    """A user's channels (defaults: web and e-mail on) and the time zone of their pages
+    (blank: ``settings.TIME_ZONE``; see ``fleetwatch.web.timezones``)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
     web = models.BooleanField(default=True)
     email = models.BooleanField(default=True)
+    timezone = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"notification preferences of {self.user}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from fleetwatch.web import views
+from fleetwatch.web import account, views
 
 app_name = "web"
 
@@ -11,7 +11,8 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("notifications/", views.notifications, name="notifications"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", account.LogoutView.as_view(), name="logout"),
+    path("preferences/", account.preferences, name="preferences"),
 ]
 
 # Onboarding (web/onboarding.py): add a device, connect its agent, rotate its key, deactivate, delete.

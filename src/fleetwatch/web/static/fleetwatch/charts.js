@@ -1,39 +1,99 @@
-// Device charts: fetch the chart API for the chosen range in the browser's time zone and draw
-// every chart with uPlot. Each chart element carries data-traces and data-points (browser tests).
+// Device and dashboard charts: fetch the chart API for the chosen range and time zone and draw
+// every chart with uPlot. The range and the zone live in the page's URL (?time=7d&tz=…), so a
+// link reproduces the view. The page's zone (#charts data-tz) is the one the server rendered
+// the page in: the URL's `tz`, else the user's preference (web/timezones.py).
+// Each chart element carries data-traces and data-points; window.fleetwatchPlots holds the
+// uPlot instances (browser tests).
 (function () {
   "use strict";
   const root = document.getElementById("charts");
   const form = document.getElementById("range");
   const status = document.getElementById("chart-status");
   const csv = document.getElementById("csv");
-  const zone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
-  const PREFIXES = [[1e-6, "k"], [1e-3, "M"], [1, "G"], [1e3, "T"]];  // values arrive in G units
+  const zone = root.dataset.tz || "UTC";
+  const SI = ["", "k", "M", "G", "T", "P", "E"];
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+  const HEIGHT = 220;
+  const PAGE_KEYS = ["time", "start", "end", "tz"];  // plus the page's own filters
+  let plots = [];
 
-  function params() {
+  // The URL's 'YYYY-MM-DD HH:MM:SS' ⇄ the datetime-local input's 'YYYY-MM-DDTHH:MM:SS'.
+  const toApi = (v) => v.replace("T", " ") + (v.length === 16 ? ":00" : "");
+  const toInput = (v) => v.replace(" ", "T");
+
+  function fromUrl() {
+    // The form starts as the URL says (a shared link, or the back button).
+    const url = new URLSearchParams(window.location.search);
+    for (const [key, value] of url.entries()) {
+      const field = form.elements[key];
+      if (!field || key === "tz") continue;
+      field.value = key === "start" || key === "end" ? toInput(value) : value;
+    }
+    if (url.get("start") && url.get("end") && !url.get("time")) form.elements.time.value = "custom";
+    form.classList.toggle("show-custom", form.elements.time.value === "custom");
+  }
+
+  function pageParams() {
+    // What the page's URL keeps: the range, the zone and the page's filters.
     const data = new FormData(form);
-    const p = new URLSearchParams({ timezone: zone });
-    if (data.get("time") === "custom" && data.get("start") && data.get("end")) {
-      const fmt = (v) => v.replace("T", " ") + (v.length === 16 ? ":00" : "");
-      p.set("start", fmt(data.get("start")));
-      p.set("end", fmt(data.get("end")));
-    } else if (data.get("time") !== "custom") {
+    const p = new URLSearchParams();
+    if (data.get("time") === "custom") {
+      if (data.get("start") && data.get("end")) {
+        p.set("start", toApi(data.get("start")));
+        p.set("end", toApi(data.get("end")));
+      }
+    } else {
       p.set("time", data.get("time"));
     }
+    p.set("tz", data.get("tz") || zone);
     for (const [key, value] of data.entries()) {  // other filters (dashboard: organization)
-      if (!["time", "start", "end"].includes(key) && value) p.set(key, value);
+      if (!PAGE_KEYS.includes(key) && value) p.set(key, value);
     }
     return p;
   }
 
-  function adaptive(unit, values) {
-    // "adaptive_prefix+B": values are in GB (or Gbps); pick a prefix that fits the largest value.
-    if (!unit.startsWith("adaptive_prefix+")) return { factor: 1, unit: unit };
-    const base = unit.slice("adaptive_prefix+".length);
-    const max = Math.max(0, ...values.filter((v) => v !== null).map(Math.abs));
-    let chosen = PREFIXES[0];
-    for (const p of PREFIXES) { if (max >= p[0]) chosen = p; }
-    return { factor: 1 / chosen[0], unit: " " + chosen[1] + base };
+  function apiParams(page) {
+    // The chart API's names; precision=exact (a Fleetwatch extension, docs/api.md): traffic
+    // in bytes and nothing rounded, so neither the charts nor the CSV lose precision.
+    const p = new URLSearchParams(page);
+    p.delete("tz");
+    p.set("timezone", page.get("tz"));
+    p.set("precision", "exact");
+    return p;
+  }
+
+  function round(value) {
+    // At most two decimals, as many as needed: 12.3456 → "12.35", 512 → "512".
+    return String(Math.round(value * 100) / 100);
+  }
+
+  function prefixOf(magnitude) {
+    // SI prefixes in steps of 1000 (kB = 1000 B, as the agents' counters are bytes).
+    let at = 0;
+    while (at < SI.length - 1 && Math.abs(magnitude) >= Math.pow(1000, at + 1)) at++;
+    return at;
+  }
+
+  function formatter(unit) {
+    // (value → text) for the legend and summaries, and (ticks → texts) for the y axis.
+    // "adaptive_prefix+B": values arrive in bytes (precision=exact), shown with the prefix that
+    // fits each value (legend) or the largest tick (axis); other units are appended as given
+    // (" ms", " dBm", "%").
+    if (unit.startsWith("adaptive_prefix+")) {
+      const base = unit.slice("adaptive_prefix+".length);
+      const one = (v, at) => round(v / Math.pow(1000, at)) + " " + SI[at] + base;
+      return {
+        value: (v) => (v === null || v === undefined ? "N/A" : one(v, prefixOf(v))),
+        ticks: (ticks) => {
+          const at = prefixOf(Math.max(0, ...ticks.map(Math.abs)));
+          return ticks.map((t) => one(t, at));
+        },
+      };
+    }
+    return {
+      value: (v) => (v === null || v === undefined ? "N/A" : round(v) + unit),
+      ticks: (ticks) => ticks.map((t) => round(t) + unit),
+    };
   }
 
   function summaryLabel(chart, key) {
@@ -51,6 +111,10 @@
     return hit && hit.length > 2 ? hit[2] : null;
   }
 
+  function plotWidth(box) {
+    return Math.max(200, box.querySelector(".plot").clientWidth);
+  }
+
   function draw(chart, sharedX) {
     const x = chart.x || sharedX;  // a raw-value chart has its own times
     const traces = chart.traces.map((t) => [t[0], t[1].slice()]);
@@ -61,11 +125,13 @@
       });
       traces.unshift(["total", total]);
     }
-    const scale = adaptive(chart.unit || "", traces.flatMap((t) => t[1]));
+    const unit = chart.unit || "";
+    const format = formatter(unit);
     const box = document.createElement("section");
     box.className = "chart card";
     box.dataset.traces = String(traces.length);
     box.dataset.points = String(x.length);
+    box.dataset.unit = unit;
     const sums = Object.assign({}, chart.summary || {});
     if (chart.calculate_total) {
       const values = Object.values(sums).filter((v) => v !== null);
@@ -76,8 +142,7 @@
       .map((t) => {
         const v = sums[t[0]];
         const named = mapped(chart, v);
-        const shown = v === null ? "n/a" : Math.round(v * scale.factor * 100) / 100 + scale.unit;
-        return `${summaryLabel(chart, t[0])}: ${shown}${named ? " (" + named + ")" : ""}`;
+        return `${summaryLabel(chart, t[0])}: ${v === null ? "n/a" : format.value(v)}${named ? " (" + named + ")" : ""}`;
       })
       .join(" · ");
     box.innerHTML = `<h2></h2><p class="description"></p><p class="summary"></p><div class="plot"></div>`;
@@ -85,33 +150,58 @@
     box.querySelector(".description").textContent = chart.description || "";
     box.querySelector(".summary").textContent = summary;
     root.appendChild(box);
+    // x is the bucket's index: the API's times are already in the chosen zone, so they are shown
+    // as answered (uPlot's own time axis would convert them to the browser's zone).
     const index = x.map((_, i) => i);
     const bars = chart.type === "bar" || (chart.type || "").startsWith("stackedbar");
     const color = (key, i) => {
       const at = chart.trace_order ? chart.trace_order.indexOf(key) : i;
       return (chart.colors && chart.colors[at]) || PALETTE[i % PALETTE.length];
     };
-    const series = [{}].concat(traces.map((t, i) => ({
+    const series = [{
+      label: "Time",
+      value: (u, i) => (i === null || i === undefined ? "—" : (x[i] || "")),
+    }].concat(traces.map((t, i) => ({
       label: (chart.trace_labels && chart.trace_labels[t[0]]) || t[0].replace(/_/g, " "),
       stroke: color(t[0], i),
       fill: bars && t[0] !== "total" ? color(t[0], i) + "55" : undefined,
       spanGaps: !!chart.connect_points,
       paths: bars && t[0] !== "total" ? uPlot.paths.bars({ size: [0.8] }) : undefined,
-      value: (u, v) => (v === null || v === undefined ? "N/A" : (Math.round(v * 100) / 100) + scale.unit),
+      value: (u, v) => format.value(v),
     })));
-    const data = [index].concat(traces.map((t) => t[1].map((v) => (v === null ? null : v * scale.factor))));
-    new uPlot({
-      width: Math.min(root.clientWidth || 800, 1100), height: 220, series: series,
-      scales: { x: { time: false } },
-      axes: [{ space: 110, values: (u, ticks) => ticks.map((i) => (x[i] || "").slice(5)) }, { size: 60 }],
+    const data = [index].concat(traces.map((t) => t[1]));
+    // Percentages: 0–100 (higher only if a value is: a CPU load above its cores).
+    const y = unit === "%" ? { range: (u, min, max) => [0, Math.max(100, max === null ? 0 : max)] } : {};
+    const plot = new uPlot({
+      width: plotWidth(box), height: HEIGHT, series: series,
+      // Half a bucket of margin each side: the first and last bars are whole and can be hovered.
+      scales: { x: { time: false, range: () => [-0.5, x.length - 0.5] }, y: y },
+      axes: [
+        { space: 110, values: (u, ticks) => ticks.map((i) => (Number.isInteger(i) && x[i] ? x[i].slice(5) : "")) },
+        { size: 80, values: (u, ticks) => format.ticks(ticks) },
+      ],
     }, data, box.querySelector(".plot"));
+    plot.fleetwatch = { title: chart.title, box: box };
+    plots.push(plot);
+  }
+
+  function resize() {
+    for (const plot of plots) {
+      const width = plotWidth(plot.fleetwatch.box);
+      if (width !== plot.width) plot.setSize({ width: width, height: HEIGHT });
+    }
   }
 
   async function load() {
-    const p = params();
+    const page = pageParams();
+    const p = apiParams(page);
     if (csv) csv.href = root.dataset.api + "?" + p.toString() + "&csv=1";
     status.textContent = "Loading charts…";
+    plots.forEach((plot) => plot.destroy());
+    plots = [];
+    window.fleetwatchPlots = plots;
     root.replaceChildren();
+    delete root.dataset.loaded;
     let response, body = null;
     try {
       response = await fetch(root.dataset.api + "?" + p.toString(), { credentials: "same-origin" });
@@ -133,6 +223,19 @@
   }
 
   form.addEventListener("change", () => form.classList.toggle("show-custom", form.elements.time.value === "custom"));
-  form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const page = pageParams();
+    const url = window.location.pathname + "?" + page.toString();
+    if (page.get("tz") !== zone) {
+      // Another zone: the whole page follows (status history, problems are rendered in it).
+      window.location.assign(url);
+      return;
+    }
+    window.history.replaceState(null, "", url);
+    load();
+  });
+  fromUrl();
+  if (window.ResizeObserver) new ResizeObserver(resize).observe(root);
   load();
 })();
