@@ -82,6 +82,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files (no CDN)
     "axes",
     "fleetwatch.core",
     "fleetwatch.inventory",
@@ -277,6 +280,11 @@ REST_FRAMEWORK = {
         "fleetwatch.api.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "fleetwatch.api.exceptions.exception_handler",
+    # Every list is paginated (?limit=&offset=) and filtered by its viewset's django-filter filterset.
+    "DEFAULT_PAGINATION_CLASS": "fleetwatch.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 LOGGING = {

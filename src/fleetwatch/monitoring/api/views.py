@@ -9,12 +9,15 @@ import logging
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import generics
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetwatch.api.querysets import visible_or_404
 from fleetwatch.inventory.models import Device
+from fleetwatch.monitoring.api.serializers import StatusChangeSerializer
 from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
 from fleetwatch.monitoring.ingestion import DeviceBusy, ReportRejected, ingest, reporting_device
 from fleetwatch.timeseries import BackendUnavailable, InvalidQuery
@@ -95,11 +98,9 @@ class DeviceMonitoringView(APIView):
         else:
             if not request.user.is_authenticated:
                 return Response({"detail": "Authentication credentials were not provided."}, status=401)
-            device = (
-                Device.objects.visible_to(request.user).select_related("organization").filter(pk=pk).first()
+            device = visible_or_404(
+                Device.objects.select_related("organization"), request.user, "No such device.", pk=pk
             )
-            if device is None:
-                raise Http404("No such device.")
         try:
             window = window_from(request.query_params)
         except InvalidQuery as exc:
@@ -133,24 +134,19 @@ def device_summary(device: Device) -> dict:
     }
 
 
-class StatusHistoryView(APIView):
-    """``/api/v1/monitoring/device/<uuid>/status-history/``: the device's health changes."""
+class StatusHistoryView(generics.ListAPIView):
+    """``/api/v1/monitoring/device/<uuid>/status-history/``: the device's health changes,
+    newest first (paginated)."""
 
-    def get(self, request, pk):
+    serializer_class = StatusChangeSerializer
+
+    def get_queryset(self):
         from fleetwatch.monitoring.models import StatusChange
 
-        if not request.user.is_authenticated:
-            return Response({"detail": "Authentication credentials were not provided."}, status=401)
-        device = Device.objects.visible_to(request.user).filter(pk=pk).first()
-        if device is None:
-            raise Http404("No such device.")
-        changes = StatusChange.objects.filter(device=device)[:500]
-        return Response(
-            [
-                {"time": c.time.isoformat(), "previous": c.previous, "status": c.status, "reason": c.reason}
-                for c in changes
-            ]
+        device = visible_or_404(
+            Device.objects.all(), self.request.user, "No such device.", pk=self.kwargs["pk"]
         )
+        return StatusChange.objects.filter(device=device).order_by("-time", "-id")
 
 
 class DashboardView(APIView):
