@@ -2,8 +2,10 @@
 plain views (health, the monitoring endpoints, preferences) and the OpenAPI schema."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from fleetwatch.api.docs import RedocView, SwaggerView
 from fleetwatch.api.health import HealthView
 from fleetwatch.inventory.api.views import DeviceViewSet, OrganizationViewSet
 from fleetwatch.notifications.api.views import (
@@ -30,6 +32,9 @@ router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("monitoring/", include("fleetwatch.monitoring.api.urls")),
     path("notifications/preferences/", PreferenceView.as_view(), name="notification-preferences"),
     *router.urls,
