@@ -42,6 +42,13 @@ ERROR_DESCRIPTIONS = {
     "409": "The change conflicts with the stored data; nothing was changed.",
     "503": "The database or the time-series store is unavailable; retry after `Retry-After` seconds.",
 }
+# Not the API's but the HTTP server's answer (gunicorn: a request line over 4094 bytes), an HTML
+# page: an operation with query parameters can meet it.
+URI_TOO_LONG = {
+    "description": "The URL is longer than the HTTP server accepts (gunicorn's limit: 4094 bytes "
+    "for the request line); its own page, not JSON.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 RETRY_AFTER = {
     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
 }
@@ -102,9 +109,10 @@ def add_error_responses(result, generator, request, public):
     reference = {"$ref": "#/components/schemas/Error"}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
-            if operation.get("operationId") in SELF_DESCRIBED:
-                continue
             responses = operation.setdefault("responses", {})
+            if operation.get("operationId") in SELF_DESCRIBED:
+                responses.setdefault("414", URI_TOO_LONG)
+                continue
             for status in _error_statuses(path, method, operation):
                 if status in responses:
                     continue
@@ -114,4 +122,6 @@ def add_error_responses(result, generator, request, public):
                 }
                 if status == "503":
                     responses[status]["headers"] = RETRY_AFTER
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                responses.setdefault("414", URI_TOO_LONG)
     return result
