@@ -55,7 +55,9 @@ def test_every_endpoint_is_described(schema):
 def test_the_agent_endpoint_is_described_with_its_contract(schema):
     report = schema["paths"]["/api/v1/monitoring/device/{id}/"]["post"]
     assert report["operationId"] == "device_report"
-    assert sorted(report["responses"]) == ["200", "400", "403", "404", "503"]
+    # The API's contract (docs/api.md), and the HTTP server's own 414 for an over-long URL.
+    assert sorted(report["responses"]) == ["200", "400", "403", "404", "414", "503"]
+    assert report["responses"]["414"]["content"] == {"text/html": {"schema": {"type": "string"}}}
     assert {p["name"]: p.get("required", False) for p in report["parameters"]} == {
         "id": True,
         "key": True,
@@ -70,7 +72,7 @@ def test_the_agent_endpoint_is_described_with_its_contract(schema):
 
 def test_the_chart_api_and_its_csv_variant_are_described(schema):
     charts = schema["paths"]["/api/v1/monitoring/device/{id}/"]["get"]
-    assert sorted(charts["responses"]) == ["200", "400", "401", "403", "404", "503"]
+    assert sorted(charts["responses"]) == ["200", "400", "401", "403", "404", "414", "503"]
     assert sorted(charts["responses"]["200"]["content"]) == ["application/json", "text/csv"]
     assert charts["responses"]["200"]["content"]["text/csv"]["schema"] == {"type": "string"}
     names = {p["name"] for p in charts["parameters"]}
@@ -78,7 +80,7 @@ def test_the_chart_api_and_its_csv_variant_are_described(schema):
     time = next(p for p in charts["parameters"] if p["name"] == "time")
     assert sorted(time["schema"]["enum"]) == ["1d", "30d", "365d", "3d", "7d"]
     dashboard = schema["paths"]["/api/v1/monitoring/dashboard/"]["get"]
-    assert sorted(dashboard["responses"]) == ["200", "400", "403", "404", "503"]
+    assert sorted(dashboard["responses"]) == ["200", "400", "403", "404", "414", "503"]
 
 
 def test_lists_are_paginated_and_errors_have_one_shape(schema):
@@ -95,6 +97,7 @@ def test_lists_are_paginated_and_errors_have_one_shape(schema):
         "$ref": "#/components/schemas/PaginatedDeviceList"
     }
     assert sorted(devices["post"]["responses"]) == ["201", "400", "403", "409", "503"]
+    assert sorted(devices["get"]["responses"]) == ["200", "400", "403", "414", "503"]
     assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
     unavailable = devices["get"]["responses"]["503"]
     assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}
