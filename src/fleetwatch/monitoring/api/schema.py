@@ -11,25 +11,26 @@ NULLABLE_NUMBER = {"type": "number", "nullable": True}
 
 CHART = {
     "type": "object",
-    "description": "One chart: its presentation (type, unit, colours …, as in the metric registry) "
-    "and its data. `traces` are `[name, values]` pairs, one value per bucket of `x` (null: no "
-    "data); `summary` is one value per trace over the whole window.",
+    "description": "One chart: its presentation (type, unit, colours …, declared per chart type in "
+    "the metric registry: docs/metrics.md) and its data. `traces` are `[name, values]` pairs, one "
+    "value per bucket of `x` (null: no data); `summary` is one value per trace over the window. "
+    "A chart of raw values (no aggregate) carries its own `x`.",
     "properties": {
         "title": {"type": "string"},
         "description": {"type": "string"},
         "type": {"type": "string"},
         "unit": {"type": "string"},
-        "order": {"type": "integer"},
-        "metric": {"type": "string", "description": "Device charts only: the metric's name."},
         "colors": {"type": "array", "items": {"type": "string"}},
         "colorscale": {"type": "object", "nullable": True, "additionalProperties": True},
+        "summary_labels": {"type": "array", "items": {"type": "string"}},
+        "x": {"type": "array", "items": {"type": "string"}},
         "traces": {
             "type": "array",
             "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {}},
         },
         "summary": {"type": "object", "additionalProperties": {}},
     },
-    "required": ["title", "type", "unit", "order", "traces", "summary"],
+    "required": ["title", "type", "unit", "traces", "summary"],
     "additionalProperties": True,
 }
 X = {
@@ -37,20 +38,37 @@ X = {
     "items": {"type": "string"},
     "description": "Bucket start times, `YYYY-MM-DD HH:MM` in the requested time zone.",
 }
+HEALTH = ["unknown", "ok", "problem", "critical", "deactivated"]
 DEVICE_CHARTS = {
     "type": "object",
+    "description": "The device's fields (see docs/api.md), then `x` and `charts`.",
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "name": {"type": "string"},
         "organization": {"type": "string", "format": "uuid"},
         "mac_address": {"type": "string", "nullable": True},
         "management_ip": {"type": "string", "nullable": True},
+        "key": {"type": "string"},
         "is_active": {"type": "boolean"},
         "last_seen": {"type": "string", "format": "date-time", "nullable": True},
-        "health_status": {
-            "type": "string",
-            "enum": ["unknown", "ok", "problem", "critical", "deactivated"],
+        "health_status": {"type": "string", "enum": HEALTH},
+        "monitoring": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": HEALTH},
+                "related_metrics": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "is_healthy": {"type": "boolean", "nullable": True},
+                        },
+                    },
+                },
+            },
         },
+        "created": {"type": "string", "format": "date-time"},
         "x": X,
         "charts": {"type": "array", "items": CHART},
         "data": {
@@ -60,7 +78,8 @@ DEVICE_CHARTS = {
             "description": "With `status=true` only: the latest NetJSON snapshot (null: none yet).",
         },
     },
-    "required": ["id", "name", "organization", "is_active", "health_status", "x", "charts"],
+    "required": ["id", "name", "organization", "x", "charts"],
+    "additionalProperties": True,
 }
 DASHBOARD = {
     "type": "object",
