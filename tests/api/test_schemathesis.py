@@ -173,7 +173,8 @@ def schemathesis(server, persona: str, filters: list[str], parameters: dict, out
         str(out / "report.json"),
         "--no-color",
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # Run in the run's own directory: schemathesis keeps a cache in its working directory.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=out)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     return json.loads((out / "report.json").read_text())
 
