@@ -105,8 +105,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files (no CDN)
     "axes",
     "fleetwatch.core",
+    "fleetwatch.api",  # its templates (the schema viewers)
     "fleetwatch.inventory",
     "fleetwatch.monitoring",
     "fleetwatch.notifications",
@@ -365,6 +369,37 @@ REST_FRAMEWORK = {
         "fleetwatch.api.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "fleetwatch.api.exceptions.exception_handler",
+    # Every list is paginated (?limit=&offset=) and filtered by its viewset's django-filter filterset.
+    "DEFAULT_PAGINATION_CLASS": "fleetwatch.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI 3 schema (/api/v1/schema/) and its viewers (/api/v1/docs/, /api/v1/redoc/), public
+# like the health endpoint; the viewers' files are ours (drf-spectacular-sidecar), no CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fleetwatch REST API",
+    "DESCRIPTION": 'Devices, their charts and health, notifications. Errors: `{"detail": …}` '
+    "(plus `errors` by field for a failed validation); lists: `?limit=&offset=`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Request bodies without the read-only fields, answers with them: what clients send and get.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": "fleetwatch.monitoring.models.HealthStatus",
+        "DeliveryStatusEnum": "fleetwatch.notifications.models.WebhookDelivery.Status",
+    },
+    "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fleetwatch.api.schema.add_error_responses",
+    ],
 }
 
 LOGGING = {

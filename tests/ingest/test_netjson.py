@@ -231,7 +231,7 @@ def test_deep_nesting_and_unstorable_strings_are_refused_with_their_path():
             )
         )
     assert caught.value.reason == "nested deeper than 32 levels"
-    assert caught.value.path == "#/general/a" + "/0" * 31
+    assert caught.value.path == "#/general/a" + "/0" * 30  # the 33rd level
     with pytest.raises(NetJSONError) as caught:
         decode(b'{"type": "DeviceMonitoring", "general": {"hostname": "a\\u0000b"}}')
     assert caught.value.path == "#/general/hostname"

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_members_list_only_their_organizations_devices(client, bob, device_a, device_b):
     client.force_login(bob)
-    names = [d["name"] for d in client.get("/api/v1/inventory/devices/").json()]
+    names = [d["name"] for d in client.get("/api/v1/inventory/devices/").json()["results"]]
     assert names == ["ap-lobby"]
     assert client.get(f"/api/v1/inventory/devices/{device_b.pk}/").status_code == 404
 
@@ -63,8 +63,13 @@ def test_bad_mac_is_a_400_naming_the_field(client, alice, orgs):
         {"name": "x", "organization": str(orgs[0].pk), "mac_address": "zz"},
         content_type="application/json",
     )
-    assert response.status_code == 400
-    assert "mac_address" in response.json()
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "detail": "mac_address: Enter a MAC address like 00:11:22:33:44:55.",
+            "errors": {"mac_address": ["Enter a MAC address like 00:11:22:33:44:55."]},
+        },
+    )
 
 
 def test_anonymous_requests_are_refused(client, device_a):

@@ -88,7 +88,7 @@ def create(user, org, url):
 def test_the_api_refuses_such_webhooks_naming_the_reason(orgs, alice, url, message):
     response = create(alice, orgs[0], url)
     assert response.status_code == 400
-    assert response.json() == {"url": [message]}
+    assert response.json() == {"detail": f"url: {message}", "errors": {"url": [message]}}
     assert Webhook.objects.count() == 0
 
 
@@ -105,7 +105,7 @@ def test_changing_the_url_is_checked_too(orgs, alice):
         f"/api/v1/notifications/webhooks/{hook['id']}/", {"url": "http://10.0.0.7/"}, format="json"
     )
     assert response.status_code == 400
-    assert response.json() == {"url": ["10.0.0.7 is a private address" + SUFFIX]}
+    assert response.json()["errors"] == {"url": ["10.0.0.7 is a private address" + SUFFIX]}
     assert Webhook.objects.get().url == "https://alerts.example.net/hook"
 
 

@@ -107,7 +107,7 @@ def test_tokens_and_device_keys_still_work_while_the_user_is_locked_out(alice, d
         assert log_in(client, "alice", "pw").status_code == LOCKED
         api = Client().get("/api/v1/inventory/devices/", HTTP_AUTHORIZATION=f"Token {token.key}")
         assert api.status_code == 200
-        assert [d["name"] for d in api.json()] == ["ap-lobby"]
+        assert [d["name"] for d in api.json()["results"]] == ["ap-lobby"]
         wrong_token = Client().get("/api/v1/inventory/devices/", HTTP_AUTHORIZATION="Token " + "0" * 40)
         assert wrong_token.status_code == 403  # DRF: session auth first, so no WWW-Authenticate: 403
     report = Client().post(

@@ -11,13 +11,13 @@ written); ``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`` makes them the default of
 from __future__ import annotations
 
 import json
-import math
 
 from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from fleetwatch.ingest.netjson import MAX_DEPTH  # one nesting bound for every JSON body
+# One set of JSON rules for agent reports and REST bodies (depth counted the same way).
+from fleetwatch.ingest.jsonrules import MAX_DEPTH, deeper_than, finite_float
 
 TOO_DEEP = f"JSON parse error - nested deeper than {MAX_DEPTH} levels"
 
@@ -28,30 +28,6 @@ def _encoding(parser_context) -> str:
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text[:40]}")
-    return value
-
-
-def too_deep(data, limit: int = MAX_DEPTH) -> bool:
-    """Whether lists/objects nest deeper than ``limit`` levels (iteratively: no recursion)."""
-    pending = [(data, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
 
 
 class JSONParser(parsers.JSONParser):
@@ -66,12 +42,12 @@ class JSONParser(parsers.JSONParser):
         except UnicodeError:
             raise ParseError(f"JSON parse error - the body is not valid {encoding}") from None
         try:
-            data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            data = json.loads(text, parse_constant=_refuse_constant, parse_float=finite_float)
         except RecursionError:
             raise ParseError(TOO_DEEP) from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-        if too_deep(data):
+        if deeper_than(data, MAX_DEPTH):
             raise ParseError(TOO_DEEP)
         return data
 

@@ -1,10 +1,41 @@
-from django.urls import include, path
+"""Every URL of the REST API (``/api/v1/``): one router for the apps' viewsets, plus the
+plain views (health, the monitoring endpoints, preferences) and the OpenAPI schema."""
 
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from fleetwatch.api.docs import RedocView, SwaggerView
 from fleetwatch.api.health import HealthView
+from fleetwatch.inventory.api.views import DeviceViewSet, OrganizationViewSet
+from fleetwatch.notifications.api.views import (
+    MaintenanceWindowViewSet,
+    NotificationViewSet,
+    PreferenceView,
+    WebhookViewSet,
+)
+
+
+class Router(DefaultRouter):
+    """DRF's router with the API root view, without ``.json`` format suffixes (the API speaks
+    JSON only)."""
+
+    include_format_suffixes = False
+
+
+router = Router()
+router.register("inventory/organizations", OrganizationViewSet, basename="organization")
+router.register("inventory/devices", DeviceViewSet, basename="device")
+router.register("notifications/webhooks", WebhookViewSet, basename="webhook")
+router.register("notifications/maintenance", MaintenanceWindowViewSet, basename="maintenance")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("monitoring/", include("fleetwatch.monitoring.api.urls")),
-    path("inventory/", include("fleetwatch.inventory.api.urls")),
-    path("notifications/", include("fleetwatch.notifications.api.urls")),
+    path("notifications/preferences/", PreferenceView.as_view(), name="notification-preferences"),
+    *router.urls,
 ]

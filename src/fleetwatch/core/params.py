@@ -2,6 +2,10 @@
 names the parameter, never a 500 from the ORM (a non-UUID compared with a UUID column) or from
 PostgreSQL (a NUL character in a text comparison).
 
+For the parameters that do not filter a list: the chart API's and dashboard's (comma-separated
+slugs, UUIDs, interface names) and the web pages'. The REST API's list filters are django-filter
+filtersets (``<app>/api/filtersets.py``), which validate their values the same way: a 400.
+
 ``InvalidParameter`` is Django's ``BadRequest``: web pages answer Django's 400 page, the REST
 API ``{"detail": "<parameter>: …"}`` (see ``fleetwatch.api.exceptions``).
 """
@@ -69,11 +73,6 @@ def _uuid(name: str, value: str) -> uuid.UUID:
 
 def uuid_list(params: Mapping, name: str) -> list[uuid.UUID]:
     return [_uuid(name, item) for item in text_list(params, name)]
-
-
-def uuid_value(params: Mapping, name: str) -> uuid.UUID | None:
-    value = text(params, name)
-    return _uuid(name, value) if value else None
 
 
 def integer(params: Mapping, name: str) -> int | None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import fastjsonschema
 from jsonschema import Draft7Validator
 
+from fleetwatch.ingest.jsonrules import MAX_DEPTH, TOO_DEEP, deeper_than, finite_float
 from fleetwatch.ingest.schema import SCHEMA
 
 ACCESS_TECHNOLOGIES = ("gsm", "cdma1x", "evdo", "umts", "lte", "5g")
@@ -51,10 +51,6 @@ def _pointer(parts) -> str:
     return "#" + "".join(f"/{p}" for p in parts)
 
 
-# The deepest structure the agent sends is interfaces/N/wireless/clients/N/rrm/N (7 levels).
-MAX_DEPTH = 32
-
-
 class _NotFinite:
     """Stands for NaN, ±Infinity or a float beyond double range while a body is decoded."""
 
@@ -80,33 +76,22 @@ def decode(body: bytes | str) -> object:
         return _NotFinite(text)
 
     def number(text: str) -> float | _NotFinite:
-        value = float(text)
-        if math.isinf(value):
+        try:
+            return finite_float(text)
+        except ValueError:
             odd.append(text)
             return _NotFinite(text)
-        return value
 
     try:
         data = json.loads(body, parse_constant=constant, parse_float=number)
     except RecursionError:
-        raise NetJSONError(f"nested deeper than {MAX_DEPTH} levels", "#") from None
+        raise NetJSONError(TOO_DEEP, "#") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidJSON(str(exc)) from None
     escapes = b"\\u" in body if isinstance(body, bytes) else "\\u" in body
-    if odd or escapes or _deeper_than(data, MAX_DEPTH):
+    if odd or escapes or deeper_than(data, MAX_DEPTH):
         _check_tree(data, [], strings=escapes)  # finds the first problem and its path
     return data
-
-
-def _deeper_than(node, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels below ``node`` (no path kept: fast)."""
-    if limit < 0:
-        return True
-    for value in node.values() if type(node) is dict else node if type(node) is list else ():
-        kind = type(value)
-        if (kind is dict or kind is list) and _deeper_than(value, limit - 1):
-            return True
-    return False
 
 
 def _bad_string(text: str) -> bool:
@@ -114,9 +99,11 @@ def _bad_string(text: str) -> bool:
 
 
 def _check_tree(node, path: list, strings: bool) -> None:
-    """Depth, non-finite numbers and (when the body had ``\\u`` escapes) unstorable strings."""
-    if len(path) > MAX_DEPTH:
-        raise NetJSONError(f"nested deeper than {MAX_DEPTH} levels", _pointer(path[: MAX_DEPTH + 1]))
+    """Depth (the rule of :func:`~fleetwatch.ingest.jsonrules.deeper_than`: ``node`` is at level
+    ``len(path) + 1``), non-finite numbers and (when the body had ``\\u`` escapes) unstorable
+    strings."""
+    if len(path) >= MAX_DEPTH:
+        raise NetJSONError(TOO_DEEP, _pointer(path))
     if type(node) is dict:
         items = node.items()
     elif type(node) is list:

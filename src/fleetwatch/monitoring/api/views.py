@@ -9,12 +9,17 @@ import logging
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetwatch.api.querysets import visible_or_404
 from fleetwatch.inventory.models import Device
+from fleetwatch.monitoring.api import schema
+from fleetwatch.monitoring.api.serializers import StatusChangeSerializer
 from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
 from fleetwatch.monitoring.ingestion import DeviceBusy, ReportRejected, ingest, reporting_device
 from fleetwatch.timeseries import BackendUnavailable, InvalidQuery
@@ -79,11 +84,37 @@ def retry_later(detail: str) -> JsonResponse:
 
 
 class DeviceMonitoringView(APIView):
-    """Charts of a device for people (session or token) and its agent (``?key=``)."""
+    """Charts of a device for people (session or token) and its agent (``?key=``).
+
+    Its ``post`` documents the agent endpoint in the OpenAPI schema (``fleetwatch.api.schema``):
+    the URL's view, :func:`device_monitoring`, answers POSTs itself, outside DRF."""
 
     authentication_classes = [SessionAuthentication, TokenAuthentication]
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="device_report",
+        summary="An agent's report (NetJSON DeviceMonitoring)",
+        description="The OpenWrt monitoring agent's protocol. Not a DRF view: no session or token, "
+        "the device key only; the body is parsed by the agent decoder.",
+        request={"application/json": schema.REPORT},
+        parameters=schema.REPORT_PARAMETERS,
+        responses=schema.REPORT_RESPONSES,
+        examples=[schema.REPORT_EXAMPLE],
+        tags=["monitoring"],
+    )
+    def post(self, request, pk):
+        return agent_report(request._request, pk)
+
+    @extend_schema(
+        operation_id="device_charts",
+        summary="A device's charts (JSON or CSV)",
+        description="For people (session or token) and the device's agent (`key`). Charts without "
+        "data in the window are left out; all share `x`.",
+        parameters=schema.CHART_PARAMETERS,
+        responses=schema.CHART_RESPONSES,
+        tags=["monitoring"],
+    )
     def get(self, request, pk):
         from fleetwatch.api.downloads import attachment, safe_filename
 
@@ -95,11 +126,9 @@ class DeviceMonitoringView(APIView):
         else:
             if not request.user.is_authenticated:
                 return Response({"detail": "Authentication credentials were not provided."}, status=401)
-            device = (
-                Device.objects.visible_to(request.user).select_related("organization").filter(pk=pk).first()
+            device = visible_or_404(
+                Device.objects.select_related("organization"), request.user, "No such device.", pk=pk
             )
-            if device is None:
-                raise Http404("No such device.")
         try:
             window = window_from(request.query_params)
         except InvalidQuery as exc:
@@ -147,30 +176,33 @@ def device_summary(device: Device) -> dict:
     }
 
 
-class StatusHistoryView(APIView):
-    """``/api/v1/monitoring/device/<uuid>/status-history/``: the device's health changes."""
+class StatusHistoryView(generics.ListAPIView):
+    """``/api/v1/monitoring/device/<uuid>/status-history/``: the device's health changes,
+    newest first (paginated)."""
 
-    def get(self, request, pk):
+    serializer_class = StatusChangeSerializer
+
+    def get_queryset(self):
         from fleetwatch.monitoring.models import StatusChange
 
-        if not request.user.is_authenticated:
-            return Response({"detail": "Authentication credentials were not provided."}, status=401)
-        device = Device.objects.visible_to(request.user).filter(pk=pk).first()
-        if device is None:
-            raise Http404("No such device.")
-        changes = StatusChange.objects.filter(device=device)[:500]
-        return Response(
-            [
-                {"time": c.time.isoformat(), "previous": c.previous, "status": c.status, "reason": c.reason}
-                for c in changes
-            ]
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's request
+            return StatusChange.objects.none()
+        device = visible_or_404(
+            Device.objects.all(), self.request.user, "No such device.", pk=self.kwargs["pk"]
         )
+        return StatusChange.objects.filter(device=device).order_by("-time", "-id")
 
 
 class DashboardView(APIView):
     """``/api/v1/monitoring/dashboard/``: organization-wide charts of the organizations the user
     belongs to; ``organization_slug=a,b``, ``location_id=…``, ``ifname=wan,eth1`` narrow them."""
 
+    @extend_schema(
+        operation_id="dashboard_charts",
+        parameters=schema.DASHBOARD_PARAMETERS,
+        responses=schema.DASHBOARD_RESPONSES,
+        tags=["monitoring"],
+    )
     def get(self, request):
         from fleetwatch.core import params as query
         from fleetwatch.inventory.models import Location, Organization

@@ -1,0 +1,103 @@
+"""The OpenAPI 3 schema at /api/v1/schema/: public, valid, and describing what the endpoints
+answer (the agent endpoint, the chart API with its CSV variant, the error shape, pages)."""
+
+import json
+
+import pytest
+import yaml
+from drf_spectacular.validation import validate_schema
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(client):
+    # What `curl http://…/api/v1/schema/` gets: no credentials, YAML.
+    response = client.get("/api/v1/schema/")
+    assert (response.status_code, response["Content-Type"]) == (
+        200,
+        "application/vnd.oai.openapi; charset=utf-8",
+    )
+    return yaml.safe_load(response.content)
+
+
+def test_the_schema_is_a_valid_openapi_3_document(client, schema):
+    validate_schema(schema)  # drf-spectacular's copy of the OpenAPI 3.0 JSON schema
+    assert (schema["openapi"], schema["info"]["title"]) == ("3.0.3", "Fleetwatch REST API")
+    as_json = client.get("/api/v1/schema/?format=json")
+    assert (as_json.status_code, json.loads(as_json.content)) == (200, schema)
+
+
+def test_every_endpoint_is_described(schema):
+    assert sorted(schema["paths"]) == [
+        "/api/v1/health/",
+        "/api/v1/inventory/devices/",
+        "/api/v1/inventory/devices/{id}/",
+        "/api/v1/inventory/organizations/",
+        "/api/v1/inventory/organizations/{id}/",
+        "/api/v1/monitoring/dashboard/",
+        "/api/v1/monitoring/device/{id}/",
+        "/api/v1/monitoring/device/{id}/status-history/",
+        "/api/v1/notifications/",
+        "/api/v1/notifications/maintenance/",
+        "/api/v1/notifications/maintenance/{id}/",
+        "/api/v1/notifications/preferences/",
+        "/api/v1/notifications/read-all/",
+        "/api/v1/notifications/unread-count/",
+        "/api/v1/notifications/webhooks/",
+        "/api/v1/notifications/webhooks/{id}/",
+        "/api/v1/notifications/webhooks/{id}/deliveries/",
+        "/api/v1/notifications/{id}/",
+        "/api/v1/notifications/{id}/read/",
+    ]
+
+
+def test_the_agent_endpoint_is_described_with_its_contract(schema):
+    report = schema["paths"]["/api/v1/monitoring/device/{id}/"]["post"]
+    assert report["operationId"] == "device_report"
+    # The API's contract (docs/api.md), and the HTTP server's own 414 for an over-long URL.
+    assert sorted(report["responses"]) == ["200", "400", "403", "404", "414", "503"]
+    assert report["responses"]["414"]["content"] == {"text/html": {"schema": {"type": "string"}}}
+    assert {p["name"]: p.get("required", False) for p in report["parameters"]} == {
+        "id": True,
+        "key": True,
+        "time": False,
+    }
+    body = report["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["type"]
+    assert report["responses"]["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
+def test_the_chart_api_and_its_csv_variant_are_described(schema):
+    charts = schema["paths"]["/api/v1/monitoring/device/{id}/"]["get"]
+    assert sorted(charts["responses"]) == ["200", "400", "401", "403", "404", "414", "503"]
+    assert sorted(charts["responses"]["200"]["content"]) == ["application/json", "text/csv"]
+    assert charts["responses"]["200"]["content"]["text/csv"]["schema"] == {"type": "string"}
+    names = {p["name"] for p in charts["parameters"]}
+    assert names == {"id", "key", "time", "start", "end", "timezone", "status", "csv"}
+    time = next(p for p in charts["parameters"] if p["name"] == "time")
+    assert sorted(time["schema"]["enum"]) == ["1d", "30d", "365d", "3d", "7d"]
+    dashboard = schema["paths"]["/api/v1/monitoring/dashboard/"]["get"]
+    assert sorted(dashboard["responses"]) == ["200", "400", "403", "404", "414", "503"]
+
+
+def test_lists_are_paginated_and_errors_have_one_shape(schema):
+    devices = schema["paths"]["/api/v1/inventory/devices/"]
+    assert {p["name"] for p in devices["get"]["parameters"]} == {
+        "limit",
+        "offset",
+        "organization",
+        "organization_slug",
+        "name",
+        "is_active",
+    }
+    assert devices["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginatedDeviceList"
+    }
+    assert sorted(devices["post"]["responses"]) == ["201", "400", "403", "409", "503"]
+    assert sorted(devices["get"]["responses"]) == ["200", "400", "403", "414", "503"]
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+    unavailable = devices["get"]["responses"]["503"]
+    assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}
