@@ -236,6 +236,9 @@ FLEETWATCH_ALERT_TOLERANCE = env_optional_int("FLEETWATCH_ALERT_TOLERANCE", mini
 ALERT_EVALUATION_INTERVAL_SECONDS = env_seconds("FLEETWATCH_ALERT_EVALUATION_INTERVAL", 5, positive=True)
 # Tolerances shorter than the agents' report interval act on the first value (docs/alerts.md).
 FLEETWATCH_TOLERANCE_INTERVAL = int(env_seconds("FLEETWATCH_TOLERANCE_INTERVAL", 300, minimum=1))
+# A device that never reported is "waiting for first report" (unknown, no check runs, nothing
+# is notified) for this long after it was created; then its checks run as usual (docs/alerts.md).
+FLEETWATCH_FIRST_REPORT_GRACE = env_seconds("FLEETWATCH_FIRST_REPORT_GRACE", 86400)
 
 
 def _auto_checks() -> list[str] | None:

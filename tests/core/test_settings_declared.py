@@ -36,7 +36,7 @@ def variables_documented() -> set[str]:
 
 def test_the_documented_variables_are_exactly_the_ones_settings_reads():
     read = variables_read_in_settings()
-    assert len(read) == 45
+    assert len(read) == 46
     assert variables_documented() == read
 
 
@@ -85,6 +85,7 @@ def test_defaults(load):
     assert loaded["ALERT_EVALUATION_INTERVAL_SECONDS"] == 5.0
     assert loaded["FLEETWATCH_ALERT_TOLERANCE"] is None
     assert loaded["FLEETWATCH_TOLERANCE_INTERVAL"] == 300
+    assert loaded["FLEETWATCH_FIRST_REPORT_GRACE"] == 86400.0
     assert loaded["FLEETWATCH_AUTO_CHECKS"] is None
     assert loaded["FLEETWATCH_CHECK_PARAMS"] == {}
     assert loaded["FLEETWATCH_WIFI_CLIENTS_SNOOZE"] == []
@@ -109,6 +110,7 @@ def test_values(load):
         FLEETWATCH_ALERT_EVALUATION_INTERVAL="0.5",
         FLEETWATCH_ALERT_TOLERANCE="0",
         FLEETWATCH_TOLERANCE_INTERVAL="600",
+        FLEETWATCH_FIRST_REPORT_GRACE="3600",
         FLEETWATCH_AUTO_CHECKS="ping, wifi_clients",
         FLEETWATCH_CHECK_PARAMS='{"ping": {"count": 3}}',
         FLEETWATCH_WIFI_CLIENTS_SNOOZE='[["12-24", "01-06"], ["22:00", "06:00"]]',
@@ -122,6 +124,7 @@ def test_values(load):
     assert loaded["ALERT_EVALUATION_INTERVAL_SECONDS"] == 0.5
     assert loaded["FLEETWATCH_ALERT_TOLERANCE"] == 0
     assert loaded["FLEETWATCH_TOLERANCE_INTERVAL"] == 600
+    assert loaded["FLEETWATCH_FIRST_REPORT_GRACE"] == 3600.0
     assert loaded["FLEETWATCH_AUTO_CHECKS"] == ["ping", "wifi_clients"]
     assert loaded["FLEETWATCH_CHECK_PARAMS"] == {"ping": {"count": 3}}
     assert loaded["FLEETWATCH_WIFI_CLIENTS_SNOOZE"] == [["12-24", "01-06"], ["22:00", "06:00"]]
@@ -146,6 +149,11 @@ def test_values(load):
             "FLEETWATCH_ALERT_EVALUATION_INTERVAL must be a number of seconds, e.g. 300 for five minutes, not 'often'",
         ),
         ("FLEETWATCH_ALERT_TOLERANCE", "5m", "FLEETWATCH_ALERT_TOLERANCE must be an integer, not '5m'"),
+        (
+            "FLEETWATCH_FIRST_REPORT_GRACE",
+            "1d",
+            "FLEETWATCH_FIRST_REPORT_GRACE must be a number of seconds, e.g. 300 for five minutes, not '1d'",
+        ),
         ("FLEETWATCH_EMAIL_PORT", "smtp", "FLEETWATCH_EMAIL_PORT must be an integer, not 'smtp'"),
         ("FLEETWATCH_EMAIL_PORT", "0", "FLEETWATCH_EMAIL_PORT must be at least 1, not '0'"),
         ("FLEETWATCH_WORKERS", "0", "FLEETWATCH_WORKERS must be at least 1, not '0'"),
