@@ -121,19 +121,7 @@ def _serve_demo(args) -> int:
         password_file.chmod(0o600)
     password = password_file.read_text().strip()
     call_command("org", "create", "--name", "Demo", "--slug", "demo", stdout=open(os.devnull, "w"))
-    call_command(
-        "user",
-        "create",
-        "--username",
-        "demo",
-        "--password",
-        password,
-        "--org",
-        "demo",
-        "--role",
-        "admin",
-        stdout=open(os.devnull, "w"),
-    )
+    _demo_login(password)
     url = f"http://{args.bind}"
     # A demo shows checks and alerts within minutes: checks every minute, no tolerance.
     os.environ.setdefault("FLEETWATCH_CHECK_INTERVAL", "60")
@@ -191,6 +179,23 @@ def _serve_demo(args) -> int:
                 child.terminate()
         for child in children:
             child.wait(timeout=30)
+
+
+def _demo_login(password: str) -> None:
+    """The ``demo`` user, administrator of the ``demo`` organization, with the printed password.
+    Its password is set only when it does not match (first start, or the password file was
+    replaced): ``user create`` refuses existing users, and setting it again would end sessions."""
+    from django.contrib.auth import get_user_model
+
+    from fleetwatch.inventory.models import Membership, Organization, Role
+
+    user, created = get_user_model().objects.get_or_create(username="demo")
+    if created or not user.check_password(password):
+        user.set_password(password)
+        user.save()
+    Membership.objects.update_or_create(
+        user=user, organization=Organization.objects.get(slug="demo"), defaults={"role": Role.ADMIN}
+    )
 
 
 def _worker_command(concurrency: int | None = None, beat: bool = True) -> list[str]:
