@@ -98,6 +98,9 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from django.core.management import call_command
 
+    # The web processes and the worker started here load the settings afresh: with the bind
+    # address in their environment, links follow it unless FLEETWATCH_BASE_URL is set.
+    os.environ.update(FLEETWATCH_BIND=args.bind)  # a write: settings.py alone reads the variables
     _system_checks()
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)

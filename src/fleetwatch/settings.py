@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -294,8 +295,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # ---------------------------------------------------------------- notifications
-# Links in e-mails and webhook payloads point here.
-FLEETWATCH_BASE_URL = env_url("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000", ("http", "https")).rstrip("/")
+# Links in e-mails and webhook payloads point here. Unset, it follows the served address:
+# FLEETWATCH_BIND's (below), or a request's own (fleetwatch.notifications.links). Set it in production.
+_BASE_URL_GIVEN = env_url("FLEETWATCH_BASE_URL", "", ("http", "https")).rstrip("/")
 # Webhooks to loopback, link-local, private, unspecified and multicast addresses are refused
 # (when saved, and when delivered after DNS resolution) unless this is true.
 FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", False)
@@ -376,6 +378,29 @@ LOGGING = {
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
 FLEETWATCH_BIND = env_str("FLEETWATCH_BIND", "127.0.0.1:8000")
+
+
+def served_url(bind: str) -> str:
+    """``http://host[:port]`` of a gunicorn bind address (``127.0.0.1:8000``, ``[::1]:8443``,
+    ``host`` (port 8000)): all interfaces (``0.0.0.0``, ``::``) name this machine by its host
+    name; a Unix socket (``unix:/path``, behind a proxy) gives ``http://localhost``."""
+    if bind.startswith(("unix:", "fd://")):
+        return "http://localhost"
+    host, colon, port = bind.rpartition(":")
+    if not colon or "]" in port:  # no port: "host", "[::1]"
+        host, port = bind, "8000"
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}" + ("" if port == "80" else f":{port}")
+
+
+# The base URL as set, or the served address (`fleetwatch serve --bind` exports FLEETWATCH_BIND
+# to the server and the worker it starts, so both derive the same).
+FLEETWATCH_BASE_URL_IS_SET = bool(_BASE_URL_GIVEN)
+FLEETWATCH_BASE_URL = _BASE_URL_GIVEN or served_url(FLEETWATCH_BIND)
 FLEETWATCH_WORKERS = env_int("FLEETWATCH_WORKERS", 2, minimum=1)  # gunicorn processes
 FLEETWATCH_THREADS = env_int("FLEETWATCH_THREADS", 4, minimum=1)  # threads per gunicorn process
 FLEETWATCH_WORKER_CONCURRENCY = env_int("FLEETWATCH_WORKER_CONCURRENCY", 2, minimum=1)  # Celery processes

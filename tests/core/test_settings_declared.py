@@ -101,6 +101,11 @@ def test_defaults(load):
         4,
     )
     assert loaded["FLEETWATCH_DEMO_WEBHOOK"] == ""
+    assert (loaded["FLEETWATCH_BASE_URL"], loaded["FLEETWATCH_BASE_URL_IS_SET"]) == (
+        "http://127.0.0.1:8000",
+        False,
+    )
+    assert load(FLEETWATCH_BIND="127.0.0.1:8171")["FLEETWATCH_BASE_URL"] == "http://127.0.0.1:8171"
     assert loaded["CELERY_BEAT_SCHEDULE"]["run-checks"]["schedule"] == 300.0
 
 
@@ -132,6 +137,7 @@ def test_values(load):
     assert loaded["LOGGING"]["root"]["level"] == "DEBUG"
     assert loaded["SILENCED_SYSTEM_CHECKS"] == ["security.W021"]
     assert loaded["FLEETWATCH_BASE_URL"] == "https://fleetwatch.example.org"
+    assert loaded["FLEETWATCH_BASE_URL_IS_SET"] is True
     assert load(FLEETWATCH_AUTO_CHECKS="none")["FLEETWATCH_AUTO_CHECKS"] == []
 
 

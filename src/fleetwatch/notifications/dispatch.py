@@ -15,6 +15,7 @@ from django.db import transaction
 
 from fleetwatch.monitoring.health import CRITICAL_METRICS
 from fleetwatch.monitoring.reasons import alert_message
+from fleetwatch.notifications import links
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
     Notification,
@@ -141,7 +142,7 @@ def deliver(event: AlertEvent) -> None:
         if preference.email and user.email:
             emails.append(user.email)
     Notification.objects.bulk_create(notifications)
-    base_url = settings.FLEETWATCH_BASE_URL
+    base_url = links.base_url()
     deliveries = []
     for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
         from fleetwatch.notifications.webhooks import alert_payload
