@@ -170,6 +170,8 @@ def _serve_demo(args) -> int:
                     "90",
                     "--back-after",
                     str(settings.FLEETWATCH_DEMO_BACK_AFTER),
+                    "--waiting",
+                    "1",
                 ]
             )
         )

@@ -119,3 +119,46 @@ def test_the_pages_say_waiting_for_first_report(client, bob, device_a):
     assert '<span class="status unknown">unknown</span>' in client.get("/").content.decode()
     page = client.get(f"/devices/{device_a.pk}/").content.decode()
     assert '<span class="status unknown" id="health-status">unknown</span>' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_shows_a_router_waiting_for_its_first_report(live_server, timeseries, client):
+    from datetime import UTC, datetime
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from fleetwatch.inventory.models import Device
+
+    def simulate():  # as `fleetwatch serve --demo` runs it, without --live
+        argv = [
+            "--devices",
+            "2",
+            "--days",
+            "0.01",
+            "--org",
+            "demo",
+            "--url",
+            live_server.url,
+            "--waiting",
+            "1",
+        ]
+        call_command("simulate", *argv, stdout=StringIO())
+
+    simulate()
+    new = Device.objects.get(name="new-000")
+    assert (new.organization.slug, new.last_seen, new.management_ip) == ("demo", None, "192.0.2.1")
+    assert Device.objects.get(name="sim-000").last_seen is not None  # the others report
+    now = datetime.now(UTC)
+    run_all(new, now)
+    assert Metric.objects.filter(device=new).count() == 0  # not even pinged
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw"))
+    row = client.get("/").content.decode().split(f'data-device="{new.pk}"')[1].split("</tr>")[0]
+    assert '<span class="status unknown">waiting for first report</span>' in row
+    # The next start of the demo counts it as added just now again.
+    Device.objects.filter(pk=new.pk).update(created=now - timedelta(days=3))
+    simulate()
+    new.refresh_from_db()
+    assert new.created >= now
+    assert Device.objects.filter(name__startswith="new-").count() == 1
