@@ -98,8 +98,9 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from django.core.management import call_command
 
-    # The server's processes read the settings afresh: ALLOWED_HOSTS follows the address served on.
-    os.environ.update(FLEETWATCH_BIND=args.bind)  # written for the children, never read here
+    # The web processes and the worker started here load the settings afresh: with the bind
+    # address in their environment, links follow it unless FLEETWATCH_BASE_URL is set.
+    os.environ.update(FLEETWATCH_BIND=args.bind)  # a write: settings.py alone reads the variables
     _system_checks()
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
@@ -123,19 +124,7 @@ def _serve_demo(args) -> int:
         password_file.chmod(0o600)
     password = password_file.read_text().strip()
     call_command("org", "create", "--name", "Demo", "--slug", "demo", stdout=open(os.devnull, "w"))
-    call_command(
-        "user",
-        "create",
-        "--username",
-        "demo",
-        "--password",
-        password,
-        "--org",
-        "demo",
-        "--role",
-        "admin",
-        stdout=open(os.devnull, "w"),
-    )
+    _demo_login(password)
     url = f"http://{args.bind}"
     # A demo shows checks and alerts within minutes: checks every minute, no tolerance.
     os.environ.setdefault("FLEETWATCH_CHECK_INTERVAL", "60")
@@ -181,6 +170,8 @@ def _serve_demo(args) -> int:
                     "90",
                     "--back-after",
                     str(settings.FLEETWATCH_DEMO_BACK_AFTER),
+                    "--waiting",
+                    "1",
                 ]
             )
         )
@@ -193,6 +184,23 @@ def _serve_demo(args) -> int:
                 child.terminate()
         for child in children:
             child.wait(timeout=30)
+
+
+def _demo_login(password: str) -> None:
+    """The ``demo`` user, administrator of the ``demo`` organization, with the printed password.
+    Its password is set only when it does not match (first start, or the password file was
+    replaced): ``user create`` refuses existing users, and setting it again would end sessions."""
+    from django.contrib.auth import get_user_model
+
+    from fleetwatch.inventory.models import Membership, Organization, Role
+
+    user, created = get_user_model().objects.get_or_create(username="demo")
+    if created or not user.check_password(password):
+        user.set_password(password)
+        user.save()
+    Membership.objects.update_or_create(
+        user=user, organization=Organization.objects.get(slug="demo"), defaults={"role": Role.ADMIN}
+    )
 
 
 def _worker_command(concurrency: int | None = None, beat: bool = True) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -248,6 +249,9 @@ FLEETWATCH_ALERT_TOLERANCE = env_optional_int("FLEETWATCH_ALERT_TOLERANCE", mini
 ALERT_EVALUATION_INTERVAL_SECONDS = env_seconds("FLEETWATCH_ALERT_EVALUATION_INTERVAL", 5, positive=True)
 # Tolerances shorter than the agents' report interval act on the first value (docs/alerts.md).
 FLEETWATCH_TOLERANCE_INTERVAL = int(env_seconds("FLEETWATCH_TOLERANCE_INTERVAL", 300, minimum=1))
+# A device that never reported is "waiting for first report" (unknown, no check runs, nothing
+# is notified) for this long after it was created; then its checks run as usual (docs/alerts.md).
+FLEETWATCH_FIRST_REPORT_GRACE = env_seconds("FLEETWATCH_FIRST_REPORT_GRACE", 86400)
 
 
 def _auto_checks() -> list[str] | None:
@@ -303,8 +307,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # ---------------------------------------------------------------- notifications
-# Links in e-mails and webhook payloads point here.
-FLEETWATCH_BASE_URL = env_url("FLEETWATCH_BASE_URL", "http://127.0.0.1:8000", ("http", "https")).rstrip("/")
+# Links in e-mails and webhook payloads point here. Unset, it follows the served address:
+# FLEETWATCH_BIND's (below), or a request's own (fleetwatch.notifications.links). Set it in production.
+_BASE_URL_GIVEN = env_url("FLEETWATCH_BASE_URL", "", ("http", "https")).rstrip("/")
 # Webhooks to loopback, link-local, private, unspecified and multicast addresses are refused
 # (when saved, and when delivered after DNS resolution) unless this is true.
 FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("FLEETWATCH_WEBHOOK_ALLOW_PRIVATE", False)
@@ -416,6 +421,28 @@ LOGGING = {
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
 # FLEETWATCH_BIND is read above, next to ALLOWED_HOSTS, which follows it.
+
+def served_url(bind: str) -> str:
+    """``http://host[:port]`` of a gunicorn bind address (``127.0.0.1:8000``, ``[::1]:8443``,
+    ``host`` (port 8000)): all interfaces (``0.0.0.0``, ``::``) name this machine by its host
+    name; a Unix socket (``unix:/path``, behind a proxy) gives ``http://localhost``."""
+    if bind.startswith(("unix:", "fd://")):
+        return "http://localhost"
+    host, colon, port = bind.rpartition(":")
+    if not colon or "]" in port:  # no port: "host", "[::1]"
+        host, port = bind, "8000"
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}" + ("" if port == "80" else f":{port}")
+
+
+# The base URL as set, or the served address (`fleetwatch serve --bind` exports FLEETWATCH_BIND
+# to the server and the worker it starts, so both derive the same).
+FLEETWATCH_BASE_URL_IS_SET = bool(_BASE_URL_GIVEN)
+FLEETWATCH_BASE_URL = _BASE_URL_GIVEN or served_url(FLEETWATCH_BIND)
 FLEETWATCH_WORKERS = env_int("FLEETWATCH_WORKERS", 2, minimum=1)  # gunicorn processes
 FLEETWATCH_THREADS = env_int("FLEETWATCH_THREADS", 4, minimum=1)  # threads per gunicorn process
 FLEETWATCH_WORKER_CONCURRENCY = env_int("FLEETWATCH_WORKER_CONCURRENCY", 2, minimum=1)  # Celery processes

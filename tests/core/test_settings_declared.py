@@ -36,7 +36,7 @@ def variables_documented() -> set[str]:
 
 def test_the_documented_variables_are_exactly_the_ones_settings_reads():
     read = variables_read_in_settings()
-    assert len(read) == 45
+    assert len(read) == 46
     assert variables_documented() == read
 
 
@@ -85,6 +85,7 @@ def test_defaults(load):
     assert loaded["ALERT_EVALUATION_INTERVAL_SECONDS"] == 5.0
     assert loaded["FLEETWATCH_ALERT_TOLERANCE"] is None
     assert loaded["FLEETWATCH_TOLERANCE_INTERVAL"] == 300
+    assert loaded["FLEETWATCH_FIRST_REPORT_GRACE"] == 86400.0
     assert loaded["FLEETWATCH_AUTO_CHECKS"] is None
     assert loaded["FLEETWATCH_CHECK_PARAMS"] == {}
     assert loaded["FLEETWATCH_WIFI_CLIENTS_SNOOZE"] == []
@@ -100,6 +101,11 @@ def test_defaults(load):
         4,
     )
     assert loaded["FLEETWATCH_DEMO_WEBHOOK"] == ""
+    assert (loaded["FLEETWATCH_BASE_URL"], loaded["FLEETWATCH_BASE_URL_IS_SET"]) == (
+        "http://127.0.0.1:8000",
+        False,
+    )
+    assert load(FLEETWATCH_BIND="127.0.0.1:8171")["FLEETWATCH_BASE_URL"] == "http://127.0.0.1:8171"
     assert loaded["CELERY_BEAT_SCHEDULE"]["run-checks"]["schedule"] == 300.0
 
 
@@ -109,6 +115,7 @@ def test_values(load):
         FLEETWATCH_ALERT_EVALUATION_INTERVAL="0.5",
         FLEETWATCH_ALERT_TOLERANCE="0",
         FLEETWATCH_TOLERANCE_INTERVAL="600",
+        FLEETWATCH_FIRST_REPORT_GRACE="3600",
         FLEETWATCH_AUTO_CHECKS="ping, wifi_clients",
         FLEETWATCH_CHECK_PARAMS='{"ping": {"count": 3}}',
         FLEETWATCH_WIFI_CLIENTS_SNOOZE='[["12-24", "01-06"], ["22:00", "06:00"]]',
@@ -122,6 +129,7 @@ def test_values(load):
     assert loaded["ALERT_EVALUATION_INTERVAL_SECONDS"] == 0.5
     assert loaded["FLEETWATCH_ALERT_TOLERANCE"] == 0
     assert loaded["FLEETWATCH_TOLERANCE_INTERVAL"] == 600
+    assert loaded["FLEETWATCH_FIRST_REPORT_GRACE"] == 3600.0
     assert loaded["FLEETWATCH_AUTO_CHECKS"] == ["ping", "wifi_clients"]
     assert loaded["FLEETWATCH_CHECK_PARAMS"] == {"ping": {"count": 3}}
     assert loaded["FLEETWATCH_WIFI_CLIENTS_SNOOZE"] == [["12-24", "01-06"], ["22:00", "06:00"]]
@@ -129,6 +137,7 @@ def test_values(load):
     assert loaded["LOGGING"]["root"]["level"] == "DEBUG"
     assert loaded["SILENCED_SYSTEM_CHECKS"] == ["security.W021"]
     assert loaded["FLEETWATCH_BASE_URL"] == "https://fleetwatch.example.org"
+    assert loaded["FLEETWATCH_BASE_URL_IS_SET"] is True
     assert load(FLEETWATCH_AUTO_CHECKS="none")["FLEETWATCH_AUTO_CHECKS"] == []
 
 
@@ -146,6 +155,11 @@ def test_values(load):
             "FLEETWATCH_ALERT_EVALUATION_INTERVAL must be a number of seconds, e.g. 300 for five minutes, not 'often'",
         ),
         ("FLEETWATCH_ALERT_TOLERANCE", "5m", "FLEETWATCH_ALERT_TOLERANCE must be an integer, not '5m'"),
+        (
+            "FLEETWATCH_FIRST_REPORT_GRACE",
+            "1d",
+            "FLEETWATCH_FIRST_REPORT_GRACE must be a number of seconds, e.g. 300 for five minutes, not '1d'",
+        ),
         ("FLEETWATCH_EMAIL_PORT", "smtp", "FLEETWATCH_EMAIL_PORT must be an integer, not 'smtp'"),
         ("FLEETWATCH_EMAIL_PORT", "0", "FLEETWATCH_EMAIL_PORT must be at least 1, not '0'"),
         ("FLEETWATCH_WORKERS", "0", "FLEETWATCH_WORKERS must be at least 1, not '0'"),

@@ -104,6 +104,7 @@ def test_a_ten_minute_outage_gives_one_problem_and_one_recovery_per_channel(
     alice.email, bob.email, charlie.email = "alice@a.example", "bob@a.example", "charlie@b.example"
     for user in (alice, bob, charlie):
         user.save()
+    device_a.last_seen = T0  # an installed router (a new one waits for its first report)
     webhook = Webhook.objects.create(organization=device_a.organization, name="pager", url=receiver.url)
     other = Webhook.objects.create(
         organization=charlie.memberships.get().organization, name="b", url=receiver.url + "/b"

@@ -155,9 +155,10 @@ def test_a_down_device_shows_critical_and_its_notification_can_be_read(
     from fleetwatch.monitoring.check_runner import run_check
     from fleetwatch.monitoring.models import Check
 
-    device_a.management_ip = "198.51.100.1"
-    device_a.save()
     now = datetime.now(UTC)
+    device_a.management_ip = "198.51.100.1"
+    device_a.last_seen = now - timedelta(hours=2)  # installed (a new device waits for its first report)
+    device_a.save()
     for check in Check.objects.filter(device=device_a):
         check.params = {"count": 2, "interval": 10, "timeout": 100} if check.check_type == "ping" else {}
         check.save()

@@ -21,6 +21,7 @@ from django.conf import settings
 from fleetwatch.core.timeseries import get_backend
 from fleetwatch.metrics import get_metric
 from fleetwatch.monitoring.models import AlertSettings, Metric
+from fleetwatch.monitoring.reasons import status_reason
 from fleetwatch.monitoring.signals import alert_transition
 from fleetwatch.timeseries import ReadQuery, Where
 
@@ -103,7 +104,8 @@ def evaluate(metric: Metric, value, now: datetime, send_alert: bool = True) -> s
     if raw_changed and metric.device_id is not None:
         from fleetwatch.monitoring.health import refresh_status
 
-        refresh_status(metric.device, now, reason=f"{metric.name}: {value!r}")
+        reason = status_reason(metric.configuration, metric.name, value, alert.operator, alert.threshold)
+        refresh_status(metric.device, now, reason=reason)
     if transition is not None and alert.is_active:
         alert_transition.send(
             sender=Metric,

@@ -17,6 +17,7 @@ from fleetwatch.metrics import get_metric
 from fleetwatch.monitoring.alerts import ensure_alert_settings, evaluate
 from fleetwatch.monitoring.checks import CHECKS
 from fleetwatch.monitoring.checks.base import CheckError
+from fleetwatch.monitoring.health import waiting_for_first_report
 from fleetwatch.monitoring.models import Chart, Check, Metric
 from fleetwatch.monitoring.series import device_tags
 from fleetwatch.timeseries import Point
@@ -47,10 +48,14 @@ def metric_for(device, configuration: str, main_tags: dict | None = None) -> Met
 
 
 def run_check(check: Check, now: datetime | None = None) -> list[Metric]:
-    """Returns the metrics the check measured (none when skipped)."""
+    """Returns the metrics the check measured (none when skipped: the check, its device or
+    organization inactive, or the device still waiting for its first report)."""
     now = now or datetime.now(UTC)
     device = check.device
     if not check.is_active or not device.is_active or not device.organization.is_active:
+        return []
+    if waiting_for_first_report(device, now):
+        # Not installed yet (docs/alerts.md): a ping or "no data" now would page for nothing.
         return []
     cls = CHECKS.get(check.check_type)
     if cls is None:

@@ -3,18 +3,32 @@
 ``critical``: every critical metric the device has (ping reachability, data collected) is
 unhealthy; ``problem``: some metric is unhealthy; ``ok``: metrics judged and all healthy;
 ``unknown``: nothing judged yet; ``deactivated``: the device is switched off in the inventory.
+
+A device that has never reported stays ``unknown`` ("waiting for first report"): its checks do
+not run until its first report or until ``FLEETWATCH_FIRST_REPORT_GRACE`` seconds after it was
+created (:func:`waiting_for_first_report`), so adding a router before flashing it pages nobody.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from fleetwatch.monitoring.models import DeviceHealth, HealthStatus, StatusChange
 from fleetwatch.monitoring.signals import health_changed
 
 CRITICAL_METRICS = {("ping", "reachable"), ("data_collected", "data_collected")}
+
+
+def waiting_for_first_report(device, now: datetime) -> bool:
+    """True while ``device`` has never reported (``last_seen`` is None) and was created less than
+    ``FLEETWATCH_FIRST_REPORT_GRACE`` seconds before ``now`` (an aware datetime). Such a device
+    is not yet installed as far as anyone can tell: no check runs for it, so it raises nothing."""
+    if device.last_seen is not None or device.created is None:
+        return False
+    return now < device.created + timedelta(seconds=settings.FLEETWATCH_FIRST_REPORT_GRACE)
 
 
 def compute_status(device) -> str:

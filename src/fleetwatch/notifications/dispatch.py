@@ -14,6 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from fleetwatch.monitoring.health import CRITICAL_METRICS
+from fleetwatch.monitoring.reasons import alert_message
+from fleetwatch.notifications import links
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
     Notification,
@@ -54,10 +56,15 @@ class AlertEvent:
 
     @property
     def message(self) -> str:
-        verb = "is" if self.kind == "problem" else "is back to normal:"
-        return (
-            f"{self.metric_name} of {self.device_name} {verb} {self.value:g} "
-            f"(alert when {self.operator} {self.threshold:g} for {self.tolerance} minutes)."
+        """Plain language, numbers rounded (fleetwatch.monitoring.reasons.alert_message)."""
+        return alert_message(
+            self.kind,
+            self.configuration,
+            self.metric_name,
+            self.value,
+            self.operator,
+            self.threshold,
+            self.tolerance,
         )
 
 
@@ -135,7 +142,7 @@ def deliver(event: AlertEvent) -> None:
         if preference.email and user.email:
             emails.append(user.email)
     Notification.objects.bulk_create(notifications)
-    base_url = settings.FLEETWATCH_BASE_URL
+    base_url = links.base_url()
     deliveries = []
     for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
         from fleetwatch.notifications.webhooks import alert_payload

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from fleetwatch.monitoring.reasons import plain_number
 from fleetwatch.notifications import destinations
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -40,8 +41,8 @@ def alert_payload(event, webhook_name: str, base_url: str) -> dict:
     annotations = {
         "summary": event.title,
         "description": event.message,
-        "value": str(event.value),
-        "threshold": f"{event.operator} {event.threshold:g} for {event.tolerance} min",
+        "value": plain_number(event.value),
+        "threshold": f"{event.operator} {plain_number(event.threshold)} for {event.tolerance} min",
     }
     alert = {
         "status": "firing" if firing else "resolved",

@@ -1,5 +1,10 @@
+"""``fleetwatch user create`` (a new user, with its API token) and ``fleetwatch user membership``
+(an existing user's role in an organization). Neither ever changes an existing user's password:
+``fleetwatch changepassword NAME`` does that, ``fleetwatch token create --user NAME`` prints a token."""
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from fleetwatch.inventory.management.commands._common import organization
@@ -9,29 +14,54 @@ from fleetwatch.inventory.models import Membership, Role
 class Command(BaseCommand):
     help = (
         "Manage users: `fleetwatch user create --username U --password P [--org SLUG --role admin|member] "
-        "[--superuser]`; prints the API token."
+        "[--superuser]` creates a user and prints its API token (an existing user is refused, "
+        "unchanged); `fleetwatch user membership --username U --org SLUG --role admin|member` gives an "
+        "existing user a role in an organization."
     )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        create = sub.add_parser("create")
+        create = sub.add_parser("create", help="create a user and print its API token")
         create.add_argument("--username", required=True)
         create.add_argument("--password", required=True)
         create.add_argument("--email", default="")
         create.add_argument("--org", default="")
         create.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER)
         create.add_argument("--superuser", action="store_true")
+        membership = sub.add_parser(
+            "membership", help="add an existing user to an organization, or change its role"
+        )
+        membership.add_argument("--username", required=True)
+        membership.add_argument("--org", required=True)
+        membership.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER)
 
     def handle(self, *args, action, **o):
+        if action == "membership":
+            return self.membership(**o)
         User = get_user_model()
-        user, _ = User.objects.get_or_create(username=o["username"], defaults={"email": o["email"]})
-        user.set_password(o["password"])
-        if o["superuser"]:
-            user.is_superuser = user.is_staff = True
-        user.save()
-        if o["org"]:
-            Membership.objects.update_or_create(
-                user=user, organization=organization(o["org"]), defaults={"role": o["role"]}
-            )
-        token, _ = Token.objects.get_or_create(user=user)
+        name = o["username"]
+        org = organization(o["org"]) if o["org"] else None
+        with transaction.atomic():
+            user, created = User.objects.get_or_create(username=name, defaults={"email": o["email"]})
+            if not created:
+                raise CommandError(
+                    f"user {name!r} already exists; its password is unchanged. Get its API token with "
+                    f"`fleetwatch token create --user {name}`; change its password with "
+                    f"`fleetwatch changepassword {name}`"
+                )
+            user.set_password(o["password"])
+            if o["superuser"]:
+                user.is_superuser = user.is_staff = True
+            user.save()
+            if org is not None:
+                Membership.objects.create(user=user, organization=org, role=o["role"])
+            token = Token.objects.create(user=user)
         self.stdout.write(f"username: {user.username}\ntoken: {token.key}")
+
+    def membership(self, username, org, role, **o):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"no user {username!r} (create it with `fleetwatch user create`)")
+        target = organization(org)
+        Membership.objects.update_or_create(user=user, organization=target, defaults={"role": role})
+        self.stdout.write(f"username: {user.username}\norganization: {target.slug}\nrole: {role}")

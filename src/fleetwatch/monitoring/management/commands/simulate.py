@@ -7,6 +7,11 @@ IPs are loopback addresses (127.0.0.x, which answer the ping check), except for 
 it went silent ``--silent-minutes`` before the end of the back-fill, its address (198.51.100.x,
 a documentation range) answers no ping, and with ``--back-after M`` it comes back (reports and
 answers again) after M minutes of live reports, so that its recovery shows too.
+
+``--waiting N`` adds N routers that never report (``new-000`` …): added but not yet flashed,
+they wait for their first report (docs/alerts.md), with a management IP in a documentation range
+(192.0.2.x) that no ping is sent to meanwhile. Each run counts them as added just now, so they
+keep waiting for ``FLEETWATCH_FIRST_REPORT_GRACE`` after every start of the demo.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--back-after", type=int, default=0, help="minutes of live mode until it is back (0: never)"
         )
+        parser.add_argument(
+            "--waiting", type=int, default=0, help="routers that are added but never report (new-000 …)"
+        )
 
     def handle(self, *args, **o):
         org, _ = Organization.objects.get_or_create(slug=o["org"], defaults={"name": o["org"].title()})
@@ -53,6 +61,7 @@ class Command(BaseCommand):
             )
             devices.append((i, device, i % 4 == 3))
         silent = devices[-1][1] if len(devices) > 1 else None
+        self._add_waiting(org, o["waiting"])
         for i, device, _lte in devices:
             address = f"198.51.100.{1 + i % 250}" if device == silent else f"127.0.{i // 250}.{10 + i % 240}"
             if device.management_ip != address:
@@ -93,6 +102,20 @@ class Command(BaseCommand):
                 if device != silent:
                     self._post(o["url"], i, device, lte, moment, start)
             time.sleep(o["interval"])
+
+    def _add_waiting(self, org, count: int) -> None:
+        for i in range(count):
+            device, _ = Device.objects.get_or_create(
+                organization=org,
+                name=f"new-{i:03d}",
+                defaults={
+                    "mac_address": f"02:00:00:01:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}",
+                    "management_ip": f"192.0.2.{1 + i % 250}",
+                },
+            )
+            if device.last_seen is None:
+                # "Added just now" at every start, so the demo shows it waiting.
+                Device.objects.filter(pk=device.pk).update(created=datetime.now(UTC))
 
     def _post(self, base, index, device, lte, moment, start) -> bool:
         body = json.dumps(report(index, moment, start, lte)).encode()
