@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.urls import reverse
 
 from fleetwatch.inventory.models import Device, Location, Membership, Organization
 
@@ -29,3 +30,6 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ("organization", "is_active")
     search_fields = ("name", "mac_address", "id")
     readonly_fields = ("id", "last_seen", "created")
+
+    def view_on_site(self, obj):
+        return reverse("web:device", args=[obj.pk])  # the device's page in the web UI

@@ -51,6 +51,45 @@
     return hit && hit.length > 2 ? hit[2] : null;
   }
 
+  // Alert thresholds the device page passes in (#threshold-lines: [{title, value, label}], the
+  // value in the chart's units; web/alerting.py): a uPlot plugin that keeps the line in the y
+  // range, draws it dashed across the plot, and marks the chart's box with data-threshold.
+  function thresholdPlugin(chart, factor) {
+    const source = document.getElementById("threshold-lines");
+    const line = source && JSON.parse(source.textContent).find((l) => l.title === chart.title);
+    if (!line) return [];
+    const value = line.value * factor;
+    return [{
+      opts: (u, opts) => {
+        opts.scales = opts.scales || {};
+        const y = opts.scales.y = Object.assign({}, opts.scales.y);
+        const own = y.range;
+        y.range = (self, min, max) => {
+          const r = typeof own === "function" ? own(self, min, max) : own || uPlot.rangeNum(
+            Math.min(min ?? value, value), Math.max(max ?? value, value), 0.1, true);
+          return [Math.min(r[0], value), Math.max(r[1], value)];
+        };
+      },
+      hooks: {
+        init: (u) => {
+          const box = u.root.closest(".chart");
+          if (box) { box.dataset.threshold = String(value); box.dataset.thresholdLabel = line.label; }
+        },
+        draw: (u) => {
+          const y = Math.round(u.valToPos(value, "y", true));
+          const ctx = u.ctx;
+          ctx.save();
+          ctx.strokeStyle = "#c62828"; ctx.lineWidth = 1.5 * devicePixelRatio;
+          ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+          ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
+          ctx.setLineDash([]); ctx.fillStyle = "#c62828"; ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+          ctx.fillText(line.label, u.bbox.left + 4 * devicePixelRatio, y - 4 * devicePixelRatio);
+          ctx.restore();
+        },
+      },
+    }];
+  }
+
   function draw(chart, sharedX) {
     const x = chart.x || sharedX;  // a raw-value chart has its own times
     const traces = chart.traces.map((t) => [t[0], t[1].slice()]);
@@ -104,6 +143,7 @@
       width: Math.min(root.clientWidth || 800, 1100), height: 220, series: series,
       scales: { x: { time: false } },
       axes: [{ space: 110, values: (u, ticks) => ticks.map((i) => (x[i] || "").slice(5)) }, { size: 60 }],
+      plugins: thresholdPlugin(chart, scale.factor),
     }, data, box.querySelector(".plot"));
   }
 
