@@ -11,7 +11,7 @@ import pytest
 from fleetwatch.core.timeseries import get_backend
 from fleetwatch.inventory.models import Device
 from fleetwatch.monitoring.check_runner import metric_for
-from fleetwatch.monitoring.models import AlertSettings, DeviceHealth, StatusChange
+from fleetwatch.monitoring.models import AlertSettings, DeviceHealth, Metric, StatusChange
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
     Notification,
@@ -194,6 +194,41 @@ def test_saving_a_metric_without_values_says_so(client, alice, ping):
     assert messages_of(response) == ["Saved. Ping has no value yet to judge."]
     assert AlertSettings.objects.get(metric=ping).tolerance == 5
     assert not DeviceHealth.objects.filter(device=ping.device).exclude(status="unknown").exists()
+
+
+def test_a_metric_not_evaluated_yet_shows_its_defaults_and_gets_its_row_when_saved(
+    client, alice, device_a, timeseries
+):
+    """Reported metrics get their settings row at their first evaluation: until then the page
+    shows the defaults, and saving creates the row."""
+    memory = Metric.objects.create(
+        device=device_a, configuration="memory", name="Memory usage", key="memory", field_name="percent_used"
+    )
+    client.force_login(alice)
+    html = client.get(f"/devices/{device_a.pk}/").content.decode()
+    row = re.search(rf'<tr data-metric="{memory.pk}" class="">(.*?)</tr>', html, re.S).group(1)
+    assert '<td class="rule">&gt; 95</td>' in row
+    assert not AlertSettings.objects.filter(metric=memory).exists()
+    response = client.post(
+        edit_url(memory), {"operator": ">", "threshold": "85", "tolerance": "10"}, follow=True
+    )
+    assert messages_of(response) == ["Saved. Memory usage has no value yet to judge."]
+    alert = AlertSettings.objects.get(metric=memory)
+    assert (alert.operator, alert.threshold, alert.tolerance, alert.is_active) == (">", 85.0, 10, False)
+
+
+def test_a_metric_without_alert_is_404(client, alice, device_a):
+    traffic = Metric.objects.create(
+        device=device_a,
+        configuration="traffic",
+        name="eth0",
+        key="eth0",
+        field_name="rx_bytes",
+        main_tags={"ifname": "eth0"},
+    )
+    client.force_login(alice)
+    assert client.get(edit_url(traffic)).status_code == 404
+    assert client.post(edit_url(traffic), {"reset": "1"}).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -462,7 +497,7 @@ def test_a_failed_test_is_not_retried_and_shows_the_error(client, alice, hook, r
     receiver.statuses.append(500)
     client.force_login(alice)
     response = client.post(f"/webhooks/{hook.pk}/test/", follow=True)
-    assert messages_of(response) == ["Test not delivered: HTTP 500: "]
+    assert messages_of(response) == ["Test not delivered: HTTP 500"]
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.response_code, delivery.next_attempt) == (
         "failed",

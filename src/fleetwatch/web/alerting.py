@@ -27,7 +27,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -36,7 +36,7 @@ from django.views.decorators.http import require_POST
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.metrics import get_metric
 from fleetwatch.metrics.registry import RegistryError, get_chart
-from fleetwatch.monitoring.alerts import alert_defaults, recheck
+from fleetwatch.monitoring.alerts import alert_defaults, ensure_alert_settings, recheck
 from fleetwatch.monitoring.models import AlertSettings, Metric
 from fleetwatch.notifications.models import MaintenanceWindow, Webhook, WebhookDelivery
 from fleetwatch.timeseries import BackendUnavailable
@@ -90,18 +90,34 @@ def chart_line(metric: Metric, alert: AlertSettings) -> dict | None:
     return None
 
 
+def settings_of(metric: Metric) -> AlertSettings | None:
+    """The metric's alert settings; for a metric not evaluated yet (its row is created by the
+    first evaluation) the defaults it will get, unsaved; None for a metric that never alerts."""
+    try:
+        return metric.alert_settings
+    except AlertSettings.DoesNotExist:
+        pass
+    defaults = alert_defaults(metric)
+    if defaults is None:
+        return None
+    operator, threshold, tolerance = defaults
+    return AlertSettings(metric=metric, operator=operator, threshold=threshold, tolerance=tolerance)
+
+
 def alert_rows(device: Device) -> list[dict]:
     """The device's alerting metrics with their settings, defaults, override flags and chart
     line, in metric name order."""
     metrics = (
-        Metric.objects.filter(device=device, alert_settings__isnull=False)
+        Metric.objects.filter(device=device)
         .select_related("alert_settings")
         .prefetch_related("charts")
         .order_by("name")
     )
     rows = []
     for metric in metrics:
-        alert = metric.alert_settings
+        alert = settings_of(metric)
+        if alert is None:
+            continue
         defaults = alert_defaults(metric)
         if defaults is None:  # a metric type that lost its defaults: its row is kept, shown as is
             defaults = (alert.operator, alert.threshold, alert.tolerance)
@@ -182,17 +198,18 @@ def alert_settings_edit(request, pk, metric):
     back to the metric type's defaults. Saving re-judges the latest stored value."""
     device = get_object_or_404(Device.objects.visible_to(request.user).select_related("organization"), pk=pk)
     metric_obj = get_object_or_404(
-        Metric.objects.filter(device=device, alert_settings__isnull=False).select_related(
-            "alert_settings", "device__organization"
-        ),
+        Metric.objects.filter(device=device).select_related("alert_settings", "device__organization"),
         pk=metric,
     )
-    alert = metric_obj.alert_settings
+    alert = settings_of(metric_obj)
+    if alert is None:
+        raise Http404("This metric has no alert.")
     manager = can_manage(request.user, device.organization_id)
     row = next(r for r in alert_rows(device) if r["metric"].pk == metric_obj.pk)
     form = AlertSettingsForm(instance=alert) if manager else None
     if request.method == "POST":
         require_manager(request.user, device.organization_id)
+        alert = ensure_alert_settings(metric_obj) or alert  # the row, if the metric had none yet
         if request.POST.get("reset"):
             defaults = alert_defaults(metric_obj)
             if defaults is not None:
@@ -325,7 +342,8 @@ def maintenance_new(request):
             user=request.user,
             now=now,
         )
-    return render(request, "web/alerting/maintenance_new.html", {"form": form, "now": now})
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    return render(request, "web/alerting/maintenance_new.html", {"form": form, "now": now, "next": back})
 
 
 def _window_for_change(request, pk) -> MaintenanceWindow:
@@ -482,7 +500,7 @@ def webhook_test(request, pk):
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         messages.success(request, f"Test delivered: HTTP {delivery.response_code}.")
     else:
-        messages.error(request, f"Test not delivered: {delivery.error}")
+        messages.error(request, f"Test not delivered: {delivery.error.rstrip(': ')}")
     return redirect("web:webhook", pk=obj.pk)
 
 

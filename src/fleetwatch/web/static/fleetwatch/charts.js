@@ -67,15 +67,14 @@
         y.range = (self, min, max) => {
           const r = typeof own === "function" ? own(self, min, max) : own || uPlot.rangeNum(
             Math.min(min ?? value, value), Math.max(max ?? value, value), 0.1, true);
-          return [Math.min(r[0], value), Math.max(r[1], value)];
+          const pad = (Math.max(r[1], value) - Math.min(r[0], value)) * 0.08 || 1;  // room for the label
+          return [value <= r[0] ? value - pad : r[0], value >= r[1] ? value + pad : r[1]];
         };
       },
       hooks: {
-        init: (u) => {
+        draw: (u) => {
           const box = u.root.closest(".chart");
           if (box) { box.dataset.threshold = String(value); box.dataset.thresholdLabel = line.label; }
-        },
-        draw: (u) => {
           const y = Math.round(u.valToPos(value, "y", true));
           const ctx = u.ctx;
           ctx.save();
@@ -83,6 +82,7 @@
           ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
           ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
           ctx.setLineDash([]); ctx.fillStyle = "#c62828"; ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+          ctx.textAlign = "left"; ctx.textBaseline = "bottom";
           ctx.fillText(line.label, u.bbox.left + 4 * devicePixelRatio, y - 4 * devicePixelRatio);
           ctx.restore();
         },
