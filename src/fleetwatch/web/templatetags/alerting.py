@@ -14,12 +14,7 @@ def alerting_panel(context, device):
     """Alert settings, threshold lines and maintenance of ``device`` on its page."""
     request = context["request"]
     panel = alerting.device_panel(request.user, device)
-    panel.update(
-        request=request,
-        user=request.user,
-        csrf_token=context.get("csrf_token"),
-        messages=context.get("messages"),
-    )
+    panel.update(request=request, user=request.user, csrf_token=context.get("csrf_token"))
     return panel
 
 
