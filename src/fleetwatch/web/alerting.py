@@ -85,7 +85,9 @@ def chart_line(metric: Metric, alert: AlertSettings) -> dict | None:
             if concrete == field:
                 value = alert.threshold * (aggregate.scale if aggregate.scale is not None else 1)
                 title = chart_type.as_json(metric.main_tags, metric.name)["title"]
-                label = f"alert {alert.operator} {fmt(value)}{chart_type.unit.strip()}"
+                # An adaptive unit ("adaptive_prefix+B") is scaled by the script: no unit here.
+                unit = "" if chart_type.unit.startswith("adaptive_prefix+") else chart_type.unit.strip()
+                label = f"alert {alert.operator} {fmt(value)}{unit}"
                 return {"title": title, "value": value, "label": label}
     return None
 
