@@ -422,6 +422,7 @@ LOGGING = {
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
 # FLEETWATCH_BIND is read above, next to ALLOWED_HOSTS, which follows it.
 
+
 def served_url(bind: str) -> str:
     """``http://host[:port]`` of a gunicorn bind address (``127.0.0.1:8000``, ``[::1]:8443``,
     ``host`` (port 8000)): all interfaces (``0.0.0.0``, ``::``) name this machine by its host

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.urls import reverse
 
 from fleetwatch.inventory.models import Device, Location, Membership, Organization
 
@@ -40,3 +41,6 @@ class DeviceAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         return [f for f in fields if f != "id"] if obj is None else fields
+
+    def view_on_site(self, obj):
+        return reverse("web:device", args=[obj.pk])  # the device's page in the web UI

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.urls import reverse
 
 from fleetwatch.monitoring.models import (
     AlertSettings,
@@ -9,6 +10,11 @@ from fleetwatch.monitoring.models import (
     Metric,
     StatusChange,
 )
+
+
+def device_page(device_id) -> str | None:
+    """The web UI's page of a device: admin change pages link to it ("View on site")."""
+    return reverse("web:device", args=[device_id]) if device_id else None
 
 
 class ChartInline(admin.TabularInline):
@@ -31,6 +37,9 @@ class MetricAdmin(admin.ModelAdmin):
     search_fields = ("name", "device__name")
     inlines = [ChartInline]
 
+    def view_on_site(self, obj):
+        return device_page(obj.device_id)
+
 
 @admin.register(DeviceState)
 class DeviceStateAdmin(admin.ModelAdmin):
@@ -42,10 +51,18 @@ class DeviceStateAdmin(admin.ModelAdmin):
 class AlertSettingsAdmin(admin.ModelAdmin):
     """Per-device overrides of the registry's alert defaults."""
 
-    list_display = ("metric", "operator", "threshold", "tolerance", "is_active")
+    list_display = ("metric", "device", "operator", "threshold", "tolerance", "is_active")
     list_filter = ("is_active", "metric__configuration")
+    list_select_related = ("metric__device",)
     search_fields = ("metric__name", "metric__device__name")
     raw_id_fields = ("metric",)
+
+    @admin.display(description="device", ordering="metric__device__name")
+    def device(self, obj):
+        return obj.metric.device
+
+    def view_on_site(self, obj):
+        return device_page(obj.metric.device_id)
 
 
 @admin.register(Check)
@@ -54,6 +71,9 @@ class CheckAdmin(admin.ModelAdmin):
     list_filter = ("check_type", "is_active")
     search_fields = ("device__name",)
     raw_id_fields = ("device",)
+
+    def view_on_site(self, obj):
+        return device_page(obj.device_id)
 
 
 @admin.register(DeviceHealth)

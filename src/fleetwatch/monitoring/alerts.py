@@ -29,17 +29,12 @@ OPPOSITE = {"<": ">=", ">": "<="}
 
 
 def ensure_alert_settings(metric: Metric) -> AlertSettings | None:
-    defaults = get_metric(metric.configuration).alert
+    defaults = alert_defaults(metric)
     if defaults is None:
         return None
-    override = settings.FLEETWATCH_ALERT_TOLERANCE
+    operator, threshold, tolerance = defaults
     settings_row, _ = AlertSettings.objects.get_or_create(
-        metric=metric,
-        defaults={
-            "operator": defaults.operator,
-            "threshold": defaults.threshold,
-            "tolerance": int(override) if override is not None else defaults.tolerance,
-        },
+        metric=metric, defaults={"operator": operator, "threshold": threshold, "tolerance": tolerance}
     )
     return settings_row
 
@@ -117,3 +112,51 @@ def evaluate(metric: Metric, value, now: datetime, send_alert: bool = True) -> s
             send_alert=send_alert,
         )
     return transition
+
+
+def alert_defaults(metric: Metric) -> tuple[str, float, int] | None:
+    """``(operator, threshold, tolerance in minutes)`` a new row of ``metric`` gets: the metric
+    type's ``AlertDefaults``, the tolerance replaced by ``FLEETWATCH_ALERT_TOLERANCE`` when set
+    (as :func:`ensure_alert_settings` does). None for a metric type without alert defaults."""
+    defaults = get_metric(metric.configuration).alert
+    if defaults is None:
+        return None
+    override = settings.FLEETWATCH_ALERT_TOLERANCE
+    tolerance = int(override) if override is not None else defaults.tolerance
+    return defaults.operator, defaults.threshold, tolerance
+
+
+def latest_value(metric: Metric, until: datetime | None = None):
+    """``(time, value)`` of the metric's latest stored point of its alert field, or None.
+    One read, ``limit`` 1; raises ``BackendUnavailable`` when the store is down."""
+    metric_type = get_metric(metric.configuration)
+    field = metric_type.alert_field or metric_type.field_name
+    tags = {"content_type": "inventory.device", "object_id": str(metric.device_id), **metric.main_tags}
+    rows = get_backend().read(
+        ReadQuery(
+            metric.key,
+            fields=[field],
+            tags=tags,
+            until=until,
+            order="desc",
+            limit=1,
+            retention=metric_type.retention,
+            consistent=True,
+        )
+    )
+    if not rows or rows[0].fields.get(field) is None:
+        return None
+    return rows[0].time, rows[0].fields[field]
+
+
+def recheck(metric: Metric, now: datetime) -> str | None:
+    """Judge the metric's latest stored value again, with its (just changed) alert settings, as
+    of ``now``: raw health and the device status follow at once, and a tolerant transition
+    notifies as any evaluation does. Returns "problem", "recovery" or None (also when nothing
+    is stored). Used after an administrator edits the settings, so the change shows without
+    waiting for the next report or check."""
+    latest = latest_value(metric, until=now)
+    if latest is None:
+        return None
+    metric.alert_settings = AlertSettings.objects.get(metric=metric)
+    return evaluate(metric, latest[1], now)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.db import models
+from django.urls import reverse
 
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
@@ -27,6 +28,9 @@ class WebhookAdmin(admin.ModelAdmin):
     # A URL typed without its scheme is https (Django 6's default; saying so silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    def view_on_site(self, obj):
+        return reverse("web:webhook", args=[obj.pk])  # the delivery log and "send test"
+
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
@@ -53,6 +57,9 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ("organization", "device", "start", "end", "reason")
     list_filter = ("organization",)
     raw_id_fields = ("device",)
+
+    def view_on_site(self, obj):
+        return reverse("web:device", args=[obj.device_id]) if obj.device_id else reverse("web:maintenance")
 
 
 @admin.register(Notification)

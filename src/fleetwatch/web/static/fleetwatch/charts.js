@@ -115,6 +115,45 @@
     return Math.max(200, box.querySelector(".plot").clientWidth);
   }
 
+  // Alert thresholds the device page passes in (#threshold-lines: [{title, value, label}], the
+  // value in the chart's units; web/alerting.py): a uPlot plugin that keeps the line in the y
+  // range, draws it dashed across the plot, and marks the chart's box with data-threshold.
+  function thresholdPlugin(chart, factor) {
+    const source = document.getElementById("threshold-lines");
+    const line = source && JSON.parse(source.textContent).find((l) => l.title === chart.title);
+    if (!line) return [];
+    const value = line.value * factor;
+    return [{
+      opts: (u, opts) => {
+        opts.scales = opts.scales || {};
+        const y = opts.scales.y = Object.assign({}, opts.scales.y);
+        const own = y.range;
+        y.range = (self, min, max) => {
+          const r = typeof own === "function" ? own(self, min, max) : own || uPlot.rangeNum(
+            Math.min(min ?? value, value), Math.max(max ?? value, value), 0.1, true);
+          const pad = (Math.max(r[1], value) - Math.min(r[0], value)) * 0.08 || 1;  // room for the label
+          return [value <= r[0] ? value - pad : r[0], value >= r[1] ? value + pad : r[1]];
+        };
+      },
+      hooks: {
+        draw: (u) => {
+          const box = u.root.closest(".chart");
+          if (box) { box.dataset.threshold = String(value); box.dataset.thresholdLabel = line.label; }
+          const y = Math.round(u.valToPos(value, "y", true));
+          const ctx = u.ctx;
+          ctx.save();
+          ctx.strokeStyle = "#c62828"; ctx.lineWidth = 1.5 * devicePixelRatio;
+          ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+          ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
+          ctx.setLineDash([]); ctx.fillStyle = "#c62828"; ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+          ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+          ctx.fillText(line.label, u.bbox.left + 4 * devicePixelRatio, y - 4 * devicePixelRatio);
+          ctx.restore();
+        },
+      },
+    }];
+  }
+
   function draw(chart, sharedX) {
     const x = chart.x || sharedX;  // a raw-value chart has its own times
     const traces = chart.traces.map((t) => [t[0], t[1].slice()]);
@@ -180,6 +219,7 @@
         { space: 110, values: (u, ticks) => ticks.map((i) => (Number.isInteger(i) && x[i] ? x[i].slice(5) : "")) },
         { size: 80, values: (u, ticks) => format.ticks(ticks) },
       ],
+      plugins: thresholdPlugin(chart, 1),  // values are drawn as the API gives them
     }, data, box.querySelector(".plot"));
     plot.fleetwatch = { title: chart.title, box: box };
     plots.push(plot);
