@@ -2,8 +2,8 @@
 status each.
 
 **What it checks.** The routes are discovered from the URL resolver (``contract.api_routes``):
-every pattern under ``/api/v1/``, router list/detail routes, extra actions and format-suffix
-variants included. ``CONTRACT`` below has one entry per URL name; for each route the test sends
+every pattern under ``/api/v1/``, router list/detail routes, extra actions, the API root, the
+schema and its viewers (and format-suffix variants, should a router add them again). ``CONTRACT`` below has one entry per URL name; for each route the test sends
 GET, POST, PUT, PATCH and DELETE as each persona and compares the status with the entry:
 
 - ``anonymous``: no credentials;
@@ -17,7 +17,8 @@ each authenticated persona once with a session and once with a token
 entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 403, anyone
 else 405). Every request runs in a rolled-back transaction, so one persona's DELETE does not
 change the next one's answer. Bodies are valid, so a status reflects permission, not validation;
-``invalid=`` adds one body per create that must give a 400 naming a field and write nothing.
+``invalid=`` adds one body per create that must give a 400 in the one error shape,
+``{"detail": "<field>: <message>", "errors": {"<field>": [...]}}``, and write nothing.
 List calls also check *which* objects come back (``seen(...)``), for a bare list or a page
 ``{"results": [...]}`` alike: no object of organization A reaches an outsider. Every error other
 than a 400 carries a ``detail``. HEAD must answer as GET; OPTIONS is not probed. An unknown or
@@ -55,6 +56,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.urlpatterns import format_suffix_patterns
 
 from tests.api.contract import (
     ADMIN,
@@ -105,13 +107,25 @@ CONTRACT: dict[str, Entry] = {
         GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
         others=NOT_ALLOWED_TO_ANYONE,
     ),
-    # ---- schema and docs (drf-spectacular): add their URL names here when the routes land, e.g.
-    # "schema": entry(
-    #     GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),  # or anonymous=403
-    #     others=NOT_ALLOWED_TO_ANYONE,  # or NOT_ALLOWED when it requires authentication
-    #     json_errors=False,  # its 405 is rendered as an OpenAPI document, not JSON
-    # ),
-    # "swagger-ui": …, "redoc": …  (the same shape; they answer HTML).
+    # ---- the OpenAPI schema and its viewers (drf-spectacular): public like the health endpoint.
+    # The schema describes the endpoints, never a row, and the same for every caller; an operator
+    # (or a client generator) fetches it without credentials. Their 405s are rendered as the
+    # route's own format (an OpenAPI document, an HTML page), not JSON.
+    "schema": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+        json_errors=False,
+    ),
+    "docs": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+        json_errors=False,
+    ),
+    "redoc": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+        json_errors=False,
+    ),
     #
     # ---- monitoring
     # Agents POST reports with ?key= (a session or token is no key); people and agents GET charts.
@@ -546,9 +560,14 @@ def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(route, met
         assert isinstance(body["detail"], str)
         assert body["detail"]
     else:
-        assert list(body) == [name]
-        assert isinstance(body[name], list)
-        assert all(isinstance(message, str) and message for message in body[name])
+        # The one error shape (fleetwatch.api.exceptions): every problem by field under
+        # "errors", the first one repeated in "detail" as "<field>: <message>".
+        assert list(body) == ["detail", "errors"]
+        assert list(body["errors"]) == [name]
+        messages = body["errors"][name]
+        assert isinstance(messages, list)
+        assert all(isinstance(message, str) and message for message in messages)
+        assert body["detail"] == f"{name}: {messages[0]}"
     if readable:
         assert shown(client.get(url)) == before
 
@@ -581,10 +600,39 @@ def test_every_entry_gives_every_persona_a_status():
     assert [problem for name, item in CONTRACT.items() for problem in entry_problems(name, item)] == []
 
 
-def test_the_routes_found_include_router_actions_and_suffix_variants():
+def test_the_routes_found_include_router_actions_the_root_and_the_schema():
     ids = {route.id for route in ROUTES}
-    assert {"device-list", "device-list.format", "device-detail", "webhook-deliveries", "health"} <= ids
-    assert "notification-read-all" in ids
+    assert {
+        "api-root",
+        "device-list",
+        "device-detail",
+        "webhook-deliveries",
+        "notification-read-all",
+        "health",
+        "schema",
+        "docs",
+        "redoc",
+        "device-monitoring",
+    } <= ids
+    # The router adds no format-suffix variants (the API speaks JSON only), so there is one
+    # route per URL name.
+    assert [route.id for route in ROUTES if "format" in route.params] == []
+    assert len(ids) == len(ROUTES)
+
+
+def test_suffix_variants_are_found_as_routes_of_their_own():
+    """Should a router add ``.json`` variants again, each is probed as a route of its own."""
+    urls = types.ModuleType("tests.api.contract_suffix_urls")
+    urls.urlpatterns = [path("api/v1/", include(format_suffix_patterns([path("ping/", ping, name="ping")])))]
+    sys.modules[urls.__name__] = urls
+    try:
+        found = api_routes(urls.__name__)
+    finally:
+        del sys.modules[urls.__name__]
+    assert [(r.id, r.pattern, r.params) for r in found] == [
+        ("ping", "api/v1/ping/", ()),
+        ("ping.format", "api/v1/ping<drf_format_suffix:format>", ("format",)),
+    ]
 
 
 class GadgetViewSet(viewsets.ViewSet):
