@@ -3,8 +3,10 @@ status each.
 
 **What it checks.** The routes are discovered from the URL resolver (``contract.api_routes``):
 every pattern under ``/api/v1/``, router list/detail routes, extra actions, the API root, the
-schema and its viewers (and format-suffix variants, should a router add them again). ``CONTRACT`` below has one entry per URL name; for each route the test sends
-GET, POST, PUT, PATCH and DELETE as each persona and compares the status with the entry:
+schema and its viewers (and format-suffix variants, should a router add them again).
+``CONTRACT`` below has one entry per URL name; for each route the test sends GET, POST, PUT,
+PATCH and DELETE as each persona and compares the status with the entry (and a 401 must carry
+``WWW-Authenticate: Token``):
 
 - ``anonymous``: no credentials;
 - ``outsider``: an administrator of organization B (so also a would-be writer into A);
@@ -14,7 +16,7 @@ GET, POST, PUT, PATCH and DELETE as each persona and compares the status with th
 each authenticated persona once with a session and once with a token
 (``Authorization: Token …``). An entry may add personas of its own: the agent endpoint has
 ``device_key`` (the device's own ``?key=``) and ``wrong_key`` (another device's key). A method an
-entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 403, anyone
+entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 401, anyone
 else 405). Every request runs in a rolled-back transaction, so one persona's DELETE does not
 change the next one's answer. Bodies are valid, so a status reflects permission, not validation;
 ``invalid=`` adds one body per create that must give a 400 in the one error shape,
@@ -30,11 +32,12 @@ does, with a viewset and a plain view added under a temporary URLconf. Add
 ``CONTRACT["<url name>"] = entry(...)``: copy the nearest entry, state what each persona must get,
 run this module. Entries are keyed by URL name (with its namespace, ``"ns:name"``, if any).
 
-**What the statuses say today.** Other organizations' objects are 404 (they do not exist for
-you), never 403; a member who may see but not change gets 403; creating into an organization you
-do not administer is 403. Anonymous callers get 403 from the DRF views (session authentication
-comes first, and it sends no ``WWW-Authenticate``, so DRF answers 403 rather than 401), but 401
-from the device chart view, which answers that itself.
+**What the statuses say today.** No credentials (or an unknown token) is 401 with
+``WWW-Authenticate: Token`` on every authenticated route (token authentication comes first in
+``REST_FRAMEWORK``); the agent's ``?key=`` is no HTTP authentication, so a missing or wrong key
+is 403. Other organizations' objects are 404 (they do not exist for you), never 403; a member
+who may see but not change gets 403; creating into an organization you do not administer is
+403. The schema and its viewers are public, like the health endpoint.
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=lambda world: example_report(),
             invalid=(lambda world: {"type": "DeviceMonitoring", "resources": {"load": "high"}}, "detail"),
+            # The agent protocol: ?key= is the only credential (not an HTTP authentication
+            # scheme), so a missing key is a wrong key, 403, as the peer answers.
             anonymous=403,
             outsider=403,
             member=403,
@@ -155,25 +160,25 @@ CONTRACT: dict[str, Entry] = {
     ),
     "device-status-history": entry(
         kwargs=pk("device_a"),
-        GET=call("list", anonymous=403, outsider=404, member=200, admin=200),
+        GET=call("list", anonymous=401, outsider=404, member=200, admin=200),
     ),
     "monitoring-dashboard": entry(
         # Narrowed to organization A: an outsider naming it gets 404, as for any of A's objects.
         GET=call(
             "retrieve",
             query=lambda world: "organization_slug=org-a",
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=200,
             admin=200,
         ),
     ),
     # ---- inventory
-    "api-root": entry(GET=call("retrieve", anonymous=403, outsider=200, member=200, admin=200)),
+    "api-root": entry(GET=call("retrieve", anonymous=401, outsider=200, member=200, admin=200)),
     "organization-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -182,12 +187,12 @@ CONTRACT: dict[str, Entry] = {
     ),
     "organization-detail": entry(
         kwargs=pk("org_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
     ),
     "device-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -197,7 +202,7 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=device_body,
             invalid=(lambda world: {**device_body(world), "mac_address": "zz"}, "mac_address"),
-            anonymous=403,
+            anonymous=401,
             outsider=403,
             member=403,
             admin=201,
@@ -205,11 +210,11 @@ CONTRACT: dict[str, Entry] = {
     ),
     "device-detail": entry(
         kwargs=pk("device_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
         PUT=call(
             "update",
             body=lambda world: {"name": "ap-renamed", "organization": org_a(world)},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=403,
             admin=200,
@@ -217,18 +222,18 @@ CONTRACT: dict[str, Entry] = {
         PATCH=call(
             "partial_update",
             body=lambda world: {"name": "ap-renamed"},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=403,
             admin=200,
         ),
-        DELETE=call("destroy", anonymous=403, outsider=404, member=403, admin=204),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
     ),
     # ---- notifications: the user's own; preferences per user
     "notification-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -242,25 +247,25 @@ CONTRACT: dict[str, Entry] = {
     # The member's own notification: nobody else's, not even their organization admin's.
     "notification-detail": entry(
         kwargs=pk("note_member"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=404),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=404),
     ),
     "notification-read": entry(
         kwargs=pk("note_member"),
-        POST=call("read", anonymous=403, outsider=404, member=200, admin=404),
+        POST=call("read", anonymous=401, outsider=404, member=200, admin=404),
     ),
     "notification-read-all": entry(
-        POST=call("read_all", anonymous=403, outsider=200, member=200, admin=200),
+        POST=call("read_all", anonymous=401, outsider=200, member=200, admin=200),
     ),
     "notification-unread-count": entry(
-        GET=call("unread_count", anonymous=403, outsider=200, member=200, admin=200),
+        GET=call("unread_count", anonymous=401, outsider=200, member=200, admin=200),
     ),
     "notification-preferences": entry(
-        GET=call("retrieve", anonymous=403, outsider=200, member=200, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=200, member=200, admin=200),
         PUT=call(
             "update",
             body=lambda world: {"web": True, "email": False},
             invalid=(lambda world: {"email": "perhaps"}, "email"),
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -268,7 +273,7 @@ CONTRACT: dict[str, Entry] = {
         PATCH=call(
             "partial_update",
             body=lambda world: {"email": False},
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -278,7 +283,7 @@ CONTRACT: dict[str, Entry] = {
     "webhook-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -288,7 +293,7 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=webhook_body,
             invalid=(lambda world: {**webhook_body(world), "url": "ftp://127.0.0.1/hook"}, "url"),
-            anonymous=403,
+            anonymous=401,
             outsider=403,
             member=403,
             admin=201,
@@ -296,27 +301,27 @@ CONTRACT: dict[str, Entry] = {
     ),
     "webhook-detail": entry(
         kwargs=pk("webhook_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=404, admin=200),
-        PUT=call("update", body=webhook_body, anonymous=403, outsider=404, member=404, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=404, admin=200),
+        PUT=call("update", body=webhook_body, anonymous=401, outsider=404, member=404, admin=200),
         PATCH=call(
             "partial_update",
             body=lambda world: {"name": "renamed"},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=404,
             admin=200,
         ),
-        DELETE=call("destroy", anonymous=403, outsider=404, member=404, admin=204),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=404, admin=204),
     ),
     "webhook-deliveries": entry(
         kwargs=pk("webhook_a"),
-        GET=call("deliveries", anonymous=403, outsider=404, member=404, admin=200),
+        GET=call("deliveries", anonymous=401, outsider=404, member=404, admin=200),
     ),
     # ---- maintenance windows: members read, administrators write
     "maintenance-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -326,7 +331,7 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=window_body,
             invalid=(lambda world: {**window_body(world), "end": START.isoformat()}, "end"),
-            anonymous=403,
+            anonymous=401,
             outsider=403,
             member=403,
             admin=201,
@@ -334,17 +339,17 @@ CONTRACT: dict[str, Entry] = {
     ),
     "maintenance-detail": entry(
         kwargs=pk("window_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
-        PUT=call("update", body=window_body, anonymous=403, outsider=404, member=403, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
+        PUT=call("update", body=window_body, anonymous=401, outsider=404, member=403, admin=200),
         PATCH=call(
             "partial_update",
             body=lambda world: {"reason": "firmware upgrade"},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=403,
             admin=200,
         ),
-        DELETE=call("destroy", anonymous=403, outsider=404, member=403, admin=204),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
     ),
 }
 
@@ -485,6 +490,8 @@ def probe(route: Route, item: Entry, world: World) -> list[str]:
             if status != expected:
                 differences.append(f"{who}: expected {expected}, got {status}: {response.content[:200]!r}")
                 continue
+            if status == 401 and response.get("WWW-Authenticate") != "Token":
+                differences.append(f"{who}: a 401 without WWW-Authenticate: Token")
             if method == "HEAD":
                 continue
             if item.json_errors and status >= 401 and "detail" not in json_object(response):
@@ -690,8 +697,8 @@ def test_an_entry_whose_route_is_gone_is_reported():
 
 def test_an_incomplete_entry_is_reported():
     item = entry(
-        GET=call("create", anonymous=403, outsider=404, member=200),
-        PUT=call("update", anonymous=403, outsider=404, member=403, admin=200),
+        GET=call("create", anonymous=401, outsider=404, member=200),
+        PUT=call("update", anonymous=401, outsider=404, member=403, admin=200),
     )
     assert entry_problems("thing", item) == [
         "thing GET: no status for admin",
@@ -705,7 +712,7 @@ def test_the_probe_reports_a_status_the_contract_does_not_expect(world):
     route = next(r for r in ROUTES if r.name == "device-detail" and "format" not in r.params)
     right = CONTRACT["device-detail"]
     # Wrong on purpose: an outsider reading A's device would be a leak; the probe says it is not.
-    leak = call("retrieve", anonymous=403, outsider=200, member=200, admin=200)
+    leak = call("retrieve", anonymous=401, outsider=200, member=200, admin=200)
     wrong = Entry({**right.calls, "GET": leak}, right.others, right.kwargs)
     url = f"/api/v1/inventory/devices/{world.device_a.pk}/"
     assert probe(route, right, world) == []

@@ -80,7 +80,7 @@ def test_the_chart_api_and_its_csv_variant_are_described(schema):
     time = next(p for p in charts["parameters"] if p["name"] == "time")
     assert sorted(time["schema"]["enum"]) == ["1d", "30d", "365d", "3d", "7d"]
     dashboard = schema["paths"]["/api/v1/monitoring/dashboard/"]["get"]
-    assert sorted(dashboard["responses"]) == ["200", "400", "403", "404", "414", "503"]
+    assert sorted(dashboard["responses"]) == ["200", "400", "401", "403", "404", "414", "503"]
 
 
 def test_lists_are_paginated_and_errors_have_one_shape(schema):
@@ -96,8 +96,8 @@ def test_lists_are_paginated_and_errors_have_one_shape(schema):
     assert devices["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PaginatedDeviceList"
     }
-    assert sorted(devices["post"]["responses"]) == ["201", "400", "403", "409", "503"]
-    assert sorted(devices["get"]["responses"]) == ["200", "400", "403", "414", "503"]
+    assert sorted(devices["post"]["responses"]) == ["201", "400", "401", "403", "409", "503"]
+    assert sorted(devices["get"]["responses"]) == ["200", "400", "401", "403", "414", "503"]
     assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
     unavailable = devices["get"]["responses"]["503"]
     assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}

@@ -37,7 +37,10 @@ SELF_DESCRIBED = {"device_report"}
 ERROR_DESCRIPTIONS = {
     "400": "Not acceptable as sent (a malformed body, invalid fields or query parameters); "
     "nothing was written.",
-    "403": "Not allowed: no or invalid credentials, or not an administrator of the organization.",
+    "401": "No credentials, or an unknown token (`WWW-Authenticate: Token`): log in or send "
+    "`Authorization: Token <key>`.",
+    "403": "Not allowed: authenticated, but not an administrator of the organization (or a "
+    "wrong device key).",
     "404": "No such object for you (another organization's is not found either).",
     "409": "The change conflicts with the stored data; nothing was changed.",
     "503": "The database or the time-series store is unavailable; retry after `Retry-After` seconds.",
@@ -93,7 +96,7 @@ def _error_statuses(path: str, method: str, operation: dict) -> list[str]:
     if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
         statuses.append("400")
     if path not in PUBLIC_PATHS:
-        statuses.append("403")
+        statuses += ["401", "403"]
     if any(p["in"] == "path" for p in parameters):
         statuses.append("404")
     if method in ("post", "put", "patch", "delete"):
