@@ -36,8 +36,10 @@ run this module. Entries are keyed by URL name (with its namespace, ``"ns:name"`
 ``WWW-Authenticate: Token`` on every authenticated route (token authentication comes first in
 ``REST_FRAMEWORK``); the agent's ``?key=`` is no HTTP authentication, so a missing or wrong key
 is 403. Other organizations' objects are 404 (they do not exist for you), never 403; a member
-who may see but not change gets 403; creating into an organization you do not administer is
-403. The schema and its viewers are public, like the health endpoint.
+who may see but not change gets 403; creating into an organization you belong to but do not administer is
+403, while naming another organization (or its device or location) in a body is answered as an
+unknown id, 400 (``test_another_organizations_id_in_a_body_is_answered_as_an_unknown_id``). The
+schema and its viewers are public, like the health endpoint.
 """
 
 from __future__ import annotations
@@ -203,7 +205,8 @@ CONTRACT: dict[str, Entry] = {
             body=device_body,
             invalid=(lambda world: {**device_body(world), "mac_address": "zz"}, "mac_address"),
             anonymous=401,
-            outsider=403,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
             member=403,
             admin=201,
         ),
@@ -294,7 +297,8 @@ CONTRACT: dict[str, Entry] = {
             body=webhook_body,
             invalid=(lambda world: {**webhook_body(world), "url": "ftp://127.0.0.1/hook"}, "url"),
             anonymous=401,
-            outsider=403,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
             member=403,
             admin=201,
         ),
@@ -332,7 +336,8 @@ CONTRACT: dict[str, Entry] = {
             body=window_body,
             invalid=(lambda world: {**window_body(world), "end": START.isoformat()}, "end"),
             anonymous=401,
-            outsider=403,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
             member=403,
             admin=201,
         ),
@@ -596,6 +601,101 @@ def test_an_unknown_or_malformed_id_is_a_404(route, missing, world):
         response = send(client, method, url, body)
         assert (method, response.status_code) == (method, 404), response.content
         assert json_object(response)["detail"]
+
+
+# --------------------------------------------------------------------------------- ids in bodies
+UNKNOWN = "00000000-0000-4000-8000-0000000000ff"
+
+
+def not_found(field: str, pk: str) -> dict:
+    """The 400 for an id in a body that is unknown *to the caller* (fleetwatch.api.fields)."""
+    message = f'Invalid pk "{pk}" - object does not exist.'
+    return {"detail": f"{field}: {message}", "errors": {field: [message]}}
+
+
+def location_a(world):
+    from fleetwatch.inventory.models import Location
+
+    return Location.objects.create(organization=world.org_a, name="lobby")
+
+
+def org_b(world) -> str:
+    return str(world.org_b.pk)
+
+
+# (case, method, URL, body with the foreign id, the field): as the outsider (administrator of B),
+# an id of organization A's must be answered exactly as an id nobody has.
+FOREIGN_IDS = [
+    ("device-organization", "POST", lambda w: "/api/v1/inventory/devices/", device_body, "organization"),
+    (
+        "device-location",
+        "POST",
+        lambda w: "/api/v1/inventory/devices/",
+        lambda w: {"name": "ap-new", "organization": org_b(w), "location": str(location_a(w).pk)},
+        "location",
+    ),
+    (
+        "device-moved-to-organization",
+        "PATCH",
+        lambda w: f"/api/v1/inventory/devices/{w.device_b.pk}/",
+        lambda w: {"organization": org_a(w)},
+        "organization",
+    ),
+    (
+        "webhook-organization",
+        "POST",
+        lambda w: "/api/v1/notifications/webhooks/",
+        webhook_body,
+        "organization",
+    ),
+    (
+        "maintenance-organization",
+        "POST",
+        lambda w: "/api/v1/notifications/maintenance/",
+        window_body,
+        "organization",
+    ),
+    (
+        "maintenance-device",
+        "POST",
+        lambda w: "/api/v1/notifications/maintenance/",
+        lambda w: {**window_body(w), "organization": org_b(w), "device": str(w.device_a.pk)},
+        "device",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "method", "make_url", "make_body", "field"), FOREIGN_IDS, ids=[c[0] for c in FOREIGN_IDS]
+)
+def test_another_organizations_id_in_a_body_is_answered_as_an_unknown_id(
+    url, method, make_url, make_body, field, world
+):
+    """No body confirms that an id exists in another organization: its id and an id nobody has
+    get the same 400, word for word (before, the organization was a 403 "not an administrator"
+    and a device a 400 "belongs to another organization")."""
+    client = client_for(world, OUTSIDER, "token")
+    body = make_body(world)
+    foreign = body[field]
+    answers = []
+    for value in (foreign, UNKNOWN):
+        response = send(client, method, make_url(world), {**body, field: value})
+        answers.append((response.status_code, response.json()))
+    assert answers == [(400, not_found(field, foreign)), (400, not_found(field, UNKNOWN))]
+
+
+def test_an_organization_you_only_read_is_a_403_in_a_body_as_in_a_path(world):
+    """A member names their own organization (or its device): it exists for them, they may not
+    write to it: 403, as for a change of one of its rows."""
+    client = client_for(world, MEMBER, "token")
+    denied = {"detail": "You are not an administrator of that organization."}
+    for url, body in [
+        ("/api/v1/inventory/devices/", device_body(world)),
+        ("/api/v1/notifications/webhooks/", webhook_body(world)),
+        ("/api/v1/notifications/maintenance/", {**window_body(world), "device": str(world.device_a.pk)}),
+    ]:
+        response = send(client, "POST", url, body)
+        assert (url, response.status_code, response.json()) == (url, 403, denied)
 
 
 # --------------------------------------------------------------------------------- the table itself
