@@ -76,7 +76,9 @@ def test_the_chart_api_and_its_csv_variant_are_described(schema):
     assert sorted(charts["responses"]["200"]["content"]) == ["application/json", "text/csv"]
     assert charts["responses"]["200"]["content"]["text/csv"]["schema"] == {"type": "string"}
     names = {p["name"] for p in charts["parameters"]}
-    assert names == {"id", "key", "time", "start", "end", "timezone", "status", "csv"}
+    assert names == {"id", "key", "time", "start", "end", "timezone", "precision", "status", "csv"}
+    precision = next(p for p in charts["parameters"] if p["name"] == "precision")
+    assert sorted(precision["schema"]["enum"]) == ["exact", "rounded"]
     time = next(p for p in charts["parameters"] if p["name"] == "time")
     assert sorted(time["schema"]["enum"]) == ["1d", "30d", "365d", "3d", "7d"]
     dashboard = schema["paths"]["/api/v1/monitoring/dashboard/"]["get"]
@@ -101,3 +103,25 @@ def test_lists_are_paginated_and_errors_have_one_shape(schema):
     assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
     unavailable = devices["get"]["responses"]["503"]
     assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
+def test_the_chart_answer_is_described_key_for_key(schema):
+    """The device fields are the peer's (``device_summary``), all of them always there; a chart
+    has the keys ``ChartType.as_json`` writes, the optional ones not required; nothing else."""
+    charts = schema["paths"]["/api/v1/monitoring/device/{id}/"]["get"]
+    answer = charts["responses"]["200"]["content"]["application/json"]["schema"]
+    device = [
+        "id", "name", "organization", "group", "mac_address", "key", "last_ip", "management_ip",
+        "model", "os", "system", "notes", "monitoring", "created", "modified",
+    ]  # fmt: skip
+    assert (answer["required"], answer["additionalProperties"]) == ([*device, "x", "charts"], False)
+    assert list(answer["properties"]) == [*device, "x", "charts", "data"]
+    chart = answer["properties"]["charts"]["items"]
+    assert chart["required"] == [
+        "title", "description", "type", "unit", "summary_labels", "colors", "colorscale", "traces", "summary",
+    ]  # fmt: skip
+    assert sorted(set(chart["properties"]) - set(chart["required"])) == [
+        "calculate_total", "connect_points", "fill", "trace_labels", "trace_order", "trace_type", "x", "xaxis",
+        "yaxis",
+    ]  # fmt: skip
+    assert chart["additionalProperties"] is False
