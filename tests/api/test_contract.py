@@ -765,7 +765,7 @@ def test_a_route_added_without_an_entry_is_reported(settings, monkeypatch):
     router.register("gadgets", GadgetViewSet, basename="gadget")
     urls = types.ModuleType("tests.api.contract_dummy_urls")
     urls.urlpatterns = [
-        path("api/v1/", include("fleetwatch.api.urls")),
+        path("api/v1/", include("fleetwatch.api_urls")),
         path("api/v1/extra/", include(router.urls)),
         path("api/v1/ping/", ping, name="ping"),
         path("api/v1/unnamed/", ping),

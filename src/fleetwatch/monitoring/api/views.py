@@ -150,6 +150,11 @@ class DeviceMonitoringView(APIView):
         return Response(body)
 
 
+# The agent endpoint is a plain view: drf-spectacular documents it through this class
+# (fleetwatch.api.schema.add_plain_views).
+device_monitoring.schema_view = DeviceMonitoringView
+
+
 def device_summary(device: Device) -> dict:
     """The device fields of the chart API, those of OpenWISP Monitoring's device view
     (``MonitoringDeviceDetailSerializer``): ``monitoring`` holds the health status and each
