@@ -36,10 +36,11 @@ run this module. Entries are keyed by URL name (with its namespace, ``"ns:name"`
 ``WWW-Authenticate: Token`` on every authenticated route (token authentication comes first in
 ``REST_FRAMEWORK``); the agent's ``?key=`` is no HTTP authentication, so a missing or wrong key
 is 403. Other organizations' objects are 404 (they do not exist for you), never 403; a member
-who may see but not change gets 403; creating into an organization you belong to but do not administer is
-403, while naming another organization (or its device or location) in a body is answered as an
-unknown id, 400 (``test_another_organizations_id_in_a_body_is_answered_as_an_unknown_id``). The
-schema and its viewers are public, like the health endpoint.
+who may see but not change gets 403; creating into an organization you belong to but do not
+administer is 403, while naming another organization (or its device or location) in a body is
+answered as an unknown id, 400
+(``test_another_organizations_id_in_a_body_is_answered_as_an_unknown_id``). The schema and its
+viewers are public, like the health endpoint.
 """
 
 from __future__ import annotations
