@@ -3,7 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("fleetwatch.api.urls")),
+    path("api/v1/", include("fleetwatch.api_urls")),
     path("", include("fleetwatch.web.urls")),
 ]
 

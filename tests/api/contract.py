@@ -142,7 +142,7 @@ def call(
     shows: tuple[Seen, ...] = (),
     **statuses: int,
 ) -> Call:
-    """``call("retrieve", anonymous=403, outsider=404, member=200, admin=200)``; personas
+    """``call("retrieve", anonymous=401, outsider=404, member=200, admin=200)``; personas
     beyond the four (``device_key=200``) are allowed where an entry defines them."""
     return Call(action, statuses, body, invalid, query, shows)
 
@@ -153,8 +153,8 @@ def refused(**statuses: int) -> dict[str, int]:
 
 
 # Behind authentication, DRF checks permissions before it looks for a handler: anonymous
-# callers get the authentication refusal, everyone else 405.
-NOT_ALLOWED = refused(anonymous=403, outsider=405, member=405, admin=405)
+# callers get the authentication refusal (401), everyone else 405.
+NOT_ALLOWED = refused(anonymous=401, outsider=405, member=405, admin=405)
 # A view without authentication (or with its own) answers 405 to everyone.
 NOT_ALLOWED_TO_ANYONE = refused(anonymous=405, outsider=405, member=405, admin=405)
 

@@ -2,9 +2,11 @@
 status each.
 
 **What it checks.** The routes are discovered from the URL resolver (``contract.api_routes``):
-every pattern under ``/api/v1/``, router list/detail routes, extra actions and format-suffix
-variants included. ``CONTRACT`` below has one entry per URL name; for each route the test sends
-GET, POST, PUT, PATCH and DELETE as each persona and compares the status with the entry:
+every pattern under ``/api/v1/``, router list/detail routes, extra actions, the API root, the
+schema and its viewers (and format-suffix variants, should a router add them again).
+``CONTRACT`` below has one entry per URL name; for each route the test sends GET, POST, PUT,
+PATCH and DELETE as each persona and compares the status with the entry (and a 401 must carry
+``WWW-Authenticate: Token``):
 
 - ``anonymous``: no credentials;
 - ``outsider``: an administrator of organization B (so also a would-be writer into A);
@@ -14,10 +16,11 @@ GET, POST, PUT, PATCH and DELETE as each persona and compares the status with th
 each authenticated persona once with a session and once with a token
 (``Authorization: Token …``). An entry may add personas of its own: the agent endpoint has
 ``device_key`` (the device's own ``?key=``) and ``wrong_key`` (another device's key). A method an
-entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 403, anyone
+entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 401, anyone
 else 405). Every request runs in a rolled-back transaction, so one persona's DELETE does not
 change the next one's answer. Bodies are valid, so a status reflects permission, not validation;
-``invalid=`` adds one body per create that must give a 400 naming a field and write nothing.
+``invalid=`` adds one body per create that must give a 400 in the one error shape,
+``{"detail": "<field>: <message>", "errors": {"<field>": [...]}}``, and write nothing.
 List calls also check *which* objects come back (``seen(...)``), for a bare list or a page
 ``{"results": [...]}`` alike: no object of organization A reaches an outsider. Every error other
 than a 400 carries a ``detail``. HEAD must answer as GET; OPTIONS is not probed. An unknown or
@@ -29,11 +32,15 @@ does, with a viewset and a plain view added under a temporary URLconf. Add
 ``CONTRACT["<url name>"] = entry(...)``: copy the nearest entry, state what each persona must get,
 run this module. Entries are keyed by URL name (with its namespace, ``"ns:name"``, if any).
 
-**What the statuses say today.** Other organizations' objects are 404 (they do not exist for
-you), never 403; a member who may see but not change gets 403; creating into an organization you
-do not administer is 403. Anonymous callers get 403 from the DRF views (session authentication
-comes first, and it sends no ``WWW-Authenticate``, so DRF answers 403 rather than 401), but 401
-from the device chart view, which answers that itself.
+**What the statuses say today.** No credentials (or an unknown token) is 401 with
+``WWW-Authenticate: Token`` on every authenticated route (token authentication comes first in
+``REST_FRAMEWORK``); the agent's ``?key=`` is no HTTP authentication, so a missing or wrong key
+is 403. Other organizations' objects are 404 (they do not exist for you), never 403; a member
+who may see but not change gets 403; creating into an organization you belong to but do not
+administer is 403, while naming another organization (or its device or location) in a body is
+answered as an unknown id, 400
+(``test_another_organizations_id_in_a_body_is_answered_as_an_unknown_id``). The schema and its
+viewers are public, like the health endpoint.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.urlpatterns import format_suffix_patterns
 
 from tests.api.contract import (
     ADMIN,
@@ -105,13 +113,25 @@ CONTRACT: dict[str, Entry] = {
         GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
         others=NOT_ALLOWED_TO_ANYONE,
     ),
-    # ---- schema and docs (drf-spectacular): add their URL names here when the routes land, e.g.
-    # "schema": entry(
-    #     GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),  # or anonymous=403
-    #     others=NOT_ALLOWED_TO_ANYONE,  # or NOT_ALLOWED when it requires authentication
-    #     json_errors=False,  # its 405 is rendered as an OpenAPI document, not JSON
-    # ),
-    # "swagger-ui": …, "redoc": …  (the same shape; they answer HTML).
+    # ---- the OpenAPI schema and its viewers (drf-spectacular): public like the health endpoint.
+    # The schema describes the endpoints, never a row, and the same for every caller; an operator
+    # (or a client generator) fetches it without credentials. Their 405s are rendered as the
+    # route's own format (an OpenAPI document, an HTML page), not JSON.
+    "schema": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+        json_errors=False,
+    ),
+    "docs": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+        json_errors=False,
+    ),
+    "redoc": entry(
+        GET=call("retrieve", anonymous=200, outsider=200, member=200, admin=200),
+        others=NOT_ALLOWED_TO_ANYONE,
+        json_errors=False,
+    ),
     #
     # ---- monitoring
     # Agents POST reports with ?key= (a session or token is no key); people and agents GET charts.
@@ -130,6 +150,8 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=lambda world: example_report(),
             invalid=(lambda world: {"type": "DeviceMonitoring", "resources": {"load": "high"}}, "detail"),
+            # The agent protocol: ?key= is the only credential (not an HTTP authentication
+            # scheme), so a missing key is a wrong key, 403, as the peer answers.
             anonymous=403,
             outsider=403,
             member=403,
@@ -141,25 +163,25 @@ CONTRACT: dict[str, Entry] = {
     ),
     "device-status-history": entry(
         kwargs=pk("device_a"),
-        GET=call("list", anonymous=403, outsider=404, member=200, admin=200),
+        GET=call("list", anonymous=401, outsider=404, member=200, admin=200),
     ),
     "monitoring-dashboard": entry(
         # Narrowed to organization A: an outsider naming it gets 404, as for any of A's objects.
         GET=call(
             "retrieve",
             query=lambda world: "organization_slug=org-a",
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=200,
             admin=200,
         ),
     ),
     # ---- inventory
-    "api-root": entry(GET=call("retrieve", anonymous=403, outsider=200, member=200, admin=200)),
+    "api-root": entry(GET=call("retrieve", anonymous=401, outsider=200, member=200, admin=200)),
     "organization-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -168,12 +190,12 @@ CONTRACT: dict[str, Entry] = {
     ),
     "organization-detail": entry(
         kwargs=pk("org_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
     ),
     "device-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -183,19 +205,20 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=device_body,
             invalid=(lambda world: {**device_body(world), "mac_address": "zz"}, "mac_address"),
-            anonymous=403,
-            outsider=403,
+            anonymous=401,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
             member=403,
             admin=201,
         ),
     ),
     "device-detail": entry(
         kwargs=pk("device_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
         PUT=call(
             "update",
             body=lambda world: {"name": "ap-renamed", "organization": org_a(world)},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=403,
             admin=200,
@@ -203,18 +226,18 @@ CONTRACT: dict[str, Entry] = {
         PATCH=call(
             "partial_update",
             body=lambda world: {"name": "ap-renamed"},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=403,
             admin=200,
         ),
-        DELETE=call("destroy", anonymous=403, outsider=404, member=403, admin=204),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
     ),
     # ---- notifications: the user's own; preferences per user
     "notification-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -228,25 +251,25 @@ CONTRACT: dict[str, Entry] = {
     # The member's own notification: nobody else's, not even their organization admin's.
     "notification-detail": entry(
         kwargs=pk("note_member"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=404),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=404),
     ),
     "notification-read": entry(
         kwargs=pk("note_member"),
-        POST=call("read", anonymous=403, outsider=404, member=200, admin=404),
+        POST=call("read", anonymous=401, outsider=404, member=200, admin=404),
     ),
     "notification-read-all": entry(
-        POST=call("read_all", anonymous=403, outsider=200, member=200, admin=200),
+        POST=call("read_all", anonymous=401, outsider=200, member=200, admin=200),
     ),
     "notification-unread-count": entry(
-        GET=call("unread_count", anonymous=403, outsider=200, member=200, admin=200),
+        GET=call("unread_count", anonymous=401, outsider=200, member=200, admin=200),
     ),
     "notification-preferences": entry(
-        GET=call("retrieve", anonymous=403, outsider=200, member=200, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=200, member=200, admin=200),
         PUT=call(
             "update",
             body=lambda world: {"web": True, "email": False},
             invalid=(lambda world: {"email": "perhaps"}, "email"),
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -254,7 +277,7 @@ CONTRACT: dict[str, Entry] = {
         PATCH=call(
             "partial_update",
             body=lambda world: {"email": False},
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -264,7 +287,7 @@ CONTRACT: dict[str, Entry] = {
     "webhook-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -274,35 +297,36 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=webhook_body,
             invalid=(lambda world: {**webhook_body(world), "url": "ftp://127.0.0.1/hook"}, "url"),
-            anonymous=403,
-            outsider=403,
+            anonymous=401,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
             member=403,
             admin=201,
         ),
     ),
     "webhook-detail": entry(
         kwargs=pk("webhook_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=404, admin=200),
-        PUT=call("update", body=webhook_body, anonymous=403, outsider=404, member=404, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=404, admin=200),
+        PUT=call("update", body=webhook_body, anonymous=401, outsider=404, member=404, admin=200),
         PATCH=call(
             "partial_update",
             body=lambda world: {"name": "renamed"},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=404,
             admin=200,
         ),
-        DELETE=call("destroy", anonymous=403, outsider=404, member=404, admin=204),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=404, admin=204),
     ),
     "webhook-deliveries": entry(
         kwargs=pk("webhook_a"),
-        GET=call("deliveries", anonymous=403, outsider=404, member=404, admin=200),
+        GET=call("deliveries", anonymous=401, outsider=404, member=404, admin=200),
     ),
     # ---- maintenance windows: members read, administrators write
     "maintenance-list": entry(
         GET=call(
             "list",
-            anonymous=403,
+            anonymous=401,
             outsider=200,
             member=200,
             admin=200,
@@ -312,25 +336,26 @@ CONTRACT: dict[str, Entry] = {
             "create",
             body=window_body,
             invalid=(lambda world: {**window_body(world), "end": START.isoformat()}, "end"),
-            anonymous=403,
-            outsider=403,
+            anonymous=401,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
             member=403,
             admin=201,
         ),
     ),
     "maintenance-detail": entry(
         kwargs=pk("window_a"),
-        GET=call("retrieve", anonymous=403, outsider=404, member=200, admin=200),
-        PUT=call("update", body=window_body, anonymous=403, outsider=404, member=403, admin=200),
+        GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
+        PUT=call("update", body=window_body, anonymous=401, outsider=404, member=403, admin=200),
         PATCH=call(
             "partial_update",
             body=lambda world: {"reason": "firmware upgrade"},
-            anonymous=403,
+            anonymous=401,
             outsider=404,
             member=403,
             admin=200,
         ),
-        DELETE=call("destroy", anonymous=403, outsider=404, member=403, admin=204),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
     ),
 }
 
@@ -471,6 +496,8 @@ def probe(route: Route, item: Entry, world: World) -> list[str]:
             if status != expected:
                 differences.append(f"{who}: expected {expected}, got {status}: {response.content[:200]!r}")
                 continue
+            if status == 401 and response.get("WWW-Authenticate") != "Token":
+                differences.append(f"{who}: a 401 without WWW-Authenticate: Token")
             if method == "HEAD":
                 continue
             if item.json_errors and status >= 401 and "detail" not in json_object(response):
@@ -546,9 +573,14 @@ def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(route, met
         assert isinstance(body["detail"], str)
         assert body["detail"]
     else:
-        assert list(body) == [name]
-        assert isinstance(body[name], list)
-        assert all(isinstance(message, str) and message for message in body[name])
+        # The one error shape (fleetwatch.api.exceptions): every problem by field under
+        # "errors", the first one repeated in "detail" as "<field>: <message>".
+        assert list(body) == ["detail", "errors"]
+        assert list(body["errors"]) == [name]
+        messages = body["errors"][name]
+        assert isinstance(messages, list)
+        assert all(isinstance(message, str) and message for message in messages)
+        assert body["detail"] == f"{name}: {messages[0]}"
     if readable:
         assert shown(client.get(url)) == before
 
@@ -572,6 +604,101 @@ def test_an_unknown_or_malformed_id_is_a_404(route, missing, world):
         assert json_object(response)["detail"]
 
 
+# --------------------------------------------------------------------------------- ids in bodies
+UNKNOWN = "00000000-0000-4000-8000-0000000000ff"
+
+
+def not_found(field: str, pk: str) -> dict:
+    """The 400 for an id in a body that is unknown *to the caller* (fleetwatch.api.fields)."""
+    message = f'Invalid pk "{pk}" - object does not exist.'
+    return {"detail": f"{field}: {message}", "errors": {field: [message]}}
+
+
+def location_a(world):
+    from fleetwatch.inventory.models import Location
+
+    return Location.objects.create(organization=world.org_a, name="lobby")
+
+
+def org_b(world) -> str:
+    return str(world.org_b.pk)
+
+
+# (case, method, URL, body with the foreign id, the field): as the outsider (administrator of B),
+# an id of organization A's must be answered exactly as an id nobody has.
+FOREIGN_IDS = [
+    ("device-organization", "POST", lambda w: "/api/v1/inventory/devices/", device_body, "organization"),
+    (
+        "device-location",
+        "POST",
+        lambda w: "/api/v1/inventory/devices/",
+        lambda w: {"name": "ap-new", "organization": org_b(w), "location": str(location_a(w).pk)},
+        "location",
+    ),
+    (
+        "device-moved-to-organization",
+        "PATCH",
+        lambda w: f"/api/v1/inventory/devices/{w.device_b.pk}/",
+        lambda w: {"organization": org_a(w)},
+        "organization",
+    ),
+    (
+        "webhook-organization",
+        "POST",
+        lambda w: "/api/v1/notifications/webhooks/",
+        webhook_body,
+        "organization",
+    ),
+    (
+        "maintenance-organization",
+        "POST",
+        lambda w: "/api/v1/notifications/maintenance/",
+        window_body,
+        "organization",
+    ),
+    (
+        "maintenance-device",
+        "POST",
+        lambda w: "/api/v1/notifications/maintenance/",
+        lambda w: {**window_body(w), "organization": org_b(w), "device": str(w.device_a.pk)},
+        "device",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "method", "make_url", "make_body", "field"), FOREIGN_IDS, ids=[c[0] for c in FOREIGN_IDS]
+)
+def test_another_organizations_id_in_a_body_is_answered_as_an_unknown_id(
+    url, method, make_url, make_body, field, world
+):
+    """No body confirms that an id exists in another organization: its id and an id nobody has
+    get the same 400, word for word (before, the organization was a 403 "not an administrator"
+    and a device a 400 "belongs to another organization")."""
+    client = client_for(world, OUTSIDER, "token")
+    body = make_body(world)
+    foreign = body[field]
+    answers = []
+    for value in (foreign, UNKNOWN):
+        response = send(client, method, make_url(world), {**body, field: value})
+        answers.append((response.status_code, response.json()))
+    assert answers == [(400, not_found(field, foreign)), (400, not_found(field, UNKNOWN))]
+
+
+def test_an_organization_you_only_read_is_a_403_in_a_body_as_in_a_path(world):
+    """A member names their own organization (or its device): it exists for them, they may not
+    write to it: 403, as for a change of one of its rows."""
+    client = client_for(world, MEMBER, "token")
+    denied = {"detail": "You are not an administrator of that organization."}
+    for url, body in [
+        ("/api/v1/inventory/devices/", device_body(world)),
+        ("/api/v1/notifications/webhooks/", webhook_body(world)),
+        ("/api/v1/notifications/maintenance/", {**window_body(world), "device": str(world.device_a.pk)}),
+    ]:
+        response = send(client, "POST", url, body)
+        assert (url, response.status_code, response.json()) == (url, 403, denied)
+
+
 # --------------------------------------------------------------------------------- the table itself
 def test_every_route_has_an_entry_and_every_entry_a_route():
     assert coverage_problems(ROUTES, CONTRACT) == []
@@ -581,10 +708,39 @@ def test_every_entry_gives_every_persona_a_status():
     assert [problem for name, item in CONTRACT.items() for problem in entry_problems(name, item)] == []
 
 
-def test_the_routes_found_include_router_actions_and_suffix_variants():
+def test_the_routes_found_include_router_actions_the_root_and_the_schema():
     ids = {route.id for route in ROUTES}
-    assert {"device-list", "device-list.format", "device-detail", "webhook-deliveries", "health"} <= ids
-    assert "notification-read-all" in ids
+    assert {
+        "api-root",
+        "device-list",
+        "device-detail",
+        "webhook-deliveries",
+        "notification-read-all",
+        "health",
+        "schema",
+        "docs",
+        "redoc",
+        "device-monitoring",
+    } <= ids
+    # The router adds no format-suffix variants (the API speaks JSON only), so there is one
+    # route per URL name.
+    assert [route.id for route in ROUTES if "format" in route.params] == []
+    assert len(ids) == len(ROUTES)
+
+
+def test_suffix_variants_are_found_as_routes_of_their_own():
+    """Should a router add ``.json`` variants again, each is probed as a route of its own."""
+    urls = types.ModuleType("tests.api.contract_suffix_urls")
+    urls.urlpatterns = [path("api/v1/", include(format_suffix_patterns([path("ping/", ping, name="ping")])))]
+    sys.modules[urls.__name__] = urls
+    try:
+        found = api_routes(urls.__name__)
+    finally:
+        del sys.modules[urls.__name__]
+    assert [(r.id, r.pattern, r.params) for r in found] == [
+        ("ping", "api/v1/ping/", ()),
+        ("ping.format", "api/v1/ping<drf_format_suffix:format>", ("format",)),
+    ]
 
 
 class GadgetViewSet(viewsets.ViewSet):
@@ -610,7 +766,7 @@ def test_a_route_added_without_an_entry_is_reported(settings, monkeypatch):
     router.register("gadgets", GadgetViewSet, basename="gadget")
     urls = types.ModuleType("tests.api.contract_dummy_urls")
     urls.urlpatterns = [
-        path("api/v1/", include("fleetwatch.api.urls")),
+        path("api/v1/", include("fleetwatch.api_urls")),
         path("api/v1/extra/", include(router.urls)),
         path("api/v1/ping/", ping, name="ping"),
         path("api/v1/unnamed/", ping),
@@ -642,8 +798,8 @@ def test_an_entry_whose_route_is_gone_is_reported():
 
 def test_an_incomplete_entry_is_reported():
     item = entry(
-        GET=call("create", anonymous=403, outsider=404, member=200),
-        PUT=call("update", anonymous=403, outsider=404, member=403, admin=200),
+        GET=call("create", anonymous=401, outsider=404, member=200),
+        PUT=call("update", anonymous=401, outsider=404, member=403, admin=200),
     )
     assert entry_problems("thing", item) == [
         "thing GET: no status for admin",
@@ -657,7 +813,7 @@ def test_the_probe_reports_a_status_the_contract_does_not_expect(world):
     route = next(r for r in ROUTES if r.name == "device-detail" and "format" not in r.params)
     right = CONTRACT["device-detail"]
     # Wrong on purpose: an outsider reading A's device would be a leak; the probe says it is not.
-    leak = call("retrieve", anonymous=403, outsider=200, member=200, admin=200)
+    leak = call("retrieve", anonymous=401, outsider=200, member=200, admin=200)
     wrong = Entry({**right.calls, "GET": leak}, right.others, right.kwargs)
     url = f"/api/v1/inventory/devices/{world.device_a.pk}/"
     assert probe(route, right, world) == []

@@ -121,3 +121,28 @@ def test_one_error_shape(exc, status, body, retry_after):
 
 def test_an_unexpected_exception_is_left_to_django():
     assert exception_handler(ZeroDivisionError(), {}) is None
+
+
+def test_no_credentials_is_a_401_asking_for_a_token_and_not_allowed_a_403(client, bob, device_a):
+    """401 + ``WWW-Authenticate: Token`` without (valid) credentials, on a DRF view and on the
+    chart view alike; 403 for a logged-in member who may not change the row."""
+    from rest_framework.authtoken.models import Token
+
+    for url in ["/api/v1/inventory/devices/", f"/api/v1/monitoring/device/{device_a.pk}/"]:
+        response = client.get(url)
+        assert (response.status_code, response["WWW-Authenticate"], response.json()) == (
+            401,
+            "Token",
+            {"detail": "Authentication credentials were not provided."},
+        )
+        response = client.get(url, HTTP_AUTHORIZATION="Token " + "0" * 40)
+        assert (response.status_code, response["WWW-Authenticate"], response.json()) == (
+            401,
+            "Token",
+            {"detail": "Invalid token."},
+        )
+    token = Token.objects.create(user=bob)
+    response = client.delete(
+        f"/api/v1/inventory/devices/{device_a.pk}/", HTTP_AUTHORIZATION=f"Token {token.key}"
+    )
+    assert (response.status_code, response.has_header("WWW-Authenticate")) == (403, False)

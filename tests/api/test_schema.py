@@ -3,9 +3,12 @@ answer (the agent endpoint, the chart API with its CSV variant, the error shape,
 
 import json
 
+import jsonschema
 import pytest
 import yaml
 from drf_spectacular.validation import validate_schema
+
+from tests.ingest.payloads import example_report
 
 pytestmark = pytest.mark.django_db
 
@@ -76,11 +79,13 @@ def test_the_chart_api_and_its_csv_variant_are_described(schema):
     assert sorted(charts["responses"]["200"]["content"]) == ["application/json", "text/csv"]
     assert charts["responses"]["200"]["content"]["text/csv"]["schema"] == {"type": "string"}
     names = {p["name"] for p in charts["parameters"]}
-    assert names == {"id", "key", "time", "start", "end", "timezone", "status", "csv"}
+    assert names == {"id", "key", "time", "start", "end", "timezone", "precision", "status", "csv"}
+    precision = next(p for p in charts["parameters"] if p["name"] == "precision")
+    assert sorted(precision["schema"]["enum"]) == ["exact", "rounded"]
     time = next(p for p in charts["parameters"] if p["name"] == "time")
     assert sorted(time["schema"]["enum"]) == ["1d", "30d", "365d", "3d", "7d"]
     dashboard = schema["paths"]["/api/v1/monitoring/dashboard/"]["get"]
-    assert sorted(dashboard["responses"]) == ["200", "400", "403", "404", "414", "503"]
+    assert sorted(dashboard["responses"]) == ["200", "400", "401", "403", "404", "414", "503"]
 
 
 def test_lists_are_paginated_and_errors_have_one_shape(schema):
@@ -96,8 +101,71 @@ def test_lists_are_paginated_and_errors_have_one_shape(schema):
     assert devices["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PaginatedDeviceList"
     }
-    assert sorted(devices["post"]["responses"]) == ["201", "400", "403", "409", "503"]
-    assert sorted(devices["get"]["responses"]) == ["200", "400", "403", "414", "503"]
+    assert sorted(devices["post"]["responses"]) == ["201", "400", "401", "403", "409", "503"]
+    assert sorted(devices["get"]["responses"]) == ["200", "400", "401", "403", "414", "503"]
     assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
     unavailable = devices["get"]["responses"]["503"]
     assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
+def test_the_chart_answer_is_described_key_for_key(schema):
+    """The device fields are the peer's (``device_summary``), all of them always there; a chart
+    has the keys ``ChartType.as_json`` writes, the optional ones not required; nothing else."""
+    charts = schema["paths"]["/api/v1/monitoring/device/{id}/"]["get"]
+    answer = charts["responses"]["200"]["content"]["application/json"]["schema"]
+    device = [
+        "id", "name", "organization", "group", "mac_address", "key", "last_ip", "management_ip",
+        "model", "os", "system", "notes", "monitoring", "created", "modified",
+    ]  # fmt: skip
+    assert (answer["required"], answer["additionalProperties"]) == ([*device, "x", "charts"], False)
+    assert list(answer["properties"]) == [*device, "x", "charts", "data"]
+    chart = answer["properties"]["charts"]["items"]
+    assert chart["required"] == [
+        "title", "description", "type", "unit", "summary_labels", "colors", "colorscale", "traces", "summary",
+    ]  # fmt: skip
+    assert sorted(set(chart["properties"]) - set(chart["required"])) == [
+        "calculate_total", "connect_points", "fill", "trace_labels", "trace_order", "trace_type", "x", "xaxis",
+        "yaxis",
+    ]  # fmt: skip
+    assert chart["additionalProperties"] is False
+
+
+def json_schema(node, components: dict):
+    """An OpenAPI 3.0 schema as plain JSON Schema: ``$ref`` inlined, ``nullable`` as null."""
+    if isinstance(node, list):
+        return [json_schema(item, components) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return json_schema(components[node["$ref"].rsplit("/", 1)[1]], components)
+    converted = {key: json_schema(value, components) for key, value in node.items() if key != "nullable"}
+    return {"anyOf": [converted, {"type": "null"}]} if node.get("nullable") else converted
+
+
+@pytest.fixture
+def reported(client, device_a, timeseries):
+    """device_a after two agent reports on 2026-10-20: every built-in chart of a report has data."""
+    for time in ("20-10-2026_10:00:00.000000", "20-10-2026_10:05:00.000000"):
+        url = f"/api/v1/monitoring/device/{device_a.pk}/?key={device_a.key}&time={time}"
+        assert (
+            client.post(url, json.dumps(example_report()), content_type="application/json").status_code == 200
+        )
+    return device_a
+
+
+@pytest.mark.parametrize("precision", ["rounded", "exact"])
+def test_a_real_chart_answer_validates_against_the_schema(client, schema, reported, bob, precision):
+    """In process, what the live schemathesis run checks too: a device with data, every built-in
+    chart it has, ``status=true`` (``data``) and both precisions; nothing more, nothing less."""
+    operation = schema["paths"]["/api/v1/monitoring/device/{id}/"]["get"]
+    described = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    client.force_login(bob)
+    window = "start=2026-10-20%2000:00:00&end=2026-10-20%2023:59:59"
+    url = f"/api/v1/monitoring/device/{reported.pk}/?{window}&status=true&precision={precision}"
+    body = client.get(url).json()
+    assert len(body["charts"]) >= 5, body
+    jsonschema.validate(body, json_schema(described, schema["components"]["schemas"]))
+    # Not a schema that accepts anything: a key too many, or one missing, is refused.
+    for wrong in ({**body, "health_status": "ok"}, {k: v for k, v in body.items() if k != "group"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(wrong, json_schema(described, schema["components"]["schemas"]))

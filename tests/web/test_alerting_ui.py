@@ -140,7 +140,9 @@ def test_saving_rechecks_the_latest_value_at_once(client, alice, bob, cpu):
     cpu.refresh_from_db()
     assert (cpu.is_healthy, cpu.is_healthy_tolerant) == (False, False)
     assert status_of(cpu.device) == "problem"
-    assert StatusChange.objects.get(device=cpu.device).reason == "CPU usage 60 % is above the threshold of 50 %"
+    assert (
+        StatusChange.objects.get(device=cpu.device).reason == "CPU usage 60 % is above the threshold of 50 %"
+    )
     assert OpenProblem.objects.filter(metric=cpu).count() == 1
     assert sorted(Notification.objects.values_list("user__username", "title")) == [
         ("alice", "ap-lobby: CPU usage problem"),

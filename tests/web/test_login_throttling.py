@@ -109,7 +109,10 @@ def test_tokens_and_device_keys_still_work_while_the_user_is_locked_out(alice, d
         assert api.status_code == 200
         assert [d["name"] for d in api.json()["results"]] == ["ap-lobby"]
         wrong_token = Client().get("/api/v1/inventory/devices/", HTTP_AUTHORIZATION="Token " + "0" * 40)
-        assert wrong_token.status_code == 403  # DRF: session auth first, so no WWW-Authenticate: 403
+        assert (wrong_token.status_code, wrong_token["WWW-Authenticate"]) == (
+            401,
+            "Token",
+        )  # token auth first
     report = Client().post(
         f"/api/v1/monitoring/device/{device_a.pk}/?key={device_a.key}",
         example_report(),

@@ -3,8 +3,9 @@
 Two hooks (``SPECTACULAR_SETTINGS``) complete what drf-spectacular finds by itself:
 
 - :func:`add_plain_views`: plain Django views under ``/api/v1/`` (the agent endpoint, kept out
-  of DRF on purpose) are invisible to drf-spectacular; each is described by a DRF view class
-  whose methods carry the documentation (``PLAIN_VIEWS``), and that class stands in for it.
+  of DRF on purpose) are invisible to drf-spectacular; each names a DRF view class whose
+  methods carry the documentation in its ``schema_view`` attribute, and that class stands in
+  for it. (An attribute, not an import: the apps build on this package, not the reverse.)
 - :func:`add_error_responses`: every operation's error statuses, in the one error shape of
   ``fleetwatch.api.exceptions`` (component ``Error``).
 """
@@ -37,7 +38,10 @@ SELF_DESCRIBED = {"device_report"}
 ERROR_DESCRIPTIONS = {
     "400": "Not acceptable as sent (a malformed body, invalid fields or query parameters); "
     "nothing was written.",
-    "403": "Not allowed: no or invalid credentials, or not an administrator of the organization.",
+    "401": "No credentials, or an unknown token (`WWW-Authenticate: Token`): log in or send "
+    "`Authorization: Token <key>`.",
+    "403": "Not allowed: authenticated, but not an administrator of the organization (or a "
+    "wrong device key).",
     "404": "No such object for you (another organization's is not found either).",
     "409": "The change conflicts with the stored data; nothing was changed.",
     "503": "The database or the time-series store is unavailable; retry after `Retry-After` seconds.",
@@ -54,13 +58,6 @@ RETRY_AFTER = {
 }
 
 
-def _plain_views() -> dict:
-    from fleetwatch.monitoring.api.views import DeviceMonitoringView
-
-    # URL name → the DRF view that documents it (and answers what it does not answer itself).
-    return {"device-monitoring": DeviceMonitoringView}
-
-
 def _patterns(resolver, prefix=""):
     for pattern in resolver.url_patterns:
         route = prefix + str(pattern.pattern)
@@ -71,12 +68,11 @@ def _patterns(resolver, prefix=""):
 
 
 def add_plain_views(endpoints, **kwargs):
-    """``PREPROCESSING_HOOKS``: the plain views of ``_plain_views()`` as endpoints, one per
-    method their documenting class has."""
-    documented = _plain_views()
+    """``PREPROCESSING_HOOKS``: the plain views that name their documenting DRF class
+    (``view.schema_view = SomeAPIView``) as endpoints, one per method that class has."""
     enumerator = EndpointEnumerator()
     for route, pattern in _patterns(get_resolver()):
-        view_class = documented.get(pattern.name)
+        view_class = getattr(pattern.callback, "schema_view", None)
         if view_class is None:
             continue
         path = enumerator.get_path_from_regex(route)
@@ -93,7 +89,7 @@ def _error_statuses(path: str, method: str, operation: dict) -> list[str]:
     if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
         statuses.append("400")
     if path not in PUBLIC_PATHS:
-        statuses.append("403")
+        statuses += ["401", "403"]
     if any(p["in"] == "path" for p in parameters):
         statuses.append("404")
     if method in ("post", "put", "patch", "delete"):

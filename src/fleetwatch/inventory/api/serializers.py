@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from fleetwatch.api.fields import ScopedPrimaryKeyRelatedField
 from fleetwatch.inventory.models import Device, Location, Organization
 
 
@@ -21,10 +22,10 @@ def health_status(device) -> str:
 
 class DeviceSerializer(serializers.ModelSerializer):
     health_status = serializers.SerializerMethodField()
-    organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all())
-    location = serializers.PrimaryKeyRelatedField(
-        queryset=Location.objects.all(), allow_null=True, required=False
-    )
+    # Ids among the user's organizations' rows only: another organization's id is answered as an
+    # unknown one (fleetwatch.api.fields); creating into one the user only reads is the view's 403.
+    organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
+    location = ScopedPrimaryKeyRelatedField(queryset=Location.objects.all(), allow_null=True, required=False)
 
     class Meta:
         model = Device

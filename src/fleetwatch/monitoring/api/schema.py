@@ -9,77 +9,159 @@ from fleetwatch.timeseries.buckets import DEFAULT_RANGE, PREDEFINED_RANGES
 ERROR = {"$ref": "#/components/schemas/Error"}
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
 
+NULLABLE_STRING = {"type": "string", "nullable": True}
+STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+# One chart, exactly as ``ChartType.as_json`` (fleetwatch.metrics.registry) and the chart API
+# build it: the presentation keys always there (null when not declared), the optional ones only
+# when the chart type sets them, then the data. No other key.
 CHART = {
     "type": "object",
-    "description": "One chart: its presentation (type, unit, colours …, declared per chart type in "
-    "the metric registry: docs/metrics.md) and its data. `traces` are `[name, values]` pairs, one "
-    "value per bucket of `x` (null: no data); `summary` is one value per trace over the window. "
-    "A chart of raw values (no aggregate) carries its own `x`.",
+    "description": "One chart: its presentation (declared per chart type in the metric registry: "
+    "docs/metrics.md) and its data. `traces` are `[name, values]` pairs, one value per bucket of "
+    "`x` (null: no data); `summary` is one value per trace over the window (null for a chart of "
+    "raw values). A chart of raw values (no aggregate) carries its own `x`, the points' times. "
+    "`fill`, `xaxis`, `yaxis`, `trace_type`, `trace_order`, `calculate_total`, `connect_points` "
+    "and `trace_labels` are there only when the chart type sets them.",
     "properties": {
         "title": {"type": "string"},
         "description": {"type": "string"},
-        "type": {"type": "string"},
-        "unit": {"type": "string"},
-        "colors": {"type": "array", "items": {"type": "string"}},
-        "colorscale": {"type": "object", "nullable": True, "additionalProperties": True},
-        "summary_labels": {"type": "array", "items": {"type": "string"}},
-        "x": {"type": "array", "items": {"type": "string"}},
+        "type": {"type": "string", "description": "Plotly-like: `scatter`, `bar`, `stackedbar+lines` …"},
+        "unit": {"type": "string", "description": "`%`, `dBm`, `adaptive_prefix+B` …; may be empty."},
+        "summary_labels": {"type": "array", "items": {"type": "string"}, "nullable": True},
+        "colors": {"type": "array", "items": {"type": "string"}, "nullable": True},
+        "colorscale": {
+            "type": "object",
+            "nullable": True,
+            "description": "A heat map's scale (signal quality …).",
+            "properties": {
+                "max": {"type": "number"},
+                "min": {"type": "number"},
+                "label": {"type": "string"},
+                "scale": {"type": "array", "items": {"type": "array", "items": {}}},
+            },
+            "required": ["max", "min", "label", "scale"],
+            "additionalProperties": True,
+        },
+        "fill": {"type": "string"},
+        "xaxis": {"type": "object", "additionalProperties": True},
+        "yaxis": {"type": "object", "additionalProperties": True},
+        "trace_type": {**STRING_MAP, "description": "Trace name → how it is drawn."},
+        "trace_order": {"type": "array", "items": {"type": "string"}},
+        "calculate_total": {"type": "boolean", "enum": [True]},
+        "connect_points": {"type": "boolean", "enum": [True]},
+        "trace_labels": {**STRING_MAP, "description": "Trace name → its label."},
+        "x": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "A chart of raw values only: its points' times, `YYYY-MM-DD HH:MM`.",
+        },
         "traces": {
             "type": "array",
-            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {}},
+            "items": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "`[name, values]`.",
+                "items": {"oneOf": [{"type": "string"}, {"type": "array", "items": NULLABLE_NUMBER}]},
+            },
         },
-        "summary": {"type": "object", "additionalProperties": {}},
+        "summary": {"type": "object", "additionalProperties": NULLABLE_NUMBER},
     },
-    "required": ["title", "type", "unit", "traces", "summary"],
-    "additionalProperties": True,
+    "required": [
+        "title",
+        "description",
+        "type",
+        "unit",
+        "summary_labels",
+        "colors",
+        "colorscale",
+        "traces",
+        "summary",
+    ],
+    "additionalProperties": False,
 }
 X = {
     "type": "array",
     "items": {"type": "string"},
-    "description": "Bucket start times, `YYYY-MM-DD HH:MM` in the requested time zone.",
+    "description": "Bucket start times, `YYYY-MM-DD HH:MM` in the requested time zone (`[]`: no "
+    "chart has data).",
 }
 HEALTH = ["unknown", "ok", "problem", "critical", "deactivated"]
+# The chart API's answer: the device fields of OpenWISP Monitoring's device view
+# (``device_summary`` in views.py; docs/api.md), then ``x``, ``charts`` and, with ``status``,
+# ``data``. Fields Fleetwatch does not keep are there with the peer's empty value.
 DEVICE_CHARTS = {
     "type": "object",
-    "description": "The device's fields (see docs/api.md), then `x` and `charts`.",
+    "description": "The device's fields as OpenWISP Monitoring's device view answers them "
+    '(`group`, `last_ip`, `modified`: always null; `model`, `os`, `system`, `notes`: always ""; '
+    "see docs/api.md), then `x` and `charts`; `data` with `status=true` only.",
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "name": {"type": "string"},
         "organization": {"type": "string", "format": "uuid"},
-        "mac_address": {"type": "string", "nullable": True},
-        "management_ip": {"type": "string", "nullable": True},
+        "group": {"type": "string", "format": "uuid", "nullable": True},
+        "mac_address": NULLABLE_STRING,
         "key": {"type": "string"},
-        "is_active": {"type": "boolean"},
-        "last_seen": {"type": "string", "format": "date-time", "nullable": True},
-        "health_status": {"type": "string", "enum": HEALTH},
+        "last_ip": NULLABLE_STRING,
+        "management_ip": NULLABLE_STRING,
+        "model": {"type": "string"},
+        "os": {"type": "string"},
+        "system": {"type": "string"},
+        "notes": {"type": "string"},
         "monitoring": {
             "type": "object",
             "properties": {
                 "status": {"type": "string", "enum": HEALTH},
                 "related_metrics": {
                     "type": "array",
+                    "description": "Every metric of the device, by name, and its health (null: "
+                    "not evaluated).",
                     "items": {
                         "type": "object",
                         "properties": {
                             "name": {"type": "string"},
                             "is_healthy": {"type": "boolean", "nullable": True},
                         },
+                        "required": ["name", "is_healthy"],
+                        "additionalProperties": False,
                     },
                 },
             },
+            "required": ["status", "related_metrics"],
+            "additionalProperties": False,
         },
         "created": {"type": "string", "format": "date-time"},
+        "modified": {"type": "string", "format": "date-time", "nullable": True},
         "x": X,
         "charts": {"type": "array", "items": CHART},
         "data": {
             "type": "object",
             "nullable": True,
             "additionalProperties": True,
-            "description": "With `status=true` only: the latest NetJSON snapshot (null: none yet).",
+            "description": "With `status=true` (or `1`) only: the latest NetJSON snapshot (null: none yet).",
         },
     },
-    "required": ["id", "name", "organization", "x", "charts"],
-    "additionalProperties": True,
+    "required": [
+        "id",
+        "name",
+        "organization",
+        "group",
+        "mac_address",
+        "key",
+        "last_ip",
+        "management_ip",
+        "model",
+        "os",
+        "system",
+        "notes",
+        "monitoring",
+        "created",
+        "modified",
+        "x",
+        "charts",
+    ],
+    "additionalProperties": False,
 }
 DASHBOARD = {
     "type": "object",
@@ -97,6 +179,7 @@ DASHBOARD = {
         },
     },
     "required": ["x", "charts"],
+    "additionalProperties": False,
 }
 
 WINDOW_PARAMETERS = [
@@ -114,6 +197,15 @@ WINDOW_PARAMETERS = [
     ),
     OpenApiParameter("end", str, description="See start."),
     OpenApiParameter("timezone", str, description="IANA time zone of the buckets (default UTC)."),
+    OpenApiParameter(
+        "precision",
+        str,
+        enum=["rounded", "exact"],
+        description="`rounded` (default): values rounded as OpenWISP Monitoring rounds them (2 "
+        "decimals, 4 below 0.01), traffic in GB and bit rates in Gbps. `exact` (a Fleetwatch "
+        "extension): nothing rounded, and `adaptive_prefix+…` charts in the base unit (bytes, "
+        "bits per second). Another value: 400.",
+    ),
 ]
 
 CHART_PARAMETERS = [
@@ -134,8 +226,12 @@ CHART_PARAMETERS = [
 CHART_RESPONSES = {
     (200, "application/json"): OpenApiResponse(DEVICE_CHARTS, description="The device and its charts."),
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="With `csv`: the charts as CSV."),
-    400: OpenApiResponse(ERROR, description="A bad window (`time`, `start`/`end`, `timezone`)."),
-    401: OpenApiResponse(ERROR, description="Neither a key nor credentials."),
+    400: OpenApiResponse(
+        ERROR, description="A bad window (`time`, `start`/`end`, `timezone`) or `precision`."
+    ),
+    401: OpenApiResponse(
+        ERROR, description="Neither a key nor credentials (or an unknown token): `WWW-Authenticate: Token`."
+    ),
     403: OpenApiResponse(ERROR, description="A wrong key."),
     404: OpenApiResponse(ERROR, description="No such device for you (with a key: no such active device)."),
 }

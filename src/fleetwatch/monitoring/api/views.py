@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -89,7 +90,9 @@ class DeviceMonitoringView(APIView):
     Its ``post`` documents the agent endpoint in the OpenAPI schema (``fleetwatch.api.schema``):
     the URL's view, :func:`device_monitoring`, answers POSTs itself, outside DRF."""
 
-    authentication_classes = [SessionAuthentication, TokenAuthentication]
+    # As REST_FRAMEWORK's default (Token first, for 401 + WWW-Authenticate: Token); AllowAny
+    # because an agent's ?key= is checked below, and a person without credentials gets the 401.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -125,7 +128,7 @@ class DeviceMonitoringView(APIView):
                 return Response({"detail": "Wrong device key."}, status=403)
         else:
             if not request.user.is_authenticated:
-                return Response({"detail": "Authentication credentials were not provided."}, status=401)
+                raise NotAuthenticated()  # 401 with WWW-Authenticate, as every other API view
             device = visible_or_404(
                 Device.objects.select_related("organization"), request.user, "No such device.", pk=pk
             )
@@ -145,6 +148,11 @@ class DeviceMonitoringView(APIView):
             state = getattr(device, "state", None)
             body["data"] = state.data if state is not None else None
         return Response(body)
+
+
+# The agent endpoint is a plain view: drf-spectacular documents it through this class
+# (fleetwatch.api.schema.add_plain_views).
+device_monitoring.schema_view = DeviceMonitoringView
 
 
 def device_summary(device: Device) -> dict:

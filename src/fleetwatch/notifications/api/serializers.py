@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from fleetwatch.api.fields import ScopedPrimaryKeyRelatedField
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
@@ -24,7 +25,8 @@ class PreferenceSerializer(serializers.ModelSerializer):
 
 
 class WebhookSerializer(serializers.ModelSerializer):
-    organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all())
+    # Another organization's id is answered as an unknown one (fleetwatch.api.fields).
+    organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
 
     class Meta:
         model = Webhook
@@ -52,10 +54,10 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class MaintenanceWindowSerializer(serializers.ModelSerializer):
-    organization = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all())
-    device = serializers.PrimaryKeyRelatedField(
-        queryset=Device.objects.all(), allow_null=True, required=False
-    )
+    # Ids among the user's organizations' rows only (fleetwatch.api.fields): another
+    # organization's organization or device is answered as an unknown one.
+    organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
+    device = ScopedPrimaryKeyRelatedField(queryset=Device.objects.all(), allow_null=True, required=False)
 
     class Meta:
         model = MaintenanceWindow
@@ -69,6 +71,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"end": "The end must be after the start."})
         device = attrs.get("device", getattr(self.instance, "device", None))
         organization = attrs.get("organization", getattr(self.instance, "organization", None))
+        # Both are the user's to see here (the fields are scoped), so this reveals nothing.
         if device is not None and organization is not None and device.organization_id != organization.pk:
             raise serializers.ValidationError({"device": "The device belongs to another organization."})
         return attrs

@@ -1,5 +1,9 @@
 """Every URL of the REST API (``/api/v1/``): one router for the apps' viewsets, plus the
-plain views (health, the monitoring endpoints, preferences) and the OpenAPI schema."""
+plain views (health, the monitoring endpoints, preferences) and the OpenAPI schema.
+
+Part of the composition root, not of ``fleetwatch.api``: the apps' API modules build on the
+shared layer (``fleetwatch.api``), and this module on both, so no import goes both ways
+(``tests/test_layering.py``)."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
