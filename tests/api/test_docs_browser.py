@@ -49,7 +49,8 @@ def test_swagger_ui_renders_every_operation_offline(page, live_server):
     page.wait_for_selector("#operations-monitoring-device_report", timeout=20_000)
     schema = yaml.safe_load(urlopen(f"{live_server.url}/api/v1/schema/").read())
     operations = sum(len(methods) for methods in schema["paths"].values())
-    assert (page.locator(".opblock").count(), operations) == (34, 34)
+    assert operations > 30  # every app's endpoints, not an empty schema
+    assert page.locator(".opblock").count() == operations
     assert page.locator(".swagger-ui .info .title").inner_text().startswith("Fleetwatch REST API")
     foreign = [url for url in seen if urlsplit(url).hostname not in ("127.0.0.1", "localhost")]
     assert (foreign, errors) == ([], [])
