@@ -143,6 +143,10 @@ def test_the_demo_shows_a_router_waiting_for_its_first_report(live_server, times
             live_server.url,
             "--waiting",
             "1",
+            # One report at a time: the live server shares the test's in-memory SQLite connection
+            # across its threads, and two requests at once interleave their savepoints on it.
+            "--concurrency",
+            "1",
         ]
         call_command("simulate", *argv, stdout=StringIO())
 
