@@ -1,7 +1,42 @@
-"""Suite-wide hooks: a per-backend tally of the conformance suite at the end of every run."""
+"""Suite-wide hooks and fixtures: a per-backend tally of the conformance suite at the end of every
+run, and ``browser``, Debian's Chromium driven by Playwright (every browser test uses it)."""
 
 import re
 from collections import Counter
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Chromium (``playwright.sync_api.Browser``), closed after the test.
+
+    Playwright's sync API runs an event loop on this thread; the ORM calls of the test itself
+    are still synchronous, so Django's guard against async contexts does not apply here."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium package"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
 
 _BACKEND_ID = re.compile(r"\[(sqlite|postgresql|influxdb2|influxdb|elasticsearch)(?:[-\]])")
 _tally: dict[str, Counter] = {}

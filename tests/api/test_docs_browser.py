@@ -1,27 +1,18 @@
 """/api/v1/docs/ (Swagger UI) and /api/v1/redoc/ render in headless Chromium from our own
 static files: no request leaves the machine."""
 
-from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
 import yaml
-from playwright.sync_api import sync_playwright
-
-from tests.web.test_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser.new_page()
-        browser.close()
+def page(browser):
+    return browser.new_page()
 
 
 def record_requests(page) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 from fleetwatch.monitoring.models import AlertSettings, DeviceHealth, Metric
 from fleetwatch.notifications.models import MaintenanceWindow, Webhook, WebhookDelivery
 from tests.notifications.conftest import Receiver
-from tests.web.test_browser import browser, reporting_device  # noqa: F401 (fixtures)
+from tests.web.test_browser import reporting_device  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +28,7 @@ def shot(page_or_element, name: str) -> None:
         page_or_element.screenshot(path=str(IMG / name))
 
 
-def log_in(browser, live_server, username):  # noqa: F811 (the fixture, passed in)
+def log_in(browser, live_server, username):
     page = browser.new_context(timezone_id="UTC", viewport={"width": 1200, "height": 900}).new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", username)
@@ -58,7 +58,7 @@ def receiver(settings):
 
 
 def test_an_admin_changes_a_threshold_and_sees_the_line_and_the_status_follow(
-    browser,  # noqa: F811
+    browser,
     live_server,
     reporting_device,  # noqa: F811
     alice,
@@ -102,7 +102,7 @@ def test_an_admin_changes_a_threshold_and_sees_the_line_and_the_status_follow(
 
 
 def test_an_admin_starts_maintenance_from_the_device_page_and_the_fleet_list(
-    browser,  # noqa: F811
+    browser,
     live_server,
     device_a,
     alice,
@@ -148,7 +148,7 @@ def test_an_admin_starts_maintenance_from_the_device_page_and_the_fleet_list(
 
 
 def test_an_admin_creates_a_webhook_and_sends_a_test(
-    browser,  # noqa: F811
+    browser,
     live_server,
     orgs,
     alice,
@@ -179,7 +179,7 @@ def test_an_admin_creates_a_webhook_and_sends_a_test(
 
 
 def test_a_member_sees_values_but_no_control_and_a_post_is_403(
-    browser,  # noqa: F811
+    browser,
     live_server,
     reporting_device,  # noqa: F811
     bob,

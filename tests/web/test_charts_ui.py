@@ -10,17 +10,14 @@ import io
 import itertools
 import json
 import os
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from fleetwatch.monitoring import ingestion
 from fleetwatch.notifications.models import Preference
 from tests.ingest.payloads import example_report
-from tests.web.test_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,25 +27,6 @@ FIRST, SECOND = 12_345_678, 7_654_321
 BASE_RX, BASE_TX = 2275, 826  # the example report's eth0 counters (a first reading counts whole)
 ZONE = "Asia/Kathmandu"  # UTC+05:45: its 10-minute buckets are not UTC's
 SCREENSHOTS = os.environ.get("FLEETWATCH_SCREENSHOTS")
-
-
-@contextmanager
-def chromium():
-    """Debian's Chromium, headless, as tests/web/test_browser.py launches it."""
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop on this thread (see tests/web/test_browser.py).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with chromium() as instance:
-        yield instance
 
 
 def report_times(now: datetime) -> list[datetime]:

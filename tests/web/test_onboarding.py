@@ -423,19 +423,6 @@ def demo():
         server.stop()
 
 
-@pytest.fixture
-def chromium(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    from tests.web.test_browser import CHROMIUM, FLAGS
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
 def post_report(url: str) -> tuple[int, bytes]:
     request = urllib.request.Request(
         url, data=json.dumps(example_report()).encode(), headers={"Content-Type": "application/json"}
@@ -454,12 +441,12 @@ def screenshot(page, name: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_from_the_demo_login_an_admin_adds_a_device_connects_it_and_sees_its_charts(demo, chromium):
+def test_from_the_demo_login_an_admin_adds_a_device_connects_it_and_sees_its_charts(demo, browser):
     """Issue 13's acceptance: from `make run`'s login, add a device in the UI, copy its UUID and
     key from the page, post an agent report with them (200), and see the device's charts."""
     username, password = demo.login()
     assert username == "demo"
-    context = chromium.new_context(
+    context = browser.new_context(
         timezone_id="UTC",
         viewport={"width": 1000, "height": 900},
         permissions=["clipboard-read", "clipboard-write"],
@@ -520,8 +507,8 @@ def test_from_the_demo_login_an_admin_adds_a_device_connects_it_and_sees_its_cha
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_member_sees_the_new_device_page_without_controls(chromium, live_server, bob, device_a):
-    page = chromium.new_context().new_page()
+def test_a_member_sees_the_new_device_page_without_controls(browser, live_server, bob, device_a):
+    page = browser.new_context().new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "bob")
     page.fill("input[name=password]", "pw")

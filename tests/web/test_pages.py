@@ -173,14 +173,7 @@ def test_logout_from_a_link_asks_then_logs_out(client, bob):
 
 
 # ----------------------------------------------------------------- in the browser
-from tests.web.test_charts_ui import SCREENSHOTS, chromium, log_in  # noqa: E402
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop (test_browser.py)
-    with chromium() as instance:
-        yield instance
+from tests.web.test_charts_ui import SCREENSHOTS, log_in  # noqa: E402
 
 
 @pytest.mark.django_db(transaction=True)
