@@ -604,3 +604,28 @@ def test_the_admin_lists_alert_settings_with_their_device_and_links_to_device_pa
     page = client.get(f"/devices/{cpu.device_id}/").content.decode()
     assert f'href="/admin/inventory/device/{cpu.device_id}/change/" id="admin-link"' in page
     assert f'href="/admin/monitoring/alertsettings/{alert.pk}/change/"' in page
+
+
+def test_maintenance_times_are_in_the_users_time_zone_and_say_so(client, alice, device_a):
+    """A user in Rome types Rome's time: stored as the UTC instant it means, and every label and
+    message names the zone (the newcomer trial found "UTC" labels on Rome times, an hour off)."""
+    from zoneinfo import ZoneInfo
+
+    from fleetwatch.notifications.models import Preference
+
+    Preference.objects.update_or_create(user=alice, defaults={"timezone": "Europe/Rome"})
+    client.force_login(alice)
+    rome = ZoneInfo("Europe/Rome")
+    end = datetime(2027, 1, 15, 21, 0, tzinfo=rome)  # CET, UTC+1
+    page = client.get(f"/devices/{device_a.pk}/").content.decode()
+    assert "Start (Europe/Rome, empty: now)" in page and "End (Europe/Rome)" in page
+    assert "(UTC" not in page
+    response = client.post(
+        "/maintenance/new/",
+        {"device": str(device_a.pk), "end": "2027-01-15T21:00", "next": f"/devices/{device_a.pk}/"},
+        follow=True,
+    )
+    assert messages_of(response) == ["Maintenance of ap-lobby until 2027-01-15 21:00 CET."]
+    assert (
+        MaintenanceWindow.objects.get().end == end.astimezone(UTC) == datetime(2027, 1, 15, 20, 0, tzinfo=UTC)
+    )

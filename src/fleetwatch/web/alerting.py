@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -233,7 +234,7 @@ def alert_settings_edit(request, pk, metric):
 
 
 class MaintenanceForm(forms.Form):
-    """A window for some devices or for an organization; times in UTC (the server's zone)."""
+    """A window for some devices or for an organization; times in the user's zone (the active one)."""
 
     start = forms.DateTimeField(
         required=False,
@@ -334,7 +335,8 @@ def maintenance_new(request):
                 if windows[0].device_id
                 else windows[0].organization.name
             )
-            messages.success(request, f"Maintenance of {scope} until {windows[0].end:%Y-%m-%d %H:%M} UTC.")
+            end = timezone.localtime(windows[0].end)  # in the zone the form was filled in
+            messages.success(request, f"Maintenance of {scope} until {end:%Y-%m-%d %H:%M} {end.tzname()}.")
             return back_to(request, "web:maintenance")
     else:
         form = MaintenanceForm(
