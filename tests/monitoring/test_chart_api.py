@@ -369,7 +369,7 @@ def test_the_device_fields_are_the_peers(client, reported, bob):
         "organization": str(reported.organization_id),
         "group": None,
         "mac_address": "44:d1:fa:4b:38:43",
-        "key": reported.key,
+        "key": None,  # bob is a member: the agent's credential is for administrators
         "last_ip": None,
         "management_ip": None,
         "model": "",
@@ -523,3 +523,16 @@ def test_the_example_of_docs_api_md_is_a_real_answer(client, reported, bob):
     for key in ("traces", "summary"):
         documented.pop(key), answered.pop(key)
     assert documented == answered
+
+
+def test_the_device_key_is_shown_to_administrators_and_the_agent_only(client, reported, alice, bob):
+    """A member may read the charts but not the key (with it, anyone can report as the device)."""
+    url = f"/api/v1/monitoring/device/{reported.pk}/?{WINDOW}"
+    client.force_login(bob)
+    assert client.get(url).json()["key"] is None
+    assert client.get("/api/v1/inventory/devices/").json()["results"][0]["key"] is None
+    client.force_login(alice)
+    assert client.get(url).json()["key"] == reported.key
+    assert client.get(f"/api/v1/inventory/devices/{reported.pk}/").json()["key"] == reported.key
+    client.logout()
+    assert client.get(f"{url}&key={reported.key}").json()["key"] == reported.key

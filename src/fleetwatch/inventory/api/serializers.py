@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from fleetwatch.api.fields import ScopedPrimaryKeyRelatedField
-from fleetwatch.inventory.models import Device, Location, Organization
+from fleetwatch.inventory.models import Device, Location, Organization, may_see_device_keys
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -26,6 +26,8 @@ class DeviceSerializer(serializers.ModelSerializer):
     # unknown one (fleetwatch.api.fields); creating into one the user only reads is the view's 403.
     organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
     location = ScopedPrimaryKeyRelatedField(queryset=Location.objects.all(), allow_null=True, required=False)
+    # The agent's credential: null unless the user administers the device's organization.
+    key = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = Device
@@ -46,6 +48,18 @@ class DeviceSerializer(serializers.ModelSerializer):
 
     def get_health_status(self, device) -> str:
         return health_status(device)
+
+    def to_representation(self, device):
+        body = super().to_representation(device)
+        request = self.context.get("request")
+        seen = self.context.setdefault("_keys_visible", {})  # one query per organization, not per row
+        if device.organization_id not in seen:
+            seen[device.organization_id] = may_see_device_keys(
+                getattr(request, "user", None), device.organization_id
+            )
+        if not seen[device.organization_id]:
+            body["key"] = None
+        return body
 
     def validate(self, attrs):
         # One validation path: the model's clean() applies to admin, API and CLI alike.

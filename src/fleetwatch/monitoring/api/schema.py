@@ -102,7 +102,7 @@ DEVICE_CHARTS = {
         "organization": {"type": "string", "format": "uuid"},
         "group": {"type": "string", "format": "uuid", "nullable": True},
         "mac_address": NULLABLE_STRING,
-        "key": {"type": "string"},
+        "key": {"type": "string", "nullable": True},  # null unless an administrator asks
         "last_ip": NULLABLE_STRING,
         "management_ip": NULLABLE_STRING,
         "model": {"type": "string"},
