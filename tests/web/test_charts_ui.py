@@ -236,3 +236,19 @@ def test_charts_follow_the_window_width(browser, live_server, traffic_device, bo
         page.evaluate("document.querySelector('#charts canvas').getBoundingClientRect().width")
         == narrow[0][0]
     )
+
+
+def test_a_device_with_one_report_shows_its_value_as_a_dot(browser, live_server, device_a, timeseries, bob):
+    """One report makes one non-empty bucket: a line needs two, so the lonely value is drawn as a
+    point (the newcomer trial saw "CPU Load: 25%" over an empty plot)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    ingestion.ingest(
+        ingestion.reporting_device(device_a.pk),
+        json.dumps(example_report()).encode(),
+        (now - timedelta(minutes=5)).strftime("%d-%m-%Y_%H:%M:%S.%f"),
+    )
+    page = log_in(browser, live_server, "bob")
+    open_charts(page, f"{live_server.url}/devices/{device_a.pk}/?time=1d")
+    cpu = PLOT.format(title="CPU Load")
+    assert page.evaluate(f"{cpu}.data[1].filter(v => v !== null).length") == 1
+    assert page.evaluate(f"{cpu}.series[1].points.show") is True

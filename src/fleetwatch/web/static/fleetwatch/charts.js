@@ -118,6 +118,11 @@
   // Alert thresholds the device page passes in (#threshold-lines: [{title, value, label}], the
   // value in the chart's units; web/alerting.py): a uPlot plugin that keeps the line in the y
   // range, draws it dashed across the plot, and marks the chart's box with data-threshold.
+  function isolated(values) {
+    const has = (i) => values[i] !== null && values[i] !== undefined;
+    return values.some((v, i) => has(i) && !has(i - 1) && !has(i + 1));
+  }
+
   function thresholdPlugin(chart, factor) {
     const source = document.getElementById("threshold-lines");
     const line = source && JSON.parse(source.textContent).find((l) => l.title === chart.title);
@@ -206,6 +211,8 @@
       fill: bars && t[0] !== "total" ? color(t[0], i) + "55" : undefined,
       spanGaps: !!chart.connect_points,
       paths: bars && t[0] !== "total" ? uPlot.paths.bars({ size: [0.8] }) : undefined,
+      // A line needs two neighbours: a value alone between gaps (a device's first report) is a dot.
+      points: bars && t[0] !== "total" ? undefined : { show: isolated(t[1]), size: 7 },
       value: (u, v) => format.value(v),
     })));
     const data = [index].concat(traces.map((t) => t[1]));
