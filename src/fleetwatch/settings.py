@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,7 +24,7 @@ from fleetwatch.core.env import (
     env_str,
     env_url,
 )
-from fleetwatch.core.hosts import default_allowed_hosts
+from fleetwatch.core.hosts import default_allowed_hosts, served_url
 from fleetwatch.timeseries.loading import URL_SCHEMES as TIMESERIES_SCHEMES
 
 # Every FLEETWATCH_* environment variable is read here, through the typed readers of
@@ -423,23 +422,6 @@ LOGGING = {
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
 # FLEETWATCH_BIND is read above, next to ALLOWED_HOSTS, which follows it.
-
-
-def served_url(bind: str) -> str:
-    """``http://host[:port]`` of a gunicorn bind address (``127.0.0.1:8000``, ``[::1]:8443``,
-    ``host`` (port 8000)): all interfaces (``0.0.0.0``, ``::``) name this machine by its host
-    name; a Unix socket (``unix:/path``, behind a proxy) gives ``http://localhost``."""
-    if bind.startswith(("unix:", "fd://")):
-        return "http://localhost"
-    host, colon, port = bind.rpartition(":")
-    if not colon or "]" in port:  # no port: "host", "[::1]"
-        host, port = bind, "8000"
-    host = host.strip("[]")
-    if host in ("", "0.0.0.0", "::"):
-        host = socket.gethostname()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}" + ("" if port == "80" else f":{port}")
 
 
 # The base URL as set, or the served address (`fleetwatch serve --bind` exports FLEETWATCH_BIND

@@ -11,11 +11,11 @@ import pytest
 from django.test import RequestFactory
 
 from fleetwatch import cli
+from fleetwatch.core.hosts import served_url
 from fleetwatch.monitoring.alerts import evaluate
 from fleetwatch.monitoring.check_runner import metric_for
 from fleetwatch.notifications.links import base_url, served_from
 from fleetwatch.notifications.models import Webhook, WebhookDelivery
-from fleetwatch.settings import served_url
 
 SETTINGS = Path(cli.__file__).with_name("settings.py")
 

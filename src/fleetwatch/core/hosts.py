@@ -41,6 +41,28 @@ def bind_host(bind: str) -> str | None:
     return bind.split(":", 1)[0] or None
 
 
+def served_url(bind: str) -> str:
+    """``http://host[:port]`` of a gunicorn bind address, for links when ``FLEETWATCH_BASE_URL``
+    is unset: ``127.0.0.1:8000`` → ``http://127.0.0.1:8000``, ``[::1]`` → ``http://[::1]:8000``
+    (gunicorn's default port), port 80 left out; every interface (``0.0.0.0``, ``::``) is named by
+    this machine's host name; a Unix socket (behind a proxy) gives ``http://localhost``."""
+    host = bind_host(bind)
+    if host is None:
+        return "http://localhost"
+    tail = bind.strip()
+    tail = (
+        tail[tail.find("]") + 1 :]
+        if tail.startswith("[")
+        else ""
+        if tail.count(":") > 1
+        else tail[len(host) :]
+    )
+    port = tail[1:] if tail.startswith(":") and tail[1:] else "8000"
+    if host in ("0.0.0.0", "::"):
+        host = socket.gethostname()
+    return f"http://{_as_allowed(host)}" + ("" if port == "80" else f":{port}")
+
+
 def _as_allowed(address: str) -> str:
     """An address as Django's ALLOWED_HOSTS spells it (IPv6 in brackets)."""
     return f"[{address}]" if ":" in address else address

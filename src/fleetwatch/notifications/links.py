@@ -3,7 +3,7 @@
 ``FLEETWATCH_BASE_URL`` when it is set (production: the public ``https://`` address). Unset, it
 follows the address Fleetwatch is served on: a request's own (scheme and ``Host``, which
 ``ALLOWED_HOSTS`` has vetted) when the link is made while serving one, else the address of
-``FLEETWATCH_BIND`` (settings.served_url), which ``fleetwatch serve --bind`` exports to the web
+``FLEETWATCH_BIND`` (fleetwatch.core.hosts.served_url), which ``fleetwatch serve --bind`` exports to the web
 processes and the worker it starts.
 """
 
