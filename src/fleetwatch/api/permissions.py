@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from fleetwatch.inventory.models import Organization
-
 
 class OrganizationAdminWrites(permissions.BasePermission):
     """Members read (safe methods); writes need an administrator of the row's organization
@@ -20,8 +18,3 @@ class OrganizationAdminWrites(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         return type(obj).objects.manageable_by(request.user).filter(pk=obj.pk).exists()
-
-
-def administers(user, organization: Organization) -> bool:
-    """Whether ``user`` may manage rows of ``organization``."""
-    return Organization.objects.manageable_by(user).filter(pk=organization.pk).exists()

@@ -11,8 +11,9 @@ from __future__ import annotations
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import PermissionDenied
 
-from fleetwatch.api.permissions import OrganizationAdminWrites, administers
+from fleetwatch.api.permissions import OrganizationAdminWrites
 from fleetwatch.api.querysets import Scope, scoped
+from fleetwatch.inventory.models import administers
 
 # Path ids: a UUID (any spelling Python reads) or a database integer id. Anything else never
 # reaches the database (a 404 from the URL resolver), whatever its length.
@@ -36,7 +37,7 @@ class OrganizationScopedViewSet(viewsets.ModelViewSet):
         return scoped(self.queryset, self.request.user, self.scope).order_by(*self.ordering)
 
     def _check_organization(self, organization) -> None:
-        if not administers(self.request.user, organization):
+        if not administers(self.request.user, organization.pk):
             raise PermissionDenied("You are not an administrator of that organization.")
 
     def perform_create(self, serializer):

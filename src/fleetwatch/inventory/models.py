@@ -62,15 +62,11 @@ class OrganizationQuerySet(OrgScopedQuerySet):
         return self.filter(memberships__user=user, memberships__role=Role.ADMIN).distinct()
 
 
-def may_see_device_keys(user, organization_id) -> bool:
-    """Whether ``user`` may read the device keys of an organization: its administrators and
-    superusers. A key is the agent's only credential (whoever has it may report as the device), so
-    members, who may read but not change, do not get it (the peer shows it to managers only)."""
-    if not user or not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(user=user, organization_id=organization_id, role=Role.ADMIN).exists()
+def administers(user, organization_id) -> bool:
+    """Whether ``user`` administers the organization (superusers administer every one): who may
+    change its rows and read its device keys (a key is the agent's only credential, so members,
+    who read but do not change, never get it)."""
+    return Organization.objects.manageable_by(user).filter(pk=organization_id).exists()
 
 
 class Organization(models.Model):

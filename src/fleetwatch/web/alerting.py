@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from fleetwatch.inventory.models import Device, Organization
+from fleetwatch.inventory.models import Device, Organization, administers
 from fleetwatch.metrics import get_metric
 from fleetwatch.metrics.registry import RegistryError, get_chart
 from fleetwatch.monitoring.alerts import alert_defaults, ensure_alert_settings, recheck
@@ -47,14 +47,9 @@ MAX_TOLERANCE = 7 * 24 * 60  # minutes: a week
 DELIVERY_LOG = 50  # deliveries shown on a webhook's page
 
 
-def can_manage(user, organization_id) -> bool:
-    """Is ``user`` an administrator of the organization (or a superuser)?"""
-    return Organization.objects.manageable_by(user).filter(pk=organization_id).exists()
-
-
 def require_manager(user, organization_id) -> None:
     """403 unless ``user`` administers the organization (the object was visible: not 404)."""
-    if not can_manage(user, organization_id):
+    if not administers(user, organization_id):
         raise PermissionDenied("Only the organization's administrators may change this.")
 
 
@@ -208,7 +203,7 @@ def alert_settings_edit(request, pk, metric):
     alert = settings_of(metric_obj)
     if alert is None:
         raise Http404("This metric has no alert.")
-    manager = can_manage(request.user, device.organization_id)
+    manager = administers(request.user, device.organization_id)
     row = next(r for r in alert_rows(device) if r["metric"].pk == metric_obj.pk)
     form = AlertSettingsForm(instance=alert) if manager else None
     if request.method == "POST":
@@ -482,7 +477,7 @@ def webhook(request, pk):
     """``/webhooks/<id>/``: the delivery log; for administrators the form, the secret, send
     test and delete."""
     obj = get_object_or_404(Webhook.objects.visible_to(request.user).select_related("organization"), pk=pk)
-    manager = can_manage(request.user, obj.organization_id)
+    manager = administers(request.user, obj.organization_id)
     form = WebhookForm(instance=obj, user=request.user) if manager else None
     if request.method == "POST":
         require_manager(request.user, obj.organization_id)
@@ -532,7 +527,7 @@ def device_panel(user, device: Device) -> dict:
     return {
         "device": device,
         "alert_rows": rows,
-        "manager": can_manage(user, device.organization_id),
+        "manager": administers(user, device.organization_id),
         "threshold_lines": [row["line"] for row in rows if row["line"] is not None],
         "windows": MaintenanceWindow.objects.filter(
             Q(device=device) | Q(device__isnull=True, organization_id=device.organization_id),

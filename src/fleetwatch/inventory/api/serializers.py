@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from fleetwatch.api.fields import ScopedPrimaryKeyRelatedField
-from fleetwatch.inventory.models import Device, Location, Organization, may_see_device_keys
+from fleetwatch.inventory.models import Device, Location, Organization, administers
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -54,9 +54,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         seen = self.context.setdefault("_keys_visible", {})  # one query per organization, not per row
         if device.organization_id not in seen:
-            seen[device.organization_id] = may_see_device_keys(
-                getattr(request, "user", None), device.organization_id
-            )
+            seen[device.organization_id] = administers(getattr(request, "user", None), device.organization_id)
         if not seen[device.organization_id]:
             body["key"] = None
         return body

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch.api.querysets import visible_or_404
-from fleetwatch.inventory.models import Device, may_see_device_keys
+from fleetwatch.inventory.models import Device, administers
 from fleetwatch.monitoring.api import schema
 from fleetwatch.monitoring.api.serializers import StatusChangeSerializer
 from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
@@ -143,7 +143,7 @@ class DeviceMonitoringView(APIView):
             response["Content-Disposition"] = attachment(f"{safe_filename(device.name, 'device')}-charts.csv")
             return response
         body = device_summary(device)
-        if key is None and not may_see_device_keys(request.user, device.organization_id):
+        if key is None and not administers(request.user, device.organization_id):
             body["key"] = None  # the agent's credential: administrators only (and the agent itself)
         body.update(x=x, charts=charts)
         if request.query_params.get("status") in ("true", "1"):
