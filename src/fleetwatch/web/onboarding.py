@@ -136,11 +136,17 @@ def openwrt_commands(url: str, device: Device, key: str, verify_ssl: bool) -> st
     return "\n".join(lines)
 
 
+def can_add_devices(user) -> bool:
+    """True if ``user`` administers an active organization (or is a superuser): who sees "Add
+    device" and may use it."""
+    return Organization.objects.manageable_by(user).filter(is_active=True).exists()
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def add_device(request):
     """``/devices/add/``: the form; on success the device is saved and the connect page follows."""
-    if not Organization.objects.manageable_by(request.user).filter(is_active=True).exists():
+    if not can_add_devices(request.user):
         raise PermissionDenied("Only an organization's administrators may add devices.")
     form = DeviceForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():

@@ -3,15 +3,13 @@ members never see controls they could not use."""
 
 from django import template
 
-from fleetwatch.inventory.models import Device, Organization
+from fleetwatch.inventory.models import Device
+from fleetwatch.web import onboarding
 
 register = template.Library()
 
 
-@register.simple_tag
-def can_add_devices(user) -> bool:
-    """True if ``user`` administers an active organization (or is a superuser)."""
-    return Organization.objects.manageable_by(user).filter(is_active=True).exists()
+register.simple_tag(onboarding.can_add_devices, name="can_add_devices")
 
 
 @register.filter
