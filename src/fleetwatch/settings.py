@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "fleetwatch.inventory",
     "fleetwatch.monitoring",
     "fleetwatch.notifications",
+    "fleetwatch.backups",
     "fleetwatch.web",
 ]
 
@@ -304,6 +305,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ALERT_EVALUATION_INTERVAL_SECONDS,
     },
 }
+
+# ---------------------------------------------------------------- backups
+# The datacenter of a backup run's host, when the runner does not say: a regular expression with
+# a `datacenter` group, searched in the host's FQDN (default: its second label, as wmfbackups
+# reads `db1001.eqiad.wmnet`; docs/backups.md).
+FLEETWATCH_BACKUP_DATACENTER_PATTERN = env_str(
+    "FLEETWATCH_BACKUP_DATACENTER_PATTERN", r"^[^.]+\.(?P<datacenter>[^.]+)\."
+)
+try:
+    if "datacenter" not in re.compile(FLEETWATCH_BACKUP_DATACENTER_PATTERN).groupindex:
+        raise re.error("no (?P<datacenter>…) group")
+except re.error as exc:
+    raise SettingsError(
+        "FLEETWATCH_BACKUP_DATACENTER_PATTERN must be a regular expression with a (?P<datacenter>…) "
+        f"group, e.g. ^[^.]+\\.(?P<datacenter>[^.]+)\\., not {FLEETWATCH_BACKUP_DATACENTER_PATTERN!r} ({exc})"
+    ) from None
+# How often the worker evaluates every backup job's checks (freshness/size, long-running, schedule).
+FLEETWATCH_BACKUP_CHECK_INTERVAL = env_seconds("FLEETWATCH_BACKUP_CHECK_INTERVAL", 300, positive=True)
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:
