@@ -29,6 +29,9 @@ def broker_app(name, tmp_path):
         queue.mkdir()
         app.conf.update(
             broker_url="filesystem://",
+            # The transport Fleetwatch configures (settings.CELERY_BROKER_TRANSPORT): kombu's own
+            # lets a worker read a message file before it is written (a JSONDecodeError under load).
+            broker_transport="fleetwatch.core.broker:Transport",
             broker_transport_options={
                 "data_folder_in": str(queue),
                 "data_folder_out": str(queue),
