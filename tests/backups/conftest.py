@@ -1,7 +1,11 @@
 """Every backups test gets its own empty time-series store: closing a run charts it (the
-run_closed receiver), and no test may write to the data dir's store."""
+run_closed receiver), and no test may write to the data dir's store. The notification tests' SMTP
+server and webhook receiver serve here too."""
 
 import pytest
+
+# The SMTP server and webhook receiver of the notification tests, for the backups' notifications.
+from tests.notifications.conftest import allow_private_webhooks, receiver, smtp  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
