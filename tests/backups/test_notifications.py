@@ -4,13 +4,17 @@ receiver with their delivery log; organization-wide maintenance silences a probl
 recovery; and the acceptance path: a failing dump closed as a failed run is CRITICAL at once with
 one notification, and its recovery after a good run is told once."""
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
 
-from fleetwatch.backups.checks import evaluate_all, evaluate_job
+from fleetwatch.backups.checks import evaluate_all, evaluate_job, failed_result
+from fleetwatch.backups.evaluation import CRITICAL, OK, WARNING, Result
 from fleetwatch.backups.models import BackupJob, BackupRun, JobCheck
+from fleetwatch.backups.notify import JobEvent
 from fleetwatch.backups.runs import close_run, open_run
 from fleetwatch.notifications.models import (
     MaintenanceWindow,
@@ -307,3 +311,42 @@ def test_a_failing_dump_is_critical_at_once_told_once_and_its_recovery_once(
         "dump of s1 in eqiad: OK",
     ]
     assert BackupRun.objects.filter(job=job, charted=True).count() == 1  # the good run closed here
+
+
+# ------------------------------------------------------------------ the docs' examples
+
+
+def test_the_docs_examples_are_what_the_code_says(job):
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text().split())
+    failed = BackupRun(
+        source="db1001.eqiad.wmnet:3311", start_date=datetime(2026, 12, 1, 12, tzinfo=UTC), exit_status=2
+    )
+    assert f"`{failed_result(job, failed, Result(OK, 'fine')).message}`" in text
+
+    def event(check, status, kind="problem"):
+        return JobEvent(
+            kind,
+            check,
+            status,
+            CRITICAL,
+            "m",
+            "<uuid>",
+            job.name,
+            "s1",
+            "dump",
+            "eqiad",
+            "1",
+            "org-a",
+            NOW,
+            NOW,
+        )
+
+    for example in (
+        event("freshness", CRITICAL).title,
+        event("freshness", OK, "recovery").title,
+        event("long_running", WARNING).title,
+        event("schedule", CRITICAL).title,
+    ):
+        assert f"`{example}`" in text
+    labels = event("freshness", CRITICAL).webhook_payload("w", "")["alerts"][0]["labels"]
+    assert json.dumps(labels) in text
