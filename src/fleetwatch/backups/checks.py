@@ -318,6 +318,7 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
         ):
             stored[job_id][kind] = (pk, status, message, notified)
         quiet_orgs: set | None = None
+        audiences: dict = {}  # read once per organization however many events it gets
         to_create: list[JobCheck] = []
         to_delete: list[int] = []
         refreshed: list[int] = []
@@ -367,7 +368,7 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
                 else:
                     updates[(result.status, message, notified, old != result.status)].append(pk)
                 if event is not None:
-                    tell(job, kind, result.status, message, time=now, **event)
+                    tell(job, kind, result.status, message, time=now, audiences=audiences, **event)
                     told += 1
             status = job_status(result.status for result in results[job.pk].values())
             if status != job.status:
