@@ -2,6 +2,11 @@
 
 Problems are not notified during a maintenance window (or when the check says not to, e.g. a
 device already critical); a recovery is notified exactly when its problem was.
+
+:func:`deliver` takes any event with the shape of :class:`AlertEvent` (``kind``,
+``organization_id``, ``title``, ``message``, ``url``, ``time``, ``notification_fields()`` and
+``webhook_payload()``): a device metric's alert here, a backup job's check in
+``fleetwatch.backups.notify``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,15 @@ class AlertEvent:
     @property
     def url(self) -> str:
         return f"/devices/{self.device_id}/"
+
+    def notification_fields(self) -> dict:
+        """What the in-app ``Notification`` links to besides its organization."""
+        return {"device_id": self.device_id, "metric_id": self.metric_id}
+
+    def webhook_payload(self, webhook_name: str, base_url: str) -> dict:
+        from fleetwatch.notifications.webhooks import alert_payload
+
+        return alert_payload(self, webhook_name, base_url)
 
     @property
     def title(self) -> str:
@@ -115,23 +129,42 @@ def recipients(organization_id):
     )
 
 
-def deliver(event: AlertEvent) -> None:
+@dataclass
+class Audience:
+    """Who hears of an organization's events: its active members, their preferences (by user
+    id; a member without a row has the defaults) and its active webhooks."""
+
+    users: list
+    preferences: dict
+    webhooks: list
+
+    @classmethod
+    def of(cls, organization_id) -> Audience:
+        preferences = {p.user_id: p for p in Preference.objects.filter(user__in=recipients(organization_id))}
+        users = list(recipients(organization_id))
+        webhooks = list(Webhook.objects.filter(organization_id=organization_id, is_active=True))
+        return cls(users, preferences, webhooks)
+
+
+def deliver(event: AlertEvent, audience: Audience | None = None) -> None:
+    """Tell ``event`` to every active member of its organization on the channels their
+    preferences choose (in-app, e-mail) and to the organization's active webhooks (a delivery
+    row each, sent after the transaction commits). ``audience``: the organization's
+    :class:`Audience`, when the caller tells many events of it at once (read here otherwise)."""
     from fleetwatch.notifications.tasks import deliver_webhook, send_email
 
-    preferences = {
-        p.user_id: p for p in Preference.objects.filter(user__in=recipients(event.organization_id))
-    }
+    if audience is None:
+        audience = Audience.of(event.organization_id)
     emails = []
     notifications = []
-    for user in recipients(event.organization_id):
-        preference = preferences.get(user.pk) or Preference(user=user)
+    for user in audience.users:
+        preference = audience.preferences.get(user.pk) or Preference(user=user)
         if preference.web:
             notifications.append(
                 Notification(
                     user=user,
                     organization_id=event.organization_id,
-                    device_id=event.device_id,
-                    metric_id=event.metric_id,
+                    **event.notification_fields(),
                     kind=event.kind,
                     title=event.title,
                     message=event.message,
@@ -144,14 +177,12 @@ def deliver(event: AlertEvent) -> None:
     Notification.objects.bulk_create(notifications)
     base_url = links.base_url()
     deliveries = []
-    for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
-        from fleetwatch.notifications.webhooks import alert_payload
-
+    for webhook in audience.webhooks:
         deliveries.append(
             WebhookDelivery.objects.create(
                 webhook=webhook,
                 kind=event.kind,
-                payload=alert_payload(event, webhook.name, base_url),
+                payload=event.webhook_payload(webhook.name, base_url),
                 created=event.time,
             )
         )
