@@ -323,6 +323,25 @@ except re.error as exc:
     ) from None
 # How often the worker evaluates every backup job's checks (freshness/size, long-running, schedule).
 FLEETWATCH_BACKUP_CHECK_INTERVAL = env_seconds("FLEETWATCH_BACKUP_CHECK_INTERVAL", 300, positive=True)
+# `fleetwatch backup run` on a database host: the Fleetwatch server it reports to and its runner
+# token (--url and --token override them). Read by that command only; it needs no database.
+FLEETWATCH_URL = env_url("FLEETWATCH_URL", "", ("http", "https"))
+FLEETWATCH_RUNNER_TOKEN = env_str("FLEETWATCH_RUNNER_TOKEN")
+# Import from a wmfbackups metadata database (`backups`, `backup_files`, `backup_objects`): the
+# worker imports new runs every interval while the URL is set (docs/backups.md).
+FLEETWATCH_BACKUP_IMPORT_URL = env_url("FLEETWATCH_BACKUP_IMPORT_URL", "", ("mysql", "mariadb"))
+FLEETWATCH_BACKUP_IMPORT_ORGANIZATION = env_str("FLEETWATCH_BACKUP_IMPORT_ORGANIZATION")
+FLEETWATCH_BACKUP_IMPORT_INTERVAL = env_seconds("FLEETWATCH_BACKUP_IMPORT_INTERVAL", 600, positive=True)
+if FLEETWATCH_BACKUP_IMPORT_URL:
+    if not FLEETWATCH_BACKUP_IMPORT_ORGANIZATION:
+        raise SettingsError(
+            "FLEETWATCH_BACKUP_IMPORT_URL needs FLEETWATCH_BACKUP_IMPORT_ORGANIZATION: the slug of the "
+            "organization the imported runs belong to"
+        )
+    CELERY_BEAT_SCHEDULE["import-wmfbackups"] = {
+        "task": "fleetwatch.backups.tasks.import_wmfbackups",
+        "schedule": FLEETWATCH_BACKUP_IMPORT_INTERVAL,
+    }
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:

@@ -62,6 +62,7 @@ class Command(BaseCommand):
         check.add_argument("--min-size", type=int, help="bytes (default: the job's)")
         check.add_argument("--warn-size-percentage", type=float, help="default: the job's")
         check.add_argument("--crit-size-percentage", type=float, help="default: the job's")
+        check.error = _unknown_on_error
 
         imports = sub.add_parser("import", help="import the runs of a wmfbackups metadata database")
         imports.add_argument(
@@ -142,3 +143,10 @@ class Command(BaseCommand):
         self.stdout.write(report.summary())
         for line in report.skipped:
             self.stderr.write(f"skipped: {line}")
+
+
+def _unknown_on_error(message: str):
+    """A Nagios check given bad arguments answers UNKNOWN (3), as the original does, not
+    argparse's 2 (which Nagios would read as CRITICAL); the one line goes to stdout."""
+    print(f"Bad arguments: {message}", flush=True)
+    sys.exit(UNKNOWN)
