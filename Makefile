@@ -10,7 +10,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev,postgres,influxdb,influxdb2,elasticsearch]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,postgres,influxdb,influxdb2,elasticsearch,backups]'
 	touch $(STAMP)
 
 ## Serve Fleetwatch on http://127.0.0.1:8000 with SQLite only (no other server), with a demo

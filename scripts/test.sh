@@ -2,7 +2,8 @@
 # The whole test suite: starts the real servers the requested backends need, runs ruff and
 # pytest, and stops (by PID) the servers it started. FLEETWATCH_TEST_BACKENDS narrows the
 # backends on purpose (e.g. "sqlite"); by default every backend runs and a server that cannot
-# be started fails the run.
+# be started fails the run. FLEETWATCH_TEST_BACKUP_TOOLS likewise narrows the servers the backup
+# tools (mariadb-dump, mydumper, pg_dump) are tested against: set to "" for none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,15 @@ if wants elasticsearch; then start_service elasticsearch FLEETWATCH_TEST_ELASTIC
 brokers="${FLEETWATCH_TEST_BROKERS:-filesystem,amqp}"
 export FLEETWATCH_TEST_BROKERS="$brokers"
 if [[ ",$brokers," == *",amqp,"* ]]; then start_service rabbitmq FLEETWATCH_TEST_AMQP_URL; fi
+# Backups (tests/backups): dumps of real MariaDB and PostgreSQL servers. Set but empty means none
+# (its tests are deselected), hence ${…-…}, not ${…:-…}.
+backup_tools="${FLEETWATCH_TEST_BACKUP_TOOLS-mariadb,postgresql}"
+export FLEETWATCH_TEST_BACKUP_TOOLS="$backup_tools"
+dumps() { [[ ",$backup_tools," == *",$1,"* ]]; }
+if dumps mariadb; then start_service mariadb FLEETWATCH_TEST_MARIADB_URL; fi
+if dumps postgresql && ! wants postgresql; then
+    start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL
+fi
 
 # Browser tests drive Debian's Chromium; the ping check runs Debian's fping. Install when absent.
 missing=()
@@ -52,5 +62,5 @@ fi
 
 echo "[test] ruff" >&2
 .venv/bin/ruff check src tests bench scripts
-echo "[test] pytest on backends: $backends" >&2
+echo "[test] pytest on backends: $backends; backup tools on: ${backup_tools:-none}" >&2
 .venv/bin/python -m pytest "$@"
