@@ -196,3 +196,31 @@ def test_a_database_that_cannot_be_read_is_unknown(tmp_path):
     assert (done.returncode, done.stderr) == (3, "")
     assert done.stdout.startswith("Error while querying the backup metadata database: connection ")
     assert done.stdout.count("\n") == 1
+
+
+def console_examples(heading: str) -> list[tuple[list[str], list[str], int]]:
+    """``(argv, output lines, exit status)`` of each command in the first console block under
+    ``heading`` of docs/backups.md (a command, its output, then ``$ echo $?`` and the status)."""
+    text = (ROOT / "docs" / "backups.md").read_text(encoding="utf-8")
+    block = text.split(f"\n{heading}\n", 1)[1].split("```console\n", 1)[1].split("\n```", 1)[0]
+    examples, current = [], None
+    lines = block.splitlines()
+    for index, line in enumerate(lines):
+        if line == "$ echo $?":
+            examples.append((current[0], current[1], int(lines[index + 1])))
+        elif line.startswith("$ fleetwatch "):
+            current = (line[len("$ fleetwatch ") :].split(), [])
+        elif current is not None and not line.isdigit():
+            current[1].append(line)
+    return examples
+
+
+def test_the_docs_examples(capsys, job):
+    # As the docs say: two finished dumps, of 100 MiB and 102 MiB, a day apart.
+    add_run(job, 2, 100 * MIB)
+    add_run(job, 1, 102 * MIB)
+    examples = console_examples("## Nagios/Icinga: fleetwatch backup check")
+    assert [status for _, _, status in examples] == [0, 1, 2, 3]
+    for argv, output, status in examples:
+        assert argv[:2] == ["backup", "check"]
+        assert check(capsys, *argv[2:]) == (status, "\n".join(output) + "\n", ""), argv

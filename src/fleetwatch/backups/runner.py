@@ -336,7 +336,8 @@ def run_backup(
     except ReportError as exc:
         tell(f"THE RUN WAS NOT REPORTED: {exc}. The command exited with status {code}.")
         return code or EXIT_UNREPORTED
-    size = f", {len(files)} files, {body.get('total_size', 0)} bytes" if files else ""
+    count = f"{len(files)} file" + ("" if len(files) == 1 else "s")
+    size = f", {count}, {body.get('total_size', 0)} bytes" if files else ""
     tell(f"run {closed.get('id', run.get('id'))} closed as {body['status']} (exit status {code}{size})")
     return code
 
