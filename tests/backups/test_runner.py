@@ -357,3 +357,30 @@ def test_the_command_without_a_server_says_how_to_give_one(tmp_path):
     done = fleetwatch("backup", "run", "--job", JOB, "--", "true", tmp_path=tmp_path)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "fleetwatch backup run: no server: give --url or set FLEETWATCH_URL\n"
+
+
+def test_an_answer_naming_another_run_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    lifecycle = Lifecycle(jobs=(JOB,))
+    # Another start of the job in the same second: the server answers that run (same name).
+    lifecycle.runs[1] = {
+        "id": 1,
+        "name": "dump.s1.2026-11-30--01-00-00",
+        "status": "ongoing",
+        "run_id": str(uuid.uuid4()),
+    }
+    original = lifecycle.answer
+
+    def same_name(method, path, body, authorization):
+        if path.endswith("/backups/runs/"):
+            lifecycle.requests.append((method, path, body))
+            return 200, lifecycle.runs[1]
+        return original(method, path, body, authorization)
+
+    lifecycle.answer = same_name
+    code, server, _, messages, _ = backup(tmp_path, ["touch", str(marker)], lifecycle=lifecycle)
+    assert (code, marker.exists(), len(server.requests)) == (2, False, 1)
+    assert messages == (
+        "fleetwatch backup run: the server refused to open the run, so the command was not run: "
+        "the server answered another run of the job, dump.s1.2026-11-30--01-00-00 (run 1)\n"
+    )

@@ -121,7 +121,14 @@ class Client:
         body = {"job": job, "run_id": str(run_id), "start_date": _iso(start), "host": host}
         if source:
             body["source"] = source
-        return self.request("POST", "runs/", body)
+        run = self.request("POST", "runs/", body)
+        if run.get("run_id") not in (None, str(run_id)):
+            # The same name (the job's type, section and start second) is another run: a
+            # second start of the same job in the same second, most likely a duplicate.
+            raise ReportError(
+                f"the server answered another run of the job, {run.get('name')} (run {run.get('id')})", 409
+            )
+        return run
 
     def attach_files(self, run: dict, files: Sequence[dict]) -> None:
         """Send the inventory ``files`` (``file_path``, ``file_name``, ``size``, ``file_date``)
