@@ -9,6 +9,9 @@ or uses a fixture below that reaches one (which marks it). Like ``FLEETWATCH_TES
 variable narrows on purpose: tests that need a server it leaves out are deselected (set it to ""
 for none at all, e.g. with ``FLEETWATCH_TEST_BACKENDS=sqlite``). A requested server whose URL
 variable is unset, or that does not answer, fails its tests; they are never skipped.
+
+Every backups test also gets its own empty time-series store: closing a run charts it (the
+run_closed receiver), and no test may write to the data dir's store.
 """
 
 from __future__ import annotations
@@ -111,3 +114,16 @@ def postgresql_database(pg_dump_url):
     """A throwaway PostgreSQL database (``databases.Database``) with rows, dropped after the test."""
     with databases.postgresql_database(pg_dump_url) as database:
         yield database
+
+
+@pytest.fixture(autouse=True)
+def own_timeseries_store(settings, tmp_path):
+    """A SQLite store under the test's tmp_path, created only if the test writes or reads (a test
+    that wants another backend sets ``TIMESERIES_DATABASE`` itself, as the ``timeseries`` and
+    ``store`` fixtures do)."""
+    from fleetwatch.core.timeseries import reset_backend
+
+    settings.TIMESERIES_DATABASE = {"BACKEND": "sqlite", "NAME": str(tmp_path / "backups-ts.db")}
+    reset_backend()
+    yield
+    reset_backend()
