@@ -62,13 +62,26 @@ S1 = ("--section", "s1", "--type", "dump", "--datacenter", "eqiad")
 
 
 def test_ok_prints_the_one_line_of_the_original_and_exits_0(capsys, job):
+    add_run(job, 3, 1, status="failed")  # an older failure, and a run still going, do not count
     add_run(job, 2, 100 * MIB)
     add_run(job, 1, 102 * MIB)
-    add_run(job, 0.5, 1, status="failed")  # neither failed nor ongoing runs count
     add_run(job, 0.1, None, status="ongoing")
     assert check(capsys, *S1) == (
         0,
         "Last dump for s1 at eqiad (db1139) taken on 2026-11-29 09:00:00 (102 MiB, +2.0 %)\n",
+        "",
+    )
+
+
+def test_a_newest_run_that_failed_is_critical_at_once_as_the_worker_judges_it(capsys, job):
+    add_run(job, 2, 100 * MIB)
+    add_run(job, 1, 102 * MIB)
+    failed = add_run(job, 0.5, None, status="failed")
+    failed.exit_status = 2
+    failed.save()
+    assert check(capsys, *S1) == (
+        2,
+        "The newest dump for s1 at eqiad (db1139) failed: started on 2026-11-29 21:00:00, exit status 2\n",
         "",
     )
 

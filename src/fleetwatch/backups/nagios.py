@@ -2,22 +2,24 @@
 plugin answers it, one line and an exit status, so Icinga/Nagios/NRPE call it as they called
 wmfbackups' ``check-mariadb-backups``.
 
-The evaluation is the checks' own (:func:`fleetwatch.backups.evaluation.check_freshness_size` on
-the job's last two finished runs, with the job's thresholds unless the command line overrides
-them): the command and the worker's checks cannot disagree. Nothing is stored: a Nagios check
-only reads.
+The evaluation is the worker's own (:func:`fleetwatch.backups.checks.judge`: A.4 on the job's
+last two finished runs, and a newest run that failed is CRITICAL at once), with the job's
+thresholds unless the command line overrides them: the command and the worker's checks cannot
+disagree. Nothing is stored: a Nagios check only reads.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError
 from django.utils import timezone
 
-from fleetwatch.backups.evaluation import Result, RunSummary, check_freshness_size, unknown
-from fleetwatch.backups.models import BackupJob, RunStatus
+from fleetwatch.backups.checks import judge, read_inputs
+from fleetwatch.backups.evaluation import Result, unknown
+from fleetwatch.backups.models import BackupJob, CheckKind
 from fleetwatch.inventory.models import Organization
 
 
@@ -82,34 +84,12 @@ def find(section: str, type: str, datacenter: str, organization: str | None) -> 
 
 
 def evaluate(job: BackupJob, now: datetime, overrides: Overrides = Overrides()) -> Result:
-    """A.4 on ``job``'s two newest finished runs with an end date (the original's query)."""
-    runs = job.runs.filter(status=RunStatus.FINISHED, end_date__isnull=False).order_by("-start_date", "-id")
-    latest_two = [
-        RunSummary(
-            start_date=run.start_date,
-            end_date=run.end_date,
-            total_size=run.total_size,
-            source=run.source,
-            host=run.host,
-            status=run.status,
-            type=run.type,
-            section=run.section,
-            datacenter=run.datacenter,
-        )
-        for run in runs[:2]
-    ]
-
-    def given(value, default):
-        return default if value is None else value
-
-    return check_freshness_size(
-        section=job.section,
-        type=job.type,
-        datacenter=job.datacenter,
-        latest_two=latest_two,
-        now=now,
-        freshness=given(overrides.freshness, job.freshness),
-        min_size=given(overrides.min_size, job.min_size),
-        warn_percentage=given(overrides.warn_size_percentage, job.warn_size_percentage),
-        crit_percentage=given(overrides.crit_size_percentage, job.crit_size_percentage),
-    )
+    """The freshness check of ``job`` at ``now`` exactly as the worker judges it
+    (:func:`fleetwatch.backups.checks.judge`: A.4 on the two newest finished runs, and a newest
+    run that failed is CRITICAL at once), with the ``overrides`` applied to a copy of the job
+    that is never saved."""
+    judged = copy.copy(job)
+    for name, value in vars(overrides).items():
+        if value is not None:
+            setattr(judged, name, value)
+    return judge(judged, read_inputs([judged], now), now)[CheckKind.FRESHNESS]
