@@ -34,7 +34,38 @@ jobs = {
     for key, section, dc in (("mariadb", "s1", "eqiad"), ("mydumper", "s2", "eqiad"), ("postgresql", "app", ""))
 }
 _, token = RunnerToken.issue(org, "db hosts")
+
+# A job with a good history, for the checks and notifications: one DBA is told.
+from datetime import timedelta
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from fleetwatch.backups.runs import close_run, open_run
+from fleetwatch.inventory.models import Membership
+
+dba = get_user_model().objects.create_user("dba", password="unused-dba")
+Membership.objects.create(user=dba, organization=org, role="admin")
+watched = BackupJob.objects.create(
+    organization=org, section="s3", type="dump", datacenter="eqiad",
+    min_size=100, warn_size_percentage=1000, crit_size_percentage=1000,
+)
+for days in (2, 1):
+    start = timezone.now() - timedelta(days=days)
+    run, _ = open_run(watched, start_date=start, source="127.0.0.1:13306", host="db1.eqiad.example")
+    close_run(run, "finished", end_date=start + timedelta(minutes=1), total_size=3000)
+jobs["watched"] = str(watched.pk)
 print(json.dumps({"jobs": jobs, "token": token}))
+"""
+
+# The freshness check of a job and every notification of its organization, as JSON.
+TOLD = """
+import json
+from fleetwatch.backups.models import JobCheck
+from fleetwatch.notifications.models import Notification
+check = JobCheck.objects.get(job_id="{job}", kind="freshness")
+print(json.dumps({{
+    "status": check.status, "message": check.message,
+    "told": [[n.user.username, n.kind, n.title] for n in Notification.objects.order_by("id")],
+}}))
 """
 
 # The stored run of a job, its files and objects, as JSON.
@@ -216,3 +247,38 @@ def test_pg_dump_with_a_wrong_password_is_a_failed_run(fleetwatch, postgresql_da
     assert (run["status"], run["exit_status"]) == ("failed", 1)
     assert 'password authentication failed for user "fleetwatch"' in run["log"]
     assert run["files"] == []
+
+
+def told(server, job: str) -> dict:
+    return json.loads(server.manage("shell", "-c", TOLD.format(job=job)).strip().splitlines()[-1])
+
+
+def test_a_failed_dump_is_critical_told_once_and_its_recovery_once(fleetwatch, mariadb_database, tmp_path):
+    job = fleetwatch.jobs["watched"]
+    assert told(fleetwatch, job)["told"] == []  # judged OK from the start: nothing to tell
+    dump = [databases.program("mariadb-dump")]
+    done = backup_run(
+        fleetwatch, tmp_path, job, "--source", "127.0.0.1:13306", "--stdout-to", str(tmp_path / "s3.sql"),
+        "--", *dump, *mariadb_args(mariadb_database, "wrong"), mariadb_database.name,
+    )  # fmt: skip
+    assert done.returncode == 2
+    state = told(fleetwatch, job)
+    assert state["status"] == 2  # CRITICAL, as soon as the run closed
+    assert re.fullmatch(
+        r"The newest dump for s3 at eqiad \(127\.0\.0\.1\) failed: started on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, exit status 2",
+        state["message"],
+    )
+    assert state["told"] == [["dba", "problem", "dump of s3 in eqiad: CRITICAL"]]
+
+    done = backup_run(
+        fleetwatch, tmp_path, job, "--source", "127.0.0.1:13306", "--stdout-to", str(tmp_path / "s3.sql"),
+        "--", *dump, *mariadb_args(mariadb_database), "--single-transaction", mariadb_database.name,
+    )  # fmt: skip
+    assert done.returncode == 0
+    state = told(fleetwatch, job)
+    assert state["status"] == 0
+    assert state["message"].startswith("Last dump for s3 at eqiad (127.0.0.1) taken on ")
+    assert state["told"] == [
+        ["dba", "problem", "dump of s3 in eqiad: CRITICAL"],
+        ["dba", "recovery", "dump of s3 in eqiad: OK"],
+    ]
