@@ -31,8 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Max, OuterRef, Subquery
 
 from fleetwatch.backups import evaluation
 from fleetwatch.backups.evaluation import CRITICAL, OK, UNKNOWN, WARNING, Execution, Result, RunSummary
@@ -63,9 +62,10 @@ def job_status(statuses: Iterable[int]) -> str:
 @dataclass
 class Inputs:
     """What the checks of a batch of jobs need, read in a few queries: per job id, its last two
-    finished runs (newest first), its runs of the long-running window that may be too long,
-    for scheduled jobs ``(executions, last good end, last good full end)``, and its newest
-    failed run when no finished run started after it."""
+    finished runs (newest first), its runs of the long-running window that took too long,
+    for scheduled jobs ``(executions or None, last good end, last good full end)`` (the count
+    only when there is no good full run: it is all the message needs), and its newest failed
+    run when no finished run started after it."""
 
     latest_two: dict
     long_candidates: dict
@@ -102,62 +102,80 @@ SUMMARY_FIELDS = (
 
 
 def read_inputs(jobs: Sequence[BackupJob], now: datetime) -> Inputs:
-    """Read the runs the checks of ``jobs`` need (at most five queries, whatever their number)."""
+    """Read the runs the checks of ``jobs`` need, in at most seven queries whatever their number.
+
+    The latest good run (A.6) is the finished run that started last, as A.4 reads it, rather
+    than the one that ended last: they differ only for runs of one job that overlap, and the
+    index ``backup_run_last`` answers it without reading every run."""
     ids = [job.pk for job in jobs]
     latest_two: dict = defaultdict(list)
-    if len(ids) == 1:
-        # One job (a run just closed): the index backup_run_last answers it directly.
-        rows = (
-            BackupRun.objects.filter(job_id=ids[0], status=RunStatus.FINISHED, end_date__isnull=False)
-            .order_by("-start_date", "-id")
-            .values(*SUMMARY_FIELDS)[:2]
-        )
-    else:
-        rows = (
-            BackupRun.objects.filter(job_id__in=ids, status=RunStatus.FINISHED, end_date__isnull=False)
-            .annotate(
-                rank=Window(
-                    RowNumber(), partition_by=[F("job_id")], order_by=[F("start_date").desc(), F("id").desc()]
-                )
-            )
-            .filter(rank__lte=2)
-            .values(*SUMMARY_FIELDS, "rank")
-        )
-    # Newest first within each job (the single-job query is ordered so already).
-    for row in sorted(rows, key=lambda r: r.get("rank", 0)):
-        latest_two[row["job_id"]].append(_summary(row))
-
-    # A.5: runs started within the window that ended (or not yet) after the shortest threshold
-    # of the batch: the exact per-job threshold is the pure function's.
-    shortest = min(job.max_duration for job in jobs)
-    since = now - LONG_RUNNING_WINDOW
-    long_candidates: dict = defaultdict(list)
+    # The index backup_run_last answers each job's two newest finished runs with two seeks:
+    # their ids as two subqueries per job, then the runs themselves (a window over every
+    # finished run was 10 times slower on SQLite).
+    newest = BackupRun.objects.filter(
+        job_id=OuterRef("pk"), status=RunStatus.FINISHED, end_date__isnull=False
+    ).order_by("-start_date", "-id")
+    pairs = BackupJob.objects.filter(pk__in=ids).values_list(
+        Subquery(newest.values("pk")[:1]), Subquery(newest.values("pk")[1:2])
+    )
+    wanted = [pk for pair in pairs for pk in pair if pk is not None]
     rows = (
-        BackupRun.objects.filter(job_id__in=ids, start_date__gte=since)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gt=F("start_date") + timedelta(seconds=shortest)))
-        .values(*SUMMARY_FIELDS)
+        BackupRun.objects.filter(pk__in=wanted).order_by("-start_date", "-id").values(*SUMMARY_FIELDS)
+        if wanted
+        else []
     )
     for row in rows:
-        long_candidates[row["job_id"]].append(_summary(row))
+        latest_two[row["job_id"]].append(_summary(row))
 
-    # A.6: how many executions, and the end of the latest good one and good full one.
-    scheduled = [job.pk for job in jobs if job.schedule]
-    schedule: dict = {}
-    if scheduled:
-        good = Q(runs__status=RunStatus.FINISHED, runs__end_date__isnull=False)
-        rows = (
-            BackupJob.objects.filter(pk__in=scheduled)
-            .annotate(
-                n=Count("runs"),
-                last_good=Max("runs__end_date", filter=good),
-                last_full=Max(
-                    "runs__end_date",
-                    filter=good & Q(runs__total_size__gt=0, runs__type__in=evaluation.FULL_TYPES),
-                ),
-            )
-            .values_list("pk", "n", "last_good", "last_full")
+    # A.5: the window's runs, then those that ended (or not yet) after the job's threshold.
+    since = now - LONG_RUNNING_WINDOW
+    limits = {job.pk: timedelta(seconds=job.max_duration) for job in jobs}
+    window = (
+        BackupRun.objects.filter(
+            organization_id__in={job.organization_id for job in jobs}, job_id__in=ids, start_date__gte=since
         )
-        schedule = {pk: (n, last_good, last_full) for pk, n, last_good, last_full in rows}
+        .order_by()
+        .values_list("pk", "job_id", "start_date", "end_date")
+    )
+    candidates = [pk for pk, job_id, start, end in window if end is None or end - start > limits[job_id]]
+    long_candidates: dict = defaultdict(list)
+    if candidates:
+        for row in BackupRun.objects.filter(pk__in=candidates).order_by().values(*SUMMARY_FIELDS):
+            long_candidates[row["job_id"]].append(_summary(row))
+
+    # A.6: the end of the latest good run and of the latest good full one, and, when there is
+    # no good full one, how many executions there were. The newest finished run (read above)
+    # usually answers both; only the others cost a query.
+    schedule: dict = {}
+    lacking = []
+    for job in jobs:
+        if not job.schedule:
+            continue
+        newest = latest_two.get(job.pk)
+        if newest and newest[0].total_size:
+            schedule[job.pk] = (None, newest[0].end_date, newest[0].end_date)
+        else:
+            schedule[job.pk] = (None, newest[0].end_date if newest else None, None)
+            lacking.append(job.pk)
+    if lacking:
+        full = (
+            BackupRun.objects.filter(
+                job_id=OuterRef("pk"),
+                status=RunStatus.FINISHED,
+                end_date__isnull=False,
+                total_size__gt=0,
+                type__in=evaluation.FULL_TYPES,
+            )
+            .order_by("-start_date", "-id")
+            .values("end_date")[:1]
+        )
+        rows = (
+            BackupJob.objects.filter(pk__in=lacking)
+            .annotate(n=Count("runs"), last_full=Subquery(full))
+            .values_list("pk", "n", "last_full")
+        )
+        for pk, n, last_full in rows:
+            schedule[pk] = (n, schedule[pk][1], last_full)
 
     # Ours: the newest failed run, if no finished run started after it (see failed_result).
     newest_failed = dict(
@@ -201,17 +219,20 @@ def failed_result(job: BackupJob, run: BackupRun, freshness: Result) -> Result:
     )
 
 
-def executions_for(count: int, last_good: datetime | None, last_full: datetime | None) -> list[Execution]:
-    """``count`` executions standing for a job's runs where only what the schedule check reads
-    is real: the latest good one and the latest good full one (by end date); the others are
-    failures that only count (``No good full backup among <n> executions``)."""
+def executions_for(
+    count: int | None, last_good: datetime | None, last_full: datetime | None
+) -> list[Execution]:
+    """Executions standing for a job's runs, where only what the schedule check reads is real:
+    the latest good one and the latest good full one (by end date); up to ``count`` (None: no
+    more), the others are failures that only count (``No good full backup among <n>
+    executions`` is the only answer that depends on them)."""
     executions = []
     if last_good is not None:
         executions.append(Execution(last_good, last_good, RunStatus.FINISHED, 0, full=False))
     if last_full is not None:
         executions.append(Execution(last_full, last_full, RunStatus.FINISHED, 1, full=True))
     padding = Execution(EPOCH, None, RunStatus.FAILED, None, full=False)
-    return executions + [padding] * max(0, count - len(executions))
+    return executions + [padding] * max(0, (count or 0) - len(executions))
 
 
 def judge(job: BackupJob, inputs: Inputs, now: datetime) -> dict[str, Result]:
@@ -244,7 +265,7 @@ def judge(job: BackupJob, inputs: Inputs, now: datetime) -> dict[str, Result]:
         ),
     }
     if job.schedule:
-        count, last_good, last_full = inputs.schedule.get(job.pk, (0, None, None))
+        count, last_good, last_full = inputs.schedule[job.pk]
         checks[CheckKind.SCHEDULE] = lambda: evaluation.schedule_result(
             executions_for(count, last_good, last_full), job.schedule, now
         )
@@ -273,7 +294,12 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
     """Store the ``results`` ({job id: {kind: Result}}) of ``jobs`` judged at ``now`` and tell
     the changes, in one transaction (the jobs' rows locked where the database can, so that two
     evaluations of a job never both tell the same change). A job whose checks were stored by an
-    evaluation later than ``now`` (a run closed meanwhile) is left as that one stored it."""
+    evaluation later than ``now`` (a run closed meanwhile) is left as that one stored it.
+
+    Rows are written in a few statements whatever their number: one ``UPDATE`` per (status,
+    message, notified) that several rows share (the long-running check's OK message names the
+    window's start, so it changes at every evaluation, the same for every job), one
+    ``bulk_update`` for the rows whose values are their own."""
     from fleetwatch.backups.notify import tell
     from fleetwatch.notifications.models import MaintenanceWindow
 
@@ -281,68 +307,63 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
     ids = [job.pk for job in jobs]
     with transaction.atomic():
         list(BackupJob.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+        newer = set(JobCheck.objects.filter(job_id__in=ids, checked__gt=now).values_list("job_id", flat=True))
         stored: dict = defaultdict(dict)
-        for row in JobCheck.objects.filter(job_id__in=ids):
-            stored[row.job_id][row.kind] = row
+        for pk, job_id, kind, status, message, notified in JobCheck.objects.filter(
+            job_id__in=ids
+        ).values_list("pk", "job_id", "kind", "status", "message", "notified"):
+            stored[job_id][kind] = (pk, status, message, notified)
         quiet_orgs: set | None = None
-        to_create, to_update, to_delete, refreshed = [], [], [], []
+        to_create: list[JobCheck] = []
+        to_delete: list[int] = []
+        refreshed: list[int] = []
+        updates: dict[tuple, list[int]] = defaultdict(list)  # (status, message, notified, moved): pks
         job_updates: dict[str, list] = defaultdict(list)
         for job in jobs:
-            rows = stored.get(job.pk, {})
-            if any(row.checked > now for row in rows.values()):
+            if job.pk in newer:
                 continue  # a newer evaluation already stored this job
-            for kind, row in rows.items():
-                if kind not in results[job.pk]:
-                    to_delete.append(row.pk)  # e.g. the schedule was removed
+            rows = stored.get(job.pk, {})
+            to_delete.extend(row[0] for kind, row in rows.items() if kind not in results[job.pk])
             for kind, result in results[job.pk].items():
-                result = Result(result.status, result.message[:500])  # the column's size
-                row = rows.get(kind)
-                old = None if row is None else row.status
-                began = None if row is None else row.since
-                if row is None:
-                    row = JobCheck(
-                        job=job,
-                        kind=kind,
-                        status=result.status,
-                        message=result.message,
-                        since=now,
-                        checked=now,
-                    )
-                    to_create.append(row)
-                elif old != result.status or row.message != result.message:
-                    to_update.append(row)
-                else:
-                    refreshed.append(row.pk)
+                message = result.message[:500]  # the column's size
+                pk, old, old_message, notified = rows.get(kind, (None, None, None, False))
+                if old == result.status and old_message == message:
+                    refreshed.append(pk)
                     continue
-                row.status, row.message, row.checked = result.status, result.message, now
-                if old == result.status:
-                    continue
-                row.since = now
-                changes += 1
                 event = None
-                if _problem(result.status):
-                    if quiet_orgs is None:
-                        quiet_orgs = set(
-                            MaintenanceWindow.objects.filter(
-                                device__isnull=True,
-                                organization_id__in={j.organization_id for j in jobs},
-                                start__lte=now,
-                                end__gt=now,
-                            ).values_list("organization_id", flat=True)
+                if old != result.status:
+                    changes += 1
+                    if _problem(result.status):
+                        if quiet_orgs is None:
+                            quiet_orgs = _quiet_organizations(MaintenanceWindow, jobs, now)
+                        quiet = job.organization_id in quiet_orgs
+                        if old is None or not _problem(old):
+                            notified = not quiet  # a new problem
+                            if notified:
+                                event = {"kind": "problem", "problem_status": result.status, "since": now}
+                        elif notified and not quiet:  # a told problem changed severity
+                            event = {"kind": "problem", "problem_status": result.status, "since": now}
+                    else:
+                        if old is not None and notified:
+                            began = JobCheck.objects.values_list("since", flat=True).get(pk=pk)
+                            event = {"kind": "recovery", "problem_status": old, "since": began}
+                        notified = False
+                if pk is None:
+                    to_create.append(
+                        JobCheck(
+                            job=job,
+                            kind=kind,
+                            status=result.status,
+                            message=message,
+                            since=now,
+                            checked=now,
+                            notified=notified,
                         )
-                    quiet = job.organization_id in quiet_orgs
-                    if old is None or not _problem(old):
-                        row.notified = not quiet
-                        if row.notified:
-                            event = dict(kind="problem", problem_status=result.status, since=now)
-                    elif row.notified and not quiet:
-                        event = dict(kind="problem", problem_status=result.status, since=now)
+                    )
                 else:
-                    if old is not None and row.notified:
-                        event = dict(kind="recovery", problem_status=old, since=began)
-                    row.notified = False
+                    updates[(result.status, message, notified, old != result.status)].append(pk)
                 if event is not None:
-                    tell(job, row, time=now, **event)
+                    tell(job, kind, result.status, message, time=now, **event)
                     told += 1
             status = job_status(result.status for result in results[job.pk].values())
             if status != job.status:
@@ -350,8 +371,18 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
                 job_updates[status].append(job.pk)
         if to_create:
             JobCheck.objects.bulk_create(to_create)
-        if to_update:
-            JobCheck.objects.bulk_update(to_update, ["status", "message", "since", "checked", "notified"])
+        singles: dict[bool, list[JobCheck]] = defaultdict(list)
+        for (status, message, notified, moved), pks in updates.items():
+            values = {"status": status, "message": message, "notified": notified, "checked": now}
+            if moved:
+                values["since"] = now
+            if len(pks) > 1:
+                JobCheck.objects.filter(pk__in=pks).update(**values)
+            else:
+                singles[moved].append(JobCheck(pk=pks[0], **values))
+        for moved, rows in singles.items():
+            fields = ["status", "message", "notified", "checked"] + (["since"] if moved else [])
+            JobCheck.objects.bulk_update(rows, fields, batch_size=CHUNK)
         if refreshed:
             JobCheck.objects.filter(pk__in=refreshed).update(checked=now)
         if to_delete:
@@ -359,6 +390,18 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
         for status, pks in job_updates.items():
             BackupJob.objects.filter(pk__in=pks).update(status=status)
     return Summary(len(jobs), changes, told)
+
+
+def _quiet_organizations(windows, jobs: Sequence[BackupJob], now: datetime) -> set:
+    """The organizations of ``jobs`` in an organization-wide maintenance window at ``now``."""
+    return set(
+        windows.objects.filter(
+            device__isnull=True,
+            organization_id__in={job.organization_id for job in jobs},
+            start__lte=now,
+            end__gt=now,
+        ).values_list("organization_id", flat=True)
+    )
 
 
 def evaluate_job(job: BackupJob, now: datetime) -> list[JobCheck]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fleetwatch.backups.evaluation import CRITICAL, OK, STATUS_NAMES, WARNING
+from fleetwatch.backups.evaluation import CRITICAL, STATUS_NAMES, WARNING
 from fleetwatch.backups.models import CheckKind
 from fleetwatch.notifications.dispatch import deliver
 from fleetwatch.notifications.webhooks import alertmanager_payload
@@ -93,17 +93,28 @@ class JobEvent:
         )
 
 
-def tell(job, check, *, kind: str, problem_status: int, since: datetime, time: datetime) -> JobEvent:
-    """Deliver the event of ``check`` (a :class:`~fleetwatch.backups.models.JobCheck` as just
-    judged) of ``job`` to its organization; returns it. Call inside the transaction that stores
-    the check's state: deliveries are queued on commit."""
+def tell(
+    job,
+    check: str,
+    status: int,
+    message: str,
+    *,
+    kind: str,
+    problem_status: int,
+    since: datetime,
+    time: datetime,
+) -> JobEvent:
+    """Deliver the event of ``job``'s ``check`` (a :class:`CheckKind`), judged ``status`` with
+    ``message`` at ``time``, to its organization (``job.organization`` is read); returns it.
+    Call inside the transaction that stores the check's state: deliveries are queued on
+    commit."""
     organization = job.organization
     event = JobEvent(
         kind=kind,
-        check=check.kind,
-        status=check.status if kind == "problem" else OK,
+        check=check,
+        status=status,
         problem_status=problem_status,
-        message=check.message,
+        message=message,
         job_id=str(job.pk),
         job_name=job.name,
         section=job.section,
