@@ -38,6 +38,7 @@ _, token = RunnerToken.issue(org, "db hosts")
 # A job with a good history, for the checks and notifications: one DBA is told.
 from datetime import timedelta
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 from fleetwatch.backups.runs import close_run, open_run
 from fleetwatch.inventory.models import Membership
@@ -48,15 +49,16 @@ watched = BackupJob.objects.create(
     organization=org, section="s3", type="dump", datacenter="eqiad",
     min_size=100, warn_size_percentage=1000, crit_size_percentage=1000,
 )
-for days in (2, 1):
-    start = timezone.now() - timedelta(days=days)
-    run, _ = open_run(watched, start_date=start, source="127.0.0.1:13306", host="db1.eqiad.example")
-    close_run(run, "finished", end_date=start + timedelta(minutes=1), total_size=3000)
+with transaction.atomic():  # judged once both exist (OK), not after the first (only 1: WARNING)
+    for days in (2, 1):
+        start = timezone.now() - timedelta(days=days)
+        run, _ = open_run(watched, start_date=start, source="127.0.0.1:13306", host="db1.eqiad.example")
+        close_run(run, "finished", end_date=start + timedelta(minutes=1), total_size=3000)
 jobs["watched"] = str(watched.pk)
 print(json.dumps({"jobs": jobs, "token": token}))
 """
 
-# The freshness check of a job and every notification of its organization, as JSON.
+# The freshness check of a job and the notifications about it, as JSON.
 TOLD = """
 import json
 from fleetwatch.backups.models import JobCheck
@@ -64,7 +66,7 @@ from fleetwatch.notifications.models import Notification
 check = JobCheck.objects.get(job_id="{job}", kind="freshness")
 print(json.dumps({{
     "status": check.status, "message": check.message,
-    "told": [[n.user.username, n.kind, n.title] for n in Notification.objects.order_by("id")],
+    "told": [[n.user.username, n.kind, n.title] for n in Notification.objects.filter(url="/backups/jobs/{job}/").order_by("id")],
 }}))
 """
 
