@@ -11,7 +11,8 @@ for none at all, e.g. with ``FLEETWATCH_TEST_BACKENDS=sqlite``). A requested ser
 variable is unset, or that does not answer, fails its tests; they are never skipped.
 
 Every backups test also gets its own empty time-series store: closing a run charts it (the
-run_closed receiver), and no test may write to the data dir's store.
+run_closed receiver), and no test may write to the data dir's store. The notification tests' SMTP
+server and webhook receiver serve here too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import os
 import pytest
 
 from tests.backups import databases
+
+# The SMTP server and webhook receiver of the notification tests, for the backups' notifications.
+from tests.notifications.conftest import allow_private_webhooks, receiver, smtp  # noqa: F401
 
 ALL_BACKUP_TOOLS = ("mariadb", "postgresql")
 # The fixtures that reach a server; a test using one (even through another fixture) needs it.
