@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from fleetwatch.api.downloads import attachment
 from fleetwatch.api.exceptions import Conflict
+from fleetwatch.api.parsers import JSONParser
 from fleetwatch.api.querysets import scoped
 from fleetwatch.api.viewsets import INTEGER_LOOKUP, OrganizationScopedViewSet
 from fleetwatch.backups import prometheus
@@ -61,6 +62,12 @@ from fleetwatch.core.errors import RETRY_AFTER_SECONDS
 from fleetwatch.inventory.models import Organization
 
 TAGS = ["backups"]
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "errors": {"type": "object", "additionalProperties": True}},
+    "required": ["detail"],
+}
+TOO_LARGE = OpenApiResponse(ERROR, description="A body larger than 32 MiB (`Content-Length`): nothing read.")
 # Bodies of the lifecycle requests: a file list of 100,000 entries is ~15 MB of JSON.
 MAX_BODY = 32 * 1024 * 1024
 
@@ -93,6 +100,8 @@ class BackupsViewMixin:
 
     authentication_classes = AUTHENTICATION
     permission_classes = [BackupsAccess]
+    # JSON only: a file list nests, which a form cannot say (another type: 415).
+    parser_classes = [JSONParser]
     runner_actions: tuple[str, ...] = ()
 
     def get_queryset(self):
@@ -286,6 +295,7 @@ class BackupRunViewSet(
             200: OpenApiResponse(
                 BackupRunDetailSerializer, description="A retry: the run with that name or run_id, as stored."
             ),
+            413: TOO_LARGE,
         },
     )
     def create(self, request, *args, **kwargs):
@@ -327,7 +337,7 @@ class BackupRunViewSet(
         methods=["POST"],
         parameters=[RUN_ID],
         request=InventorySerializer,
-        responses=BackupRunDetailSerializer,
+        responses={200: BackupRunDetailSerializer, 413: TOO_LARGE},
         description="Attach files, objects and the total size to an ongoing run (A.3 step 4); "
         "the same files again are stored once. A closed run: 409.",
     )
@@ -351,7 +361,7 @@ class BackupRunViewSet(
     @extend_schema(
         parameters=[RUN_ID],
         request=CloseSerializer,
-        responses=BackupRunDetailSerializer,
+        responses={200: BackupRunDetailSerializer, 413: TOO_LARGE},
         description="Close the run as finished, failed or deleted (A.3 step 6), with its inventory, "
         "exit status and log (its last 100,000 bytes). The same close again: 200, unchanged; "
         "another status: 409.",
@@ -593,7 +603,9 @@ class ReadinessView(ProbeView):
         auth=[],
         responses={
             200: PROBE,
-            503: OpenApiResponse(description='Not ready: `{"detail": …}`, with Retry-After.'),
+            503: OpenApiResponse(
+                ERROR, description="Not ready: the database does not answer (with Retry-After)."
+            ),
         },
     )
     def get(self, request):
