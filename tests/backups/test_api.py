@@ -562,3 +562,22 @@ def test_probes(db, monkeypatch):
         "30",
         {"detail": "Readiness probe failed: the database does not answer (OperationalError)."},
     )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "detail"),
+    [
+        ("application/json", '{"job": "abc"}', 400, "job: “abc” is not a valid UUID."),
+        (
+            "application/x-www-form-urlencoded",
+            "job=abc",
+            415,
+            'Unsupported media type "application/x-www-form-urlencoded" in request.',
+        ),
+        ("application/json", '{"job": [1]}', 400, "job: “[1]” is not a valid UUID."),
+    ],
+)
+def test_an_open_that_cannot_be_read_is_refused(jobs, runner, content_type, body, status, detail):
+    response = bearer(runner).post(RUNS, body, content_type=content_type)
+    assert (response.status_code, response.json()["detail"]) == (status, detail)
+    assert BackupRun.objects.count() == 0
