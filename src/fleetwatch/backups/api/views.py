@@ -445,6 +445,7 @@ class BackupsAPIView(APIView):
 
     authentication_classes = AUTHENTICATION
     permission_classes = [BackupsAccess]
+    content_negotiation_class = FixedNegotiation  # JSON whatever the Accept (no 406)
     runner_methods = ("GET",)
 
     def jobs(self, request):
@@ -643,8 +644,6 @@ class ReadinessView(ProbeView):
 class MetricsView(BackupsAPIView):
     """Prometheus text exposition (format 0.0.4) of the caller's jobs: see
     :mod:`fleetwatch.backups.prometheus`."""
-
-    content_negotiation_class = FixedNegotiation
 
     @extend_schema(
         operation_id="backups_metrics",
