@@ -447,6 +447,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthStatusEnum": "fleetwatch.monitoring.models.HealthStatus",
         "DeliveryStatusEnum": "fleetwatch.notifications.models.WebhookDelivery.Status",
+        "BackupRunStatusEnum": "fleetwatch.backups.models.RunStatus",
+        "ClosingStatusEnum": "fleetwatch.backups.models.CLOSED_STATUSES",
+        "BackupCheckKindEnum": "fleetwatch.backups.models.CheckKind",
+        "KindEnum": "fleetwatch.notifications.models.Kind",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
     "POSTPROCESSING_HOOKS": [

@@ -224,14 +224,40 @@ def test_an_unknown_or_revoked_runner_token_is_a_401(jobs, orgs):
         assert (response.status_code, response.json()) == (401, {"detail": "Invalid runner token."})
 
 
-def test_a_body_larger_than_the_limit_is_a_413(jobs, runner):
+def test_a_body_larger_than_the_limit_is_a_413(jobs, runner, alice, orgs):
     run = post(bearer(runner), RUNS, {"job": str(jobs["s1-dump"].pk)}).json()
     response = bearer(runner).post(
         f"{RUNS}{run['id']}/close/", "{}", content_type="application/json", CONTENT_LENGTH=str(33 * 2**20)
     )
     assert (response.status_code, response.json()) == (
         413,
-        {"detail": "The body is larger than 33554432 bytes; send the files in several requests."},
+        {"detail": "The body is larger than 33554432 bytes; nothing was stored."},
+    )
+    # Jobs keep Django's limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB), also answered as a 413.
+    body = {"organization": str(orgs[0].pk), "section": "x1", "padding": "x" * 3_000_000}
+    job = post(as_user(alice), JOBS, body)
+    assert (job.status_code, job.json()) == (
+        413,
+        {"detail": "The body is larger than 2621440 bytes; nothing was stored."},
+    )
+    assert BackupRun.objects.get().status == "ongoing"
+
+
+def test_a_file_list_above_djangos_body_limit_is_accepted(jobs, runner):
+    """40,000 files (~2.9 MB of JSON, above DATA_UPLOAD_MAX_MEMORY_SIZE) in one request."""
+    run = post(bearer(runner), RUNS, {"job": str(jobs["s1-dump"].pk)}).json()
+    files = {
+        "files": [
+            {"file_path": "s1", "file_name": f"db.table{i:05}.sql.gz", "size": i} for i in range(40_000)
+        ]
+    }
+    content = json.dumps(files)
+    assert len(content) > 2_621_440
+    response = bearer(runner).post(f"{RUNS}{run['id']}/files/", content, content_type="application/json")
+    assert (response.status_code, response.json()["files_count"], response.json()["total_size"]) == (
+        200,
+        40_000,
+        sum(range(40_000)),
     )
 
 
@@ -536,3 +562,22 @@ def test_probes(db, monkeypatch):
         "30",
         {"detail": "Readiness probe failed: the database does not answer (OperationalError)."},
     )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "detail"),
+    [
+        ("application/json", '{"job": "abc"}', 400, "job: “abc” is not a valid UUID."),
+        (
+            "application/x-www-form-urlencoded",
+            "job=abc",
+            415,
+            'Unsupported media type "application/x-www-form-urlencoded" in request.',
+        ),
+        ("application/json", '{"job": [1]}', 400, "job: “[1]” is not a valid UUID."),
+    ],
+)
+def test_an_open_that_cannot_be_read_is_refused(jobs, runner, content_type, body, status, detail):
+    response = bearer(runner).post(RUNS, body, content_type=content_type)
+    assert (response.status_code, response.json()["detail"]) == (status, detail)
+    assert BackupRun.objects.count() == 0

@@ -2,10 +2,13 @@
 refusals; and the acceptance test with real curl against a live gunicorn server."""
 
 import json
+import os
+import re
 import socket
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
@@ -170,7 +173,7 @@ def test_a_start_older_than_72_hours_is_not_paired(client, job):
 
 
 def test_a_body_keeps_its_first_100000_bytes(client, job):
-    body = b"a" * 99_999 + "é".encode() + b"b" * 50_000
+    body = b"a" * 99_999 + "é".encode() + b"b" * 3_000_000  # above DATA_UPLOAD_MAX_MEMORY_SIZE too
     assert ping(client, job, "/1", method="post", body=body).status_code == 200
     assert BackupRun.objects.get().log == "a" * 99_999  # the cut é is dropped, not mangled
 
@@ -188,12 +191,21 @@ def test_log_adds_to_the_latest_run_and_changes_nothing_else(client, job):
 # --------------------------------------------------------------------------------- real curl, live server
 SETUP = """
 import json
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
 from fleetwatch.backups.models import BackupJob, RunnerToken
-from fleetwatch.inventory.models import Organization
+from fleetwatch.inventory.models import Membership, Organization
 
 org = Organization.objects.create(name="Org A", slug="org-a")
-jobs = {name: str(BackupJob.objects.create(organization=org, section=name, type="dump").pk) for name in ("s1", "s2", "s3")}
-print(json.dumps({"jobs": jobs, "token": RunnerToken.issue(org, "curl")[1]}))
+admin = get_user_model().objects.create_user("admin", password="unused-admin")
+Membership.objects.create(user=admin, organization=org, role="admin")
+jobs = {name: str(BackupJob.objects.create(organization=org, section=name, type="dump").pk) for name in ("s1", "s2", "s3", "docs")}
+print(json.dumps({
+    "jobs": jobs,
+    "token": RunnerToken.issue(org, "curl")[1],
+    "admin": Token.objects.create(user=admin).key,
+    "organization": str(org.pk),
+}))
 """
 
 
@@ -218,6 +230,7 @@ def live():
     try:
         created = json.loads(server.manage("shell", "-c", SETUP).strip().splitlines()[-1])
         server.jobs, server.token = created["jobs"], created["token"]
+        server.admin, server.organization = created["admin"], created["organization"]
         yield server
     finally:
         server.stop()
@@ -280,3 +293,45 @@ def test_curl_head_is_a_success_and_refusals_fail_curl(live):
             timeout=60,
         )
         assert done.stdout == code
+
+
+def doc_examples() -> list[str]:
+    """The ``sh`` blocks of docs/backups.md's "REST API and ping URLs" section."""
+    text = (Path(__file__).parents[2] / "docs" / "backups.md").read_text()
+    section = text.split("## REST API and ping URLs", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_docs_examples_work_as_written(live, tmp_path):
+    token_example, cron_example = doc_examples()
+    env = {
+        "PATH": os.environ["PATH"],
+        "FLEETWATCH": live.url,
+        "ADMIN_TOKEN": live.admin,
+        "ORGANIZATION": live.organization,
+        "JOB": live.jobs["docs"],
+        "BACKUP_DIR": str(tmp_path),
+    }
+    made = subprocess.run(["bash", "-ec", token_example], env=env, capture_output=True, text=True, timeout=60)
+    issued = json.loads(made.stdout)
+    assert sorted(issued) == [
+        "created",
+        "id",
+        "is_active",
+        "last_used",
+        "name",
+        "organization",
+        "prefix",
+        "token",
+    ]
+    assert (issued["name"], issued["prefix"]) == ("dbprov1002", issued["token"][:10])
+    # The cron script, with a stand-in for mariadb-dump that reports on stderr and succeeds.
+    stub = 'mariadb-dump() { echo "-- dump completed" >&2; }\n'
+    done = subprocess.run(
+        ["bash", "-c", stub + cron_example], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "OKOK", "")
+    [run] = stored(live, "docs")
+    assert (run["status"], run["exit_status"]) == ("finished", 0)
+    assert run["duration"] > 0
+    assert (tmp_path / "dump.sql").exists()

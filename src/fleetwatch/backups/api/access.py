@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -83,6 +84,20 @@ class RunnerTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+class RunnerTokenScheme(OpenApiAuthenticationExtension):
+    """The runner token in the OpenAPI schema: HTTP bearer authentication."""
+
+    target_class = RunnerTokenAuthentication
+    name = "runnerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A backup runner's token of its organization (`fwb_…`).",
+        }
+
+
 # Token first, as in REST_FRAMEWORK: a missing login is a 401 with WWW-Authenticate: Token.
 AUTHENTICATION = [
     authentication.TokenAuthentication,
@@ -119,7 +134,8 @@ class BackupsAccess(permissions.BasePermission):
             allowed = view.action is None or view.action in getattr(view, "runner_actions", ())
         else:
             method = "GET" if request.method == "HEAD" else request.method
-            allowed = method in getattr(view, "runner_methods", ())
+            # A method the view does not have is its 405, for runners as for everyone.
+            allowed = method in getattr(view, "runner_methods", ()) or not hasattr(view, method.lower())
         if not allowed:
             self.message = self.runner_message
         return allowed

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fleetwatch.api.fields import ScopedPrimaryKeyRelatedField
@@ -68,6 +70,7 @@ class Moment(serializers.DateTimeField):
         return moment
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class ScopedJobField(serializers.PrimaryKeyRelatedField):
     """A job's id among the caller's jobs (a runner: its organization's): another
     organization's job is answered as an unknown id, 400."""

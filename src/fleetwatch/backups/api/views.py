@@ -10,9 +10,11 @@ Who may do what: :mod:`fleetwatch.backups.api.access`. Every write of a run goes
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
@@ -24,12 +26,14 @@ from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch.api.downloads import attachment
 from fleetwatch.api.exceptions import Conflict
+from fleetwatch.api.parsers import JSONParser
 from fleetwatch.api.querysets import scoped
 from fleetwatch.api.viewsets import INTEGER_LOOKUP, OrganizationScopedViewSet
 from fleetwatch.backups import prometheus
@@ -61,6 +65,12 @@ from fleetwatch.core.errors import RETRY_AFTER_SECONDS
 from fleetwatch.inventory.models import Organization
 
 TAGS = ["backups"]
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "errors": {"type": "object", "additionalProperties": True}},
+    "required": ["detail"],
+}
+TOO_LARGE = OpenApiResponse(ERROR, description="A body larger than 32 MiB: nothing read.")
 # Bodies of the lifecycle requests: a file list of 100,000 entries is ~15 MB of JSON.
 MAX_BODY = 32 * 1024 * 1024
 
@@ -71,20 +81,34 @@ def refused(exc: RunRefused) -> ValidationError:
     return ValidationError(exc.errors or {"non_field_errors": [exc.detail]})
 
 
-def check_body_size(request) -> None:
-    """413 before reading a body larger than :data:`MAX_BODY` (``Content-Length``)."""
+class BodyTooLarge(ParseError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def check_body_size(request, limit: int) -> None:
+    """413 before reading a body whose ``Content-Length`` is above ``limit`` bytes."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > MAX_BODY:
-        raise BodyTooLarge()
+    if length > limit:
+        raise BodyTooLarge(f"The body is larger than {limit} bytes; nothing was stored.")
 
 
-class BodyTooLarge(ParseError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"The body is larger than {MAX_BODY} bytes; send the files in several requests."
-    default_code = "too_large"
+class LargeJSONParser(BaseParser):
+    """The API's strict JSON (:class:`fleetwatch.api.parsers.JSONParser`) for bodies up to
+    :data:`MAX_BODY` bytes, above Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB), which a
+    file list of tens of thousands of files exceeds. (DRF reads ``request.body``, and so meets
+    that limit, for its own JSON parser only.)"""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = stream.read(MAX_BODY + 1)
+        if len(data) > MAX_BODY:  # a chunked body, without Content-Length
+            raise BodyTooLarge(f"The body is larger than {MAX_BODY} bytes; nothing was stored.")
+        return JSONParser().parse(io.BytesIO(data), media_type, parser_context)
 
 
 class BackupsViewMixin:
@@ -93,7 +117,16 @@ class BackupsViewMixin:
 
     authentication_classes = AUTHENTICATION
     permission_classes = [BackupsAccess]
+    # JSON only: a file list nests, which a form cannot say (another type: 415).
+    parser_classes = [JSONParser]
     runner_actions: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A clear 413 rather than Django's 400 for a body above its limit (after the
+        # authentication: an anonymous caller learns nothing of the limits).
+        limit = MAX_BODY if LargeJSONParser in self.parser_classes else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        check_body_size(request, limit)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator's request
@@ -212,6 +245,7 @@ class BackupRunViewSet(
     ordering = ("-start_date", "-pk")
     runner_actions = ("list", "retrieve", "create", "files", "close")
     content_negotiation_class = FixedNegotiation
+    parser_classes = [LargeJSONParser]
 
     def get_renderers(self):
         renderers_ = [renderers.JSONRenderer()]
@@ -286,12 +320,12 @@ class BackupRunViewSet(
             200: OpenApiResponse(
                 BackupRunDetailSerializer, description="A retry: the run with that name or run_id, as stored."
             ),
+            413: TOO_LARGE,
         },
     )
     def create(self, request, *args, **kwargs):
         """Open a run (A.3 step 2): ``job``, or ``section`` + ``type`` (+ ``datacenter``, else
         derived from ``host``); 201 new, 200 for a retry (same ``name`` or ``run_id``)."""
-        check_body_size(request)
         body = OpenSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -327,7 +361,7 @@ class BackupRunViewSet(
         methods=["POST"],
         parameters=[RUN_ID],
         request=InventorySerializer,
-        responses=BackupRunDetailSerializer,
+        responses={200: BackupRunDetailSerializer, 413: TOO_LARGE},
         description="Attach files, objects and the total size to an ongoing run (A.3 step 4); "
         "the same files again are stored once. A closed run: 409.",
     )
@@ -337,7 +371,6 @@ class BackupRunViewSet(
         if request.method == "GET":
             page = self.paginate_queryset(run.files.order_by("file_path", "file_name", "pk"))
             return self.get_paginated_response(BackupFileSerializer(page, many=True).data)
-        check_body_size(request)
         body = InventorySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -351,7 +384,7 @@ class BackupRunViewSet(
     @extend_schema(
         parameters=[RUN_ID],
         request=CloseSerializer,
-        responses=BackupRunDetailSerializer,
+        responses={200: BackupRunDetailSerializer, 413: TOO_LARGE},
         description="Close the run as finished, failed or deleted (A.3 step 6), with its inventory, "
         "exit status and log (its last 100,000 bytes). The same close again: 200, unchanged; "
         "another status: 409.",
@@ -359,7 +392,6 @@ class BackupRunViewSet(
     @action(detail=True, methods=["post"], filterset_class=None)
     def close(self, request, pk=None):
         run = self.get_object()
-        check_body_size(request)
         body = CloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -413,6 +445,7 @@ class BackupsAPIView(APIView):
 
     authentication_classes = AUTHENTICATION
     permission_classes = [BackupsAccess]
+    content_negotiation_class = FixedNegotiation  # JSON whatever the Accept (no 406)
     runner_methods = ("GET",)
 
     def jobs(self, request):
@@ -593,7 +626,9 @@ class ReadinessView(ProbeView):
         auth=[],
         responses={
             200: PROBE,
-            503: OpenApiResponse(description='Not ready: `{"detail": …}`, with Retry-After.'),
+            503: OpenApiResponse(
+                ERROR, description="Not ready: the database does not answer (with Retry-After)."
+            ),
         },
     )
     def get(self, request):
@@ -609,8 +644,6 @@ class ReadinessView(ProbeView):
 class MetricsView(BackupsAPIView):
     """Prometheus text exposition (format 0.0.4) of the caller's jobs: see
     :mod:`fleetwatch.backups.prometheus`."""
-
-    content_negotiation_class = FixedNegotiation
 
     @extend_schema(
         operation_id="backups_metrics",
