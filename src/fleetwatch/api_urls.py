@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 
 from fleetwatch.api.docs import RedocView, SwaggerView
 from fleetwatch.api.health import HealthView
+from fleetwatch.backups.api.views import BackupJobViewSet, BackupRunViewSet, RunnerTokenViewSet
 from fleetwatch.inventory.api.views import DeviceViewSet, OrganizationViewSet
 from fleetwatch.notifications.api.views import (
     MaintenanceWindowViewSet,
@@ -33,6 +34,9 @@ router.register("inventory/devices", DeviceViewSet, basename="device")
 router.register("notifications/webhooks", WebhookViewSet, basename="webhook")
 router.register("notifications/maintenance", MaintenanceWindowViewSet, basename="maintenance")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("backups/jobs", BackupJobViewSet, basename="backup-job")
+router.register("backups/runs", BackupRunViewSet, basename="backup-run")
+router.register("backups/tokens", RunnerTokenViewSet, basename="backup-token")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
@@ -41,5 +45,6 @@ urlpatterns = [
     path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("monitoring/", include("fleetwatch.monitoring.api.urls")),
     path("notifications/preferences/", PreferenceView.as_view(), name="notification-preferences"),
+    path("backups/", include("fleetwatch.backups.api.urls")),
     *router.urls,
 ]

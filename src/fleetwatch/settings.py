@@ -332,6 +332,25 @@ CELERY_BEAT_SCHEDULE["chart-backup-runs"] = {
     "task": "fleetwatch.backups.tasks.chart_backup_runs",
     "schedule": 600,
 }
+# `fleetwatch backup run` on a database host: the Fleetwatch server it reports to and its runner
+# token (--url and --token override them). Read by that command only; it needs no database.
+FLEETWATCH_URL = env_url("FLEETWATCH_URL", "", ("http", "https"))
+FLEETWATCH_RUNNER_TOKEN = env_str("FLEETWATCH_RUNNER_TOKEN")
+# Import from a wmfbackups metadata database (`backups`, `backup_files`, `backup_objects`): the
+# worker imports new runs every interval while the URL is set (docs/backups.md).
+FLEETWATCH_BACKUP_IMPORT_URL = env_url("FLEETWATCH_BACKUP_IMPORT_URL", "", ("mysql", "mariadb"))
+FLEETWATCH_BACKUP_IMPORT_ORGANIZATION = env_str("FLEETWATCH_BACKUP_IMPORT_ORGANIZATION")
+FLEETWATCH_BACKUP_IMPORT_INTERVAL = env_seconds("FLEETWATCH_BACKUP_IMPORT_INTERVAL", 600, positive=True)
+if FLEETWATCH_BACKUP_IMPORT_URL:
+    if not FLEETWATCH_BACKUP_IMPORT_ORGANIZATION:
+        raise SettingsError(
+            "FLEETWATCH_BACKUP_IMPORT_URL needs FLEETWATCH_BACKUP_IMPORT_ORGANIZATION: the slug of the "
+            "organization the imported runs belong to"
+        )
+    CELERY_BEAT_SCHEDULE["import-wmfbackups"] = {
+        "task": "fleetwatch.backups.tasks.import_wmfbackups",
+        "schedule": FLEETWATCH_BACKUP_IMPORT_INTERVAL,
+    }
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:
@@ -428,6 +447,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthStatusEnum": "fleetwatch.monitoring.models.HealthStatus",
         "DeliveryStatusEnum": "fleetwatch.notifications.models.WebhookDelivery.Status",
+        "BackupRunStatusEnum": "fleetwatch.backups.models.RunStatus",
+        "ClosingStatusEnum": "fleetwatch.backups.models.CLOSED_STATUSES",
+        "BackupCheckKindEnum": "fleetwatch.backups.models.CheckKind",
+        "KindEnum": "fleetwatch.notifications.models.Kind",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
     "POSTPROCESSING_HOOKS": [

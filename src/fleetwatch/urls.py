@@ -4,6 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("fleetwatch.api_urls")),
+    # Healthchecks-compatible ping URLs of backup jobs (no credentials: the UUID is the secret)
+    path("ping/", include("fleetwatch.backups.pings")),
     path("", include("fleetwatch.web.urls")),
 ]
 

@@ -104,6 +104,30 @@ def window_body(world) -> dict:
     return {"organization": org_a(world), "start": START.isoformat(), "end": end.isoformat()}
 
 
+def job_body(world) -> dict:
+    return {"organization": org_a(world), "section": "x1", "type": "dump", "datacenter": "eqiad"}
+
+
+def open_body(world) -> dict:
+    return {"job": str(world.job_a.pk), "host": "dbprov1002.eqiad.wmnet"}
+
+
+def token_body(world) -> dict:
+    return {"organization": org_a(world), "name": "dbprov1002"}
+
+
+RUNNER, WRONG_RUNNER = "runner_token", "wrong_runner_token"
+# The backups' A.7 answers and metrics: every persona that reads them gets a 200 (with its own
+# organization's rows only); runner tokens read them too.
+READ_BY_ALL = {"anonymous": 401, "outsider": 200, "member": 200, "admin": 200, RUNNER: 200, WRONG_RUNNER: 200}
+NOT_ALLOWED_WITH_RUNNERS = refused(
+    anonymous=401, outsider=405, member=405, admin=405, runner_token=405, wrong_runner_token=405
+)
+PUBLIC_WITH_RUNNERS = refused(
+    anonymous=405, outsider=405, member=405, admin=405, runner_token=405, wrong_runner_token=405
+)
+
+
 # --------------------------------------------------------------------------------- the contract
 # One entry per URL name. Statuses are exact. Personas: anonymous, outsider (administrator of
 # organization B), member and admin of organization A; the objects in URLs belong to A.
@@ -357,6 +381,271 @@ CONTRACT: dict[str, Entry] = {
         ),
         DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
     ),
+    #
+    # ---- backups: members read, administrators write; runner tokens (Bearer) of organization A
+    # open, fill and close A's runs and read A's jobs; B's runner token sees B's only. A runner
+    # token may not write jobs nor see tokens (403); every other endpoint does not know it (401).
+    "backup-job-list": entry(
+        GET=call(
+            "list",
+            **READ_BY_ALL,
+            shows=(
+                seen("job_a", MEMBER, ADMIN, RUNNER),
+                seen("job_b", OUTSIDER, WRONG_RUNNER),
+            ),
+        ),
+        POST=call(
+            "create",
+            body=job_body,
+            invalid=(lambda world: {**job_body(world), "section": "x 1"}, "section"),
+            anonymous=401,
+            outsider=400,
+            member=403,
+            admin=201,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backup-job-detail": entry(
+        kwargs=pk("job_a"),
+        GET=call(
+            "retrieve",
+            anonymous=401,
+            outsider=404,
+            member=200,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=404,
+        ),
+        PUT=call(
+            "update",
+            body=lambda world: {**job_body(world), "section": "s1"},
+            anonymous=401,
+            outsider=404,
+            member=403,
+            admin=200,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"freshness": 86400},
+            anonymous=401,
+            outsider=404,
+            member=403,
+            admin=200,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        DELETE=call(
+            "destroy",
+            anonymous=401,
+            outsider=404,
+            member=403,
+            admin=204,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backup-run-list": entry(
+        GET=call(
+            "list",
+            **READ_BY_ALL,
+            shows=(
+                seen("run_a", MEMBER, ADMIN, RUNNER),
+                seen("finished_a", MEMBER, ADMIN, RUNNER),
+                seen("run_b", OUTSIDER, WRONG_RUNNER),
+            ),
+        ),
+        POST=call(
+            "create",
+            body=open_body,
+            invalid=(lambda world: {**open_body(world), "start_date": "yesterday"}, "start_date"),
+            anonymous=401,
+            # A's job is unknown to B's administrator and to B's runner: the 400 of a nonexistent id.
+            outsider=400,
+            member=403,
+            admin=201,
+            runner_token=201,
+            wrong_runner_token=400,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backup-run-detail": entry(
+        kwargs=pk("run_a"),
+        GET=call(
+            "retrieve",
+            anonymous=401,
+            outsider=404,
+            member=200,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=404,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backup-run-files": entry(
+        kwargs=pk("run_a"),
+        GET=call(
+            "files",
+            anonymous=401,
+            outsider=404,
+            member=200,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=404,
+        ),
+        POST=call(
+            "files",
+            body=lambda world: {"files": [{"file_path": "", "file_name": "dump.sql.gz", "size": 1024}]},
+            invalid=(lambda world: {"files": [{"file_name": "a", "size": -1}]}, "files"),
+            anonymous=401,
+            outsider=404,
+            member=403,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=404,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backup-run-close": entry(
+        kwargs=pk("run_a"),
+        POST=call(
+            "close",
+            body=lambda world: {"status": "finished"},
+            invalid=(lambda world: {"status": "done"}, "status"),
+            anonymous=401,
+            outsider=404,
+            member=403,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=404,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    # Runner tokens: administrators only (members see none); no runner token sees any.
+    "backup-token-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=200,
+            admin=200,
+            runner_token=403,
+            wrong_runner_token=403,
+            shows=(seen("token_a", ADMIN), seen("token_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=token_body,
+            invalid=(lambda world: {**token_body(world), "name": ""}, "name"),
+            anonymous=401,
+            outsider=400,
+            member=403,
+            admin=201,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backup-token-detail": entry(
+        kwargs=pk("token_a"),
+        GET=call(
+            "retrieve",
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=200,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        PUT=call(
+            "update",
+            body=token_body,
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=200,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"is_active": False},
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=200,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        DELETE=call(
+            "destroy",
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=204,
+            runner_token=403,
+            wrong_runner_token=403,
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    # The A.7 endpoints: each caller's own matrix; organization B has no section s1.
+    "backups-recent-all": entry(
+        GET=call(
+            "list",
+            **READ_BY_ALL,
+            shows=(seen("finished_a", MEMBER, ADMIN, RUNNER), seen("run_b", OUTSIDER, WRONG_RUNNER)),
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backups-recent-section": entry(
+        kwargs=lambda world: {"section": "s1"},
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=404,
+            member=200,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=404,
+            shows=(seen("finished_a", MEMBER, ADMIN, RUNNER),),
+        ),
+        others=NOT_ALLOWED_WITH_RUNNERS,
+    ),
+    "backups-datacenters": entry(GET=call("retrieve", **READ_BY_ALL), others=NOT_ALLOWED_WITH_RUNNERS),
+    "backups-types": entry(GET=call("retrieve", **READ_BY_ALL), others=NOT_ALLOWED_WITH_RUNNERS),
+    "backups-sections": entry(GET=call("retrieve", **READ_BY_ALL), others=NOT_ALLOWED_WITH_RUNNERS),
+    "backups-freshness": entry(GET=call("list", **READ_BY_ALL), others=NOT_ALLOWED_WITH_RUNNERS),
+    # Probes are public, like the health endpoint.
+    "backups-liveness": entry(
+        GET=call(
+            "retrieve",
+            anonymous=200,
+            outsider=200,
+            member=200,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=200,
+        ),
+        others=PUBLIC_WITH_RUNNERS,
+    ),
+    "backups-readiness": entry(
+        GET=call(
+            "retrieve",
+            anonymous=200,
+            outsider=200,
+            member=200,
+            admin=200,
+            runner_token=200,
+            wrong_runner_token=200,
+        ),
+        others=PUBLIC_WITH_RUNNERS,
+    ),
+    # Prometheus text on success; errors are JSON like every other.
+    "backups-metrics": entry(GET=call("retrieve", **READ_BY_ALL), others=NOT_ALLOWED_WITH_RUNNERS),
 }
 
 # Personas an entry may add; each is an anonymous client plus this query string.
@@ -364,6 +653,13 @@ KEY_PERSONAS = {
     "device_key": lambda world: f"key={world.device_a.key}",
     "wrong_key": lambda world: f"key={world.device_b.key}",  # a real key, of another device
 }
+# Personas that send an Authorization header of their own: backup runners' tokens.
+HEADER_PERSONAS = {
+    RUNNER: lambda world: f"Bearer {world.runner_tokens['a']}",
+    WRONG_RUNNER: lambda world: f"Bearer {world.runner_tokens['b']}",  # a real token, of organization B
+}
+# Personas of organization B: no list may show them anything of organization A.
+FOREIGN = (OUTSIDER, WRONG_RUNNER)
 
 
 # --------------------------------------------------------------------------------- the world
@@ -385,6 +681,14 @@ class World:
     note_member: object
     note_admin: object
     note_outsider: object
+    job_a: object = None
+    job_b: object = None
+    run_a: object = None  # ongoing
+    finished_a: object = None
+    run_b: object = None  # finished
+    token_a: object = None
+    token_b: object = None
+    runner_tokens: dict | None = None
 
 
 @pytest.fixture
@@ -418,7 +722,28 @@ def world(db, timeseries, settings):
             user=users[persona], organization=org, device=device, kind="problem", title="down", time=START
         )
 
+    from fleetwatch.backups.models import BackupJob, RunnerToken
+    from fleetwatch.backups.runs import close_run, open_run
+
+    job_a = BackupJob.objects.create(organization=org_a, section="s1", type="dump", datacenter="eqiad")
+    job_b = BackupJob.objects.create(organization=org_b, section="s2", type="dump", datacenter="eqiad")
+    finished_a, _ = open_run(job_a, start_date=START - timedelta(days=3))
+    close_run(finished_a, "finished", end_date=START - timedelta(days=3) + timedelta(hours=1))
+    run_a, _ = open_run(job_a, start_date=START - timedelta(days=2))  # START is ahead of the clock
+    run_b, _ = open_run(job_b, start_date=START - timedelta(days=1))
+    close_run(run_b, "finished", end_date=START - timedelta(hours=23))
+    token_a, text_a = RunnerToken.issue(org_a, "dbprov-a")
+    token_b, text_b = RunnerToken.issue(org_b, "dbprov-b")
+
     return World(
+        job_a=job_a,
+        job_b=job_b,
+        run_a=run_a,
+        finished_a=finished_a,
+        run_b=run_b,
+        token_a=token_a,
+        token_b=token_b,
+        runner_tokens={"a": text_a, "b": text_b},
         org_a=org_a,
         org_b=org_b,
         users=users,
@@ -442,6 +767,8 @@ def callers(item: Entry) -> list[tuple[str, str]]:
     for persona in item.personas():
         if persona in (OUTSIDER, MEMBER, ADMIN):
             runs += [(persona, "session"), (persona, "token")]
+        elif persona in HEADER_PERSONAS:
+            runs.append((persona, "header"))
         else:
             runs.append((persona, "none"))
     return runs
@@ -451,6 +778,8 @@ def client_for(world: World, persona: str, auth: str) -> Client:
     # A server error is a status to compare (500), with its traceback in the captured log.
     if auth == "token":
         return Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {world.tokens[persona]}")
+    if auth == "header":
+        return Client(raise_request_exception=False, HTTP_AUTHORIZATION=HEADER_PERSONAS[persona](world))
     client = Client(raise_request_exception=False)
     if auth == "session":
         client.force_login(world.users[persona])
@@ -525,7 +854,7 @@ def list_problems(spec, persona: str, response, world: World) -> list[str]:
         wanted = persona in check.personas
         if (str(getattr(world, check.attribute).pk) in ids) != wanted:
             problems.append(f"the list {'misses' if wanted else 'shows'} {check.attribute}")
-    if persona == OUTSIDER:
+    if persona in FOREIGN:
         org = str(world.org_a.pk)
         leaked = [item for item in items if org in (str(item.get("organization")), str(item.get("id")))]
         if leaked:
@@ -560,7 +889,8 @@ def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(route, met
     item = CONTRACT[route.name]
     spec = item.calls[method]
     persona = next(p for p, s in spec.statuses.items() if 200 <= s < 300)
-    client = client_for(world, persona, "none" if persona in KEY_PERSONAS else "session")
+    auth = "none" if persona in KEY_PERSONAS else "header" if persona in HEADER_PERSONAS else "session"
+    client = client_for(world, persona, auth)
     query = KEY_PERSONAS[persona](world) if persona in KEY_PERSONAS else ""
     url = url_of(route, item, world, query)
     make_invalid, name = spec.invalid

@@ -79,10 +79,18 @@ def test_the_discovery_finds_every_known_write_endpoint():
 
 @pytest.fixture
 def rows(alice, device_a):
-    """One row behind every detail URL, keyed by the first word of the URL name."""
+    """One row behind every detail URL, keyed by the URL name's start (``backup-run`` before
+    ``backup``: the longest that matches)."""
+    from fleetwatch.backups.models import BackupJob, RunnerToken
+    from fleetwatch.backups.runs import open_run
+
     org = device_a.organization
     now = datetime.now(UTC)
+    job = BackupJob.objects.create(organization=org, section="s1", type="dump")
     return {
+        "backup-job": job,
+        "backup-run": open_run(job)[0],  # ongoing: files and close accept bodies
+        "backup-token": RunnerToken.issue(org, "dbprov")[0],
         "device": device_a,
         "webhook": Webhook.objects.create(organization=org, name="hook", url="http://127.0.0.1:9/"),
         "maintenance": MaintenanceWindow.objects.create(
@@ -98,13 +106,26 @@ def url_of(name, rows):
     pattern = next(p for _r, p in _patterns(get_resolver()) if p.name == name)
     if "pk" not in pattern.pattern.regex.groupindex:
         return reverse(name)
-    kind = name.split("-")[0]
+    kind = max((k for k in rows if name.startswith(f"{k}-")), key=len, default=None)
     assert kind in rows, f"{name}: add a row of this kind to the rows fixture"
     return reverse(name, kwargs={"pk": rows[kind].pk})
 
 
 def snapshot() -> str:
-    models = (Organization, Device, Webhook, MaintenanceWindow, Preference, Notification)
+    from fleetwatch.backups.models import BackupFile, BackupJob, BackupRun, RunnerToken
+
+    models = (
+        Organization,
+        Device,
+        Webhook,
+        MaintenanceWindow,
+        Preference,
+        Notification,
+        BackupJob,
+        BackupRun,
+        BackupFile,
+        RunnerToken,
+    )
     return "".join(serializers.serialize("json", model.objects.order_by("pk")) for model in models)
 
 

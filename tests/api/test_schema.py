@@ -33,6 +33,23 @@ def test_the_schema_is_a_valid_openapi_3_document(client, schema):
 
 def test_every_endpoint_is_described(schema):
     assert sorted(schema["paths"]) == [
+        "/api/v1/backups/check/freshness/all",
+        "/api/v1/backups/datacenters/all",
+        "/api/v1/backups/health_check/liveness",
+        "/api/v1/backups/health_check/readiness",
+        "/api/v1/backups/jobs/",
+        "/api/v1/backups/jobs/{id}/",
+        "/api/v1/backups/metrics",
+        "/api/v1/backups/recent/all",
+        "/api/v1/backups/recent/{section}",
+        "/api/v1/backups/runs/",
+        "/api/v1/backups/runs/{id}/",
+        "/api/v1/backups/runs/{id}/close/",
+        "/api/v1/backups/runs/{id}/files/",
+        "/api/v1/backups/sections/all",
+        "/api/v1/backups/tokens/",
+        "/api/v1/backups/tokens/{id}/",
+        "/api/v1/backups/types/all",
         "/api/v1/health/",
         "/api/v1/inventory/devices/",
         "/api/v1/inventory/devices/{id}/",

@@ -9,6 +9,7 @@ Checks: no 5xx, and every answer as the schema describes it (status code, conten
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -21,7 +22,9 @@ from bench.server import Server
 
 from tests.ingest.payloads import example_report
 
-PORTS = range(8101, 8110)  # this suite's live-server ports
+# This suite's live-server ports; FLEETWATCH_TEST_PORTS=8201-8210 moves them (parallel runs).
+_FIRST, _, _LAST = os.environ.get("FLEETWATCH_TEST_PORTS", "8101-8109").partition("-")
+PORTS = range(int(_FIRST), int(_LAST or _FIRST) + 1)
 SEED = 20261130
 EXAMPLES = 15
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -37,6 +40,8 @@ from rest_framework.authtoken.models import Token
 from fleetwatch.inventory.models import Device, Membership, Organization
 from fleetwatch.monitoring.models import StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, Notification, Webhook
+from fleetwatch.backups.models import BackupJob, RunnerToken
+from fleetwatch.backups.runs import FileEntry, attach_files, close_run, open_run
 
 tokens = {}
 for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
@@ -51,7 +56,16 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
         MaintenanceWindow.objects.create(organization=org, start=now, end=now + timedelta(hours=1))
         Notification.objects.create(user=user, organization=org, device=device, kind="problem", title="down", time=now)
         StatusChange.objects.create(device=device, previous="unknown", status="ok", time=now)
+        job = BackupJob.objects.create(organization=org, section="s1", type="dump", datacenter="eqiad")
+        done, _ = open_run(job, start_date=now - timedelta(days=1), host="dbprov1002.eqiad.wmnet")
+        close_run(done, "finished", end_date=now - timedelta(hours=23), files=[FileEntry("", "dump.sql", 4096)])
+        run, _ = open_run(job, start_date=now - timedelta(hours=1))
+        token, _ = RunnerToken.issue(org, "dbprov1002")
         ids = {
+            "job": str(job.pk),
+            "run": run.pk,
+            "finished": done.pk,
+            "token": token.pk,
             "device": str(device.pk),
             "key": device.key,
             "organization": str(org.pk),
@@ -136,7 +150,15 @@ def runs(ids: dict) -> dict[str, tuple[list[str], dict]]:
         "webhook": (on_row("notifications/webhooks"), {"id": str(ids["webhook"])}),
         "maintenance": (on_row("notifications/maintenance"), {"id": str(ids["maintenance"])}),
         "notification": (on_row("notifications"), {"id": str(ids["notification"])}),
-        "without-ids": (["--exclude-path-regex", r"\{id\}"], {}),
+        "backup-job": (on_row("backups/jobs"), {"id": ids["job"]}),
+        # The ongoing run: files and close are exercised on it (a close ends its life: last).
+        "backup-run": (on_row("backups/runs"), {"id": str(ids["run"])}),
+        "backup-token": (on_row("backups/tokens"), {"id": str(ids["token"])}),
+        "backup-section": (
+            ["--include-path-regex", r"\{section\}"],
+            {"section": "s1"},
+        ),
+        "without-ids": (["--exclude-path-regex", r"\{(id|section)\}"], {}),
         "deletes": (["--include-name-regex", r"^DELETE .*\{id\}"], {}),
     }
 
@@ -187,6 +209,6 @@ def test_every_answer_is_as_the_schema_says(server, persona, tmp_path):
         assert (report["failures"], report["errors"], report["operations"]["errored"]) == ([], [], 0), name
         assert report["operations"]["tested"] == report["operations"]["selected"] > 0, name
         tested += report["operations"]["tested"]
-    assert tested == 34  # every operation of the schema, once
+    assert tested == 61  # every operation of the schema, once
     log = Path(server.dir, "gunicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-5000:]

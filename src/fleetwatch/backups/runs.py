@@ -340,3 +340,25 @@ def close_run(
         run.save(update_fields=["status", "end_date", "exit_status", "log", "total_size"])
         transaction.on_commit(lambda: run_closed.send(sender=BackupRun, run=run))
     return run, True
+
+
+def append_log(run: BackupRun, text: str | bytes | None) -> tuple[BackupRun, bool]:
+    """Add ``text`` to ``run``'s log without changing anything else (a Healthchecks ``/log``
+    ping: an event that changes no state); returns ``(run, changed)``.
+
+    The log keeps its first :data:`LOG_LIMIT` bytes (what came first stays). The same text
+    again, when the log already ends with it, is a retry: nothing changes."""
+    addition = bounded_log(text, keep="head")
+    if not addition:
+        return run, False
+    with transaction.atomic():
+        run = BackupRun.objects.select_for_update().get(pk=run.pk)
+        if run.log.endswith(addition):
+            return run, False
+        combined = f"{run.log}\n{addition}" if run.log else addition
+        log = bounded_log(combined, keep="head")
+        if log == run.log:
+            return run, False
+        run.log = log
+        run.save(update_fields=["log"])
+    return run, True

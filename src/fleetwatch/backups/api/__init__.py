@@ -1,0 +1,1 @@
+"""The backups app's REST API (``/api/v1/backups/``)."""
