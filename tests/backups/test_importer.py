@@ -423,3 +423,24 @@ def test_the_import_is_scheduled_only_when_its_url_is_set(monkeypatch, tmp_path)
         SettingsError, match=r"^FLEETWATCH_BACKUP_IMPORT_URL must be a URL starting with mysql://, mariadb://"
     ):
         load_settings(monkeypatch, tmp_path, FLEETWATCH_BACKUP_IMPORT_URL="postgresql://db1/dbbackups")
+
+
+@pytest.mark.django_db(transaction=True)  # each row's commit runs its callbacks, as in production
+def test_importing_history_tells_only_where_it_ends(dbbackups, orgs, alice):
+    """A first import replays years of runs: judged at each close, an old run would be "stale"
+    (a problem told) until the newer ones arrive (its recovery told). Judged once at the end,
+    a healthy history tells nothing and its job is OK."""
+    from fleetwatch.notifications.models import Notification
+
+    url, stats, _ = dbbackups
+    host = "dbprov1001.eqiad.wmnet"
+    for age, size in ((30, 100 * MIB), (2, 101 * MIB), (1, 102 * MIB)):
+        day = NOW - timedelta(days=age)
+        backup = stats.start("dump", "s1", "db1139.eqiad.wmnet:3311", host, day)
+        stats.gather(backup, files_of(day + timedelta(hours=1), size - 120))
+        stats.close(backup, "finished", day + timedelta(hours=1))
+    with freeze_time(utc(NOW)):
+        import_runs(url, orgs[0])
+    job = BackupJob.objects.get(organization=orgs[0])
+    assert job.status == "ok"
+    assert Notification.objects.count() == 0

@@ -9,12 +9,40 @@ periodic ``check-backups``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.utils import timezone
 
 from fleetwatch.timeseries import BackendUnavailable
 
 log = logging.getLogger(__name__)
+
+# The jobs whose runs closed inside evaluation_deferred(), by id; None outside it.
+_deferred: ContextVar[dict | None] = ContextVar("backups_deferred_jobs", default=None)
+
+
+@contextmanager
+def evaluation_deferred() -> Iterator[None]:
+    """Within it, closed runs are charted but their jobs are not judged; on leaving, each job
+    whose runs closed is judged once, as of then. A bulk import of history (the wmfbackups
+    import) is judged on where it ends, so nothing that was only true on the way (an old run
+    "stale" until the newer ones arrive) is told."""
+    jobs: dict = {}
+    token = _deferred.set(jobs)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        from fleetwatch.backups.checks import evaluate_job
+
+        now = timezone.now()
+        for job in jobs.values():
+            try:
+                evaluate_job(job, now)
+            except Exception:
+                log.exception("backups: evaluating job %s failed", job)
 
 
 def on_run_closed(sender, run, **kwargs) -> None:
@@ -27,6 +55,10 @@ def on_run_closed(sender, run, **kwargs) -> None:
         log.warning("backups: run %s not charted yet (store unavailable): %s", run.name, exc)
     except Exception:
         log.exception("backups: charting run %s failed", run.name)
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred[run.job_id] = run.job
+        return
     try:
         evaluate_job(run.job, timezone.now())
     except Exception:
