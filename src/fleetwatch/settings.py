@@ -327,10 +327,11 @@ CELERY_BEAT_SCHEDULE["check-backups"] = {
     "task": "fleetwatch.backups.tasks.check_backups",
     "schedule": FLEETWATCH_BACKUP_CHECK_INTERVAL,
 }
-# Runs whose size and duration the time-series store did not take when they closed (it was down).
-CELERY_BEAT_SCHEDULE["chart-backup-runs"] = {
-    "task": "fleetwatch.backups.tasks.chart_backup_runs",
-    "schedule": 600,
+# Closed runs: their sizes and durations charted, their jobs judged again, in one batch
+# (fleetwatch.backups.pending), as often as reported values are evaluated.
+CELERY_BEAT_SCHEDULE["judge-closed-backups"] = {
+    "task": "fleetwatch.backups.tasks.judge_closed_backups",
+    "schedule": ALERT_EVALUATION_INTERVAL_SECONDS,
 }
 # `fleetwatch backup run` on a database host: the Fleetwatch server it reports to and its runner
 # token (--url and --token override them). Read by that command only; it needs no database.

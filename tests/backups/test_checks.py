@@ -353,10 +353,8 @@ def test_the_worker_checks_every_interval(settings, job):
 
     entry = settings.CELERY_BEAT_SCHEDULE["check-backups"]
     assert entry == {"task": "fleetwatch.backups.tasks.check_backups", "schedule": 300.0}
-    assert (
-        settings.CELERY_BEAT_SCHEDULE["chart-backup-runs"]["task"]
-        == "fleetwatch.backups.tasks.chart_backup_runs"
-    )
-    assert {entry["task"], "fleetwatch.backups.tasks.chart_backup_runs"} <= set(app.tasks)
+    after_closes = settings.CELERY_BEAT_SCHEDULE["judge-closed-backups"]
+    assert after_closes == {"task": "fleetwatch.backups.tasks.judge_closed_backups", "schedule": 5.0}
+    assert {entry["task"], after_closes["task"]} <= set(app.tasks)
     assert check_backups.delay().get() == {"jobs": 1, "changes": 2, "told": 1}
     assert status_of(job) == "critical"

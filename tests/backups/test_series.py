@@ -11,7 +11,7 @@ from fleetwatch.backups import series
 from fleetwatch.backups.models import BackupJob, BackupRun, JobCheck
 from fleetwatch.backups.runs import FileEntry, close_run, open_run
 from fleetwatch.backups.series import SeriesPoint, chart_pending, job_series, write_run
-from fleetwatch.backups.tasks import chart_backup_runs
+from fleetwatch.backups.tasks import chart_backup_runs, judge_closed_backups
 from fleetwatch.core.timeseries import get_backend, reset_backend
 from fleetwatch.timeseries import BackendUnavailable, ReadQuery
 from tests.monitoring.test_every_backend import settings_for
@@ -99,13 +99,18 @@ def test_job_series_is_what_the_charts_draw(store, job, orgs):
     assert job_series(other) == [SeriesPoint(NIGHT, 10 * GIB, 5400.0)]
 
 
-def test_closing_a_run_charts_it_and_judges_its_job(store, job, django_capture_on_commit_callbacks):
+def test_the_pass_after_a_close_charts_the_run_and_judges_its_job(store, job):
     opened, _ = open_run(job, start_date=NIGHT)
-    with django_capture_on_commit_callbacks(execute=True):
-        close_run(opened, "finished", end_date=NIGHT + HOUR, total_size=GIB)
+    close_run(opened, "finished", end_date=NIGHT + HOUR, total_size=GIB)
+    assert BackupRun.objects.get(pk=opened.pk).charted is False  # the close itself stays cheap
+    assert JobCheck.objects.filter(job=job).count() == 0
+    # One run: WARNING "There is only 1 dump …" (A.4 rule 5), told once.
+    assert judge_closed_backups() == {"charted": 1, "jobs": 1, "changes": 2, "told": 1}
     assert BackupRun.objects.get(pk=opened.pk).charted is True
     assert [p[2] for p in points(job)] == [{"size": GIB, "duration": 3600.0, "files": 0}]
-    assert JobCheck.objects.filter(job=job).count() == 2  # judged at once
+    assert JobCheck.objects.filter(job=job).count() == 2
+    assert BackupJob.objects.get(pk=job.pk).needs_check is False
+    assert judge_closed_backups() == {"charted": 0, "jobs": 0, "changes": 0, "told": 0}
 
 
 class DownStore:
@@ -113,14 +118,12 @@ class DownStore:
         raise BackendUnavailable("connection refused")
 
 
-def test_a_store_that_is_down_never_fails_the_close(
-    store, job, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_a_store_that_is_down_never_fails_the_close_nor_the_judgement(store, job, monkeypatch):
     monkeypatch.setattr(series, "get_backend", DownStore)
     opened, _ = open_run(job, start_date=NIGHT)
-    with django_capture_on_commit_callbacks(execute=True):
-        closed, changed = close_run(opened, "finished", end_date=NIGHT + HOUR, total_size=GIB)
+    closed, changed = close_run(opened, "finished", end_date=NIGHT + HOUR, total_size=GIB)
     assert (closed.status, changed) == ("finished", True)
+    assert judge_closed_backups()["charted"] == 0
     assert BackupRun.objects.get(pk=opened.pk).charted is False
     assert BackupJob.objects.get(pk=job.pk).status == "problem"  # judged all the same (one run)
     assert chart_backup_runs() == 0  # still down: the task waits for the next tick

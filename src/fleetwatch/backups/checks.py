@@ -421,11 +421,14 @@ def evaluate_job(job: BackupJob, now: datetime) -> list[JobCheck]:
     return list(JobCheck.objects.filter(job_id=job.pk).order_by("kind"))
 
 
-def evaluate_all(now: datetime) -> Summary:
-    """Evaluate every active job at ``now`` (:func:`evaluate_job`'s rules), :data:`CHUNK` jobs
-    at a time: reads first, then one short transaction per chunk for the writes and
-    notifications. Returns the :class:`Summary`."""
-    jobs = list(BackupJob.objects.filter(is_active=True).select_related("organization").order_by("pk"))
+def evaluate_all(now: datetime, ids: Iterable | None = None) -> Summary:
+    """Evaluate every active job (or those of ``ids``) at ``now`` (:func:`evaluate_job`'s rules),
+    :data:`CHUNK` jobs at a time: reads first, then one short transaction per chunk for the
+    writes and notifications. Returns the :class:`Summary`."""
+    jobs = BackupJob.objects.filter(is_active=True)
+    if ids is not None:
+        jobs = jobs.filter(pk__in=list(ids))
+    jobs = list(jobs.select_related("organization").order_by("pk"))
     total = Summary(0, 0, 0)
     for start in range(0, len(jobs), CHUNK):
         chunk = jobs[start : start + CHUNK]

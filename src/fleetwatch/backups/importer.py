@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from fleetwatch.backups.models import NAME_PATTERN, BackupJob, BackupRun, BackupType, Origin, RunStatus
-from fleetwatch.backups.receivers import evaluation_deferred
+from fleetwatch.backups.pending import judged_at_end
 from fleetwatch.backups.runs import (
     FileEntry,
     ObjectEntry,
@@ -129,7 +129,7 @@ def import_runs(url: str, organization, *, batch: int = BATCH) -> ImportReport:
     jobs: dict[tuple[str, str, str], BackupJob] = {}
     connection = connect(url)
     try:
-        with evaluation_deferred(), connection.cursor() as cursor:
+        with judged_at_end(), connection.cursor() as cursor:
             ongoing = sorted(
                 BackupRun.objects.filter(imported_from=key, status=RunStatus.ONGOING).values_list(
                     "imported_id", flat=True

@@ -107,6 +107,9 @@ class BackupJob(models.Model):
     # The worst of its checks' statuses (fleetwatch.monitoring's health vocabulary), kept by
     # the check runner so lists and the dashboard need no evaluation.
     status = models.CharField(max_length=12, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN)
+    # A run of the job closed since its checks were last judged: the worker's next pass judges
+    # it (fleetwatch.backups.pending), so a ping or a runner's close stays a few writes.
+    needs_check = models.BooleanField(default=False, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     objects = BackupJobQuerySet.as_manager()

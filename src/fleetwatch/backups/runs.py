@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fleetwatch.backups import pending
 from fleetwatch.backups.datacenters import datacenter_of
 from fleetwatch.backups.models import (
     CLOSED_STATUSES,
@@ -338,6 +339,7 @@ def close_run(
                 run.log = bounded_log(log, keep="tail")
         run.status = status
         run.save(update_fields=["status", "end_date", "exit_status", "log", "total_size"])
+        pending.mark(run.job_id)  # judged again by the worker's next pass
         transaction.on_commit(lambda: run_closed.send(sender=BackupRun, run=run))
     return run, True
 

@@ -11,7 +11,7 @@ A closed ``finished`` run is one point of measurement :data:`MEASUREMENT` (``bac
 Writing is idempotent: a point is identified by measurement, tags and time, so the same run
 written twice (a retry, the catch-up after a close that did chart it) is one point. A run whose
 point could not be written (the store was down) keeps ``charted=False`` and is written by
-:func:`chart_pending`, which the worker runs periodically (``chart-backup-runs``).
+:func:`chart_pending`, which the worker runs periodically (``judge-closed-backups``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Celery tasks of the backups app: the periodic evaluation of every job's checks, the
-catch-up of runs whose point the time-series store did not take when they closed, and the
-scheduled import from a wmfbackups database."""
+"""Celery tasks of the backups app: the periodic evaluation of every job's checks, the pass
+after runs close (their points charted, their jobs judged), and the scheduled import from a
+wmfbackups database."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ def chart_backup_runs() -> int:
     except BackendUnavailable as exc:
         log.warning("backups: runs not charted, the time-series store is unavailable: %s", exc)
         return 0
+
+
+@shared_task
+def judge_closed_backups() -> dict:
+    """The pass after runs close (``judge-closed-backups``, every
+    ``FLEETWATCH_ALERT_EVALUATION_INTERVAL`` seconds): chart the runs not charted yet, then
+    judge the jobs their closes marked (:mod:`fleetwatch.backups.pending`). Returns
+    ``{"charted", "jobs", "changes", "told"}``."""
+    from fleetwatch.backups.pending import judge_marked
+
+    charted = chart_backup_runs()
+    summary = judge_marked(timezone.now())
+    if summary.changes:
+        log.info("backups: %s jobs judged after closes, %s changes, %s told", *summary)
+    return {"charted": charted, **summary._asdict()}
 
 
 @shared_task(ignore_result=True)
