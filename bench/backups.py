@@ -59,7 +59,7 @@ def populate(db: Path, organization_id: str, jobs: int, runs: int, files: int) -
     con.executemany(
         "INSERT INTO backups_backupjob (id, organization_id, section, type, datacenter, freshness,"
         " min_size, warn_size_percentage, crit_size_percentage, max_duration, schedule, is_active,"
-        " status, created) VALUES (?, ?, ?, ?, ?, ?, 307200, 5.0, 15.0, 43200, 'daily', 1, 'unknown', ?)",
+        " status, needs_check, created) VALUES (?, ?, ?, ?, ?, ?, 307200, 5.0, 15.0, 43200, 'daily', 1, 'unknown', 0, ?)",
         [
             (job_id, org, section, kind, dc, 691200 if kind == "dump" else 259200, _iso(NOW))
             for job_id, (section, kind, dc) in zip(job_ids, cells, strict=True)

@@ -581,3 +581,21 @@ def test_an_open_that_cannot_be_read_is_refused(jobs, runner, content_type, body
     response = bearer(runner).post(RUNS, body, content_type=content_type)
     assert (response.status_code, response.json()["detail"]) == (status, detail)
     assert BackupRun.objects.count() == 0
+
+
+def test_a_runner_names_its_origin_but_not_a_reserved_one(client, alice, orgs):
+    from fleetwatch.backups.models import BackupJob
+
+    job = BackupJob.objects.create(organization=orgs[0], section="s7", type="dump", datacenter="eqiad")
+    client.force_login(alice)
+    opened = client.post(
+        "/api/v1/backups/runs/", {"job": str(job.pk), "origin": "cli"}, content_type="application/json"
+    )
+    assert (opened.status_code, opened.json()["origin"]) == (201, "cli")
+    refused = client.post(
+        "/api/v1/backups/runs/",
+        {"job": str(job.pk), "origin": "ping", "name": "x"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"origin": ['"ping" is not a valid choice.']}

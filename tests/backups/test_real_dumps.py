@@ -177,7 +177,7 @@ def test_mariadb_dump_is_a_finished_run_with_its_file_and_size(fleetwatch, maria
         "exit_status": 0,
         "total_size": size,
         "log": "",
-        "origin": "api",
+        "origin": "cli",
         "host": socket.getfqdn(),
         "ended": True,
         "files": [["", "s1.sql", size]],

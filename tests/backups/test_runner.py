@@ -65,6 +65,7 @@ def test_a_successful_command_is_a_finished_run_with_its_files_and_output(tmp_pa
         "run_id": opened["run_id"],
         "start_date": "2026-11-30T01:00:00Z",
         "host": "db1.eqiad.wmnet",
+        "origin": "cli",
     }
     assert uuid.UUID(opened["run_id"]).version == 4
     mtime = lambda path: datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat().replace("+00:00", "Z")  # noqa: E731

@@ -118,7 +118,7 @@ class Client:
 
     def open_run(self, job: str, run_id: uuid.UUID, start: datetime, host: str, source: str = "") -> dict:
         """Open an ``ongoing`` run of ``job`` (its UUID); the run as the server answers it."""
-        body = {"job": job, "run_id": str(run_id), "start_date": _iso(start), "host": host}
+        body = {"job": job, "run_id": str(run_id), "start_date": _iso(start), "host": host, "origin": "cli"}
         if source:
             body["source"] = source
         run = self.request("POST", "runs/", body)

@@ -20,6 +20,7 @@ from fleetwatch.backups.models import (
     BackupRun,
     BackupType,
     JobCheck,
+    Origin,
     RunnerToken,
 )
 from fleetwatch.backups.runs import MAX_FILES, FileEntry, ObjectEntry
@@ -303,6 +304,12 @@ class OpenSerializer(serializers.Serializer):
     start_date = Moment(required=False)
     run_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="A retry key (Healthchecks' rid)."
+    )
+    # Ping URLs and the import set their own origins; a runner says which one it is.
+    origin = serializers.ChoiceField(
+        choices=[Origin.API, Origin.CLI],
+        default=Origin.API,
+        help_text="`cli` for `fleetwatch backup run`, `api` (default) for any other runner.",
     )
 
     def validate(self, attrs):

@@ -56,7 +56,6 @@ from fleetwatch.backups.models import (
     BackupJob,
     BackupRun,
     BackupType,
-    Origin,
     RunnerToken,
     RunStatus,
 )
@@ -345,7 +344,7 @@ class BackupRunViewSet(
                 source=data["source"],
                 host=data["host"],
                 run_id=data.get("run_id"),
-                origin=Origin.API,
+                origin=data["origin"],
             )
         except RunRefused as exc:
             raise refused(exc) from None
