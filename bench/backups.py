@@ -134,8 +134,8 @@ def evaluate_in_process(data_dir: str) -> tuple[float, dict]:
 
     django.setup()
     from django.db.models import Count
-    from fleetwatch.backups.checks import evaluate_all
 
+    from fleetwatch.backups.checks import evaluate_all
     from fleetwatch.backups.models import BackupJob
 
     evaluate_all(NOW)  # warm: the first pass creates each job's check rows

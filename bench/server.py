@@ -4,6 +4,7 @@ accounting of its processes. Used by bench/ingest.py and bench/charts.py."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,20 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / TICKS
+
+
+def free_port(ports) -> int:
+    """The first of ``ports`` (an iterable of numbers) free on 127.0.0.1, bound as gunicorn
+    binds (SO_REUSEADDR); RuntimeError when none is."""
+    for port in ports:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports}")
 
 
 class Server:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
-from bench.server import Server
+from bench.server import Server, free_port
 
 from tests.ingest.payloads import example_report
 
@@ -105,21 +104,9 @@ def report_twice(server) -> None:
     assert len(charts) >= 5, charts
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
-
-
 @pytest.fixture(scope="module")
 def server():
-    live = Server(port=free_port(), log="gunicorn.log")
+    live = Server(port=free_port(PORTS), log="gunicorn.log")
     live.env.pop("FLEETWATCH_TIMESERIES", None)
     live.env.pop("FLEETWATCH_DATABASE", None)
     live.start()

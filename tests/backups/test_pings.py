@@ -4,7 +4,6 @@ refusals; and the acceptance test with real curl against a live gunicorn server.
 import json
 import os
 import re
-import socket
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
-from bench.server import Server
+from bench.server import Server, free_port
 from django.test import Client
 from freezegun import freeze_time
 
@@ -209,21 +208,9 @@ print(json.dumps({
 """
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
-
-
 @pytest.fixture(scope="module")
 def live():
-    server = Server(port=free_port(), log="gunicorn.log")
+    server = Server(port=free_port(PORTS), log="gunicorn.log")
     server.env.pop("FLEETWATCH_TIMESERIES", None)
     server.env.pop("FLEETWATCH_DATABASE", None)
     server.start()

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bench.server import Server
+from bench.server import Server, free_port
 
 from tests.backups import databases
 
@@ -87,21 +87,9 @@ print(json.dumps({{
 """
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
-
-
 @pytest.fixture(scope="module")
 def fleetwatch():
-    live = Server(port=free_port(), workers=1, threads=4, log="gunicorn.log")
+    live = Server(port=free_port(PORTS), workers=1, threads=4, log="gunicorn.log")
     live.env.pop("FLEETWATCH_TIMESERIES", None)
     live.env.pop("FLEETWATCH_DATABASE", None)
     live.start()
