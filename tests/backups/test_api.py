@@ -599,3 +599,34 @@ def test_a_runner_names_its_origin_but_not_a_reserved_one(client, alice, orgs):
     )
     assert refused.status_code == 400
     assert refused.json()["errors"] == {"origin": ['"ping" is not a valid choice.']}
+
+
+def test_a_run_is_written_out_as_its_declared_fields_would_be(orgs):
+    """BackupRunSerializer writes its fields by hand (speed): the same output as DRF's own loop
+    over the declared fields, for an ongoing and a closed run, in another time zone too."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+    from rest_framework import serializers
+    from rest_framework.renderers import JSONRenderer
+
+    from fleetwatch.backups.api.serializers import BackupRunDetailSerializer, BackupRunSerializer
+    from fleetwatch.backups.models import BackupJob
+    from fleetwatch.backups.runs import ObjectEntry, close_run, open_run
+
+    def as_json(data):  # what a client reads (a UUID and its text are the same there)
+        return json.loads(JSONRenderer().render(data))
+
+    job = BackupJob.objects.create(organization=orgs[0], section="s8", type="dump", datacenter="codfw")
+    start = datetime(2026, 11, 29, 1, 2, 3, 456789, tzinfo=UTC)
+    ongoing, _ = open_run(job, start_date=start, source="db2001.codfw.wmnet:3312", run_id=uuid.uuid4())
+    closed, _ = open_run(job, start_date=start - timedelta(days=1), host="dbprov2001.codfw.wmnet")
+    closed, _ = close_run(closed, "failed", end_date=start, total_size=7, exit_status=3, log="boom",
+                          objects=[ObjectEntry("enwiki", "page", 5)])  # fmt: skip
+    for zone in ("UTC", "Europe/Rome"):
+        with timezone.override(zone):
+            for run in (ongoing, closed):
+                for kind in (BackupRunSerializer, BackupRunDetailSerializer):
+                    generic = serializers.ModelSerializer.to_representation(kind(), run)
+                    assert as_json(kind(run).data) == as_json(generic)

@@ -451,9 +451,7 @@ class BackupsAPIView(APIView):
         """The caller's active jobs (the monitored matrix), in matrix order."""
         narrowing = Narrowing(data=request.query_params)
         narrowing.is_valid(raise_exception=True)
-        jobs = scope_for(BackupJob.objects.select_related("organization"), request.user).filter(
-            is_active=True
-        )
+        jobs = scope_for(BackupJob.objects.all(), request.user).filter(is_active=True)
         if "organization" in narrowing.validated_data:
             jobs = jobs.filter(organization_id=narrowing.validated_data["organization"])
         return jobs.order_by("section", "type", "datacenter", "pk")
@@ -467,7 +465,7 @@ def latest_finished(jobs) -> dict:
         .values("pk")[:1]
     )
     ids = [pk for pk in jobs.annotate(last=Subquery(newest)).values_list("last", flat=True) if pk]
-    return {run.job_id: run for run in BackupRun.objects.filter(pk__in=ids).select_related("organization")}
+    return {run.job_id: run for run in BackupRun.objects.filter(pk__in=ids)}
 
 
 SECTION = re.compile(NAME_PATTERN)
