@@ -96,7 +96,7 @@ def test_the_matrix_has_thirty_days_of_runs_with_inventories(matrix):
     # A finished run's files add up to its total size.
     run = BackupRun.objects.filter(section="s1", type="dump", status="finished").first()
     sizes = list(run.files.values_list("size", flat=True))
-    assert len(sizes) == 1 + 2 * 22 + 1  # schema-create, 22 tables × (schema, data), metadata
+    assert len(sizes) == 1 + 2 * 12 + 1  # schema-create, 12 tables × (schema, data), metadata
     assert sum(sizes) == run.total_size
     assert matrix.files == BackupFile.objects.count()
 
@@ -134,10 +134,12 @@ def test_building_twice_duplicates_nothing_and_keeps_the_jobs_and_check_history(
 
 
 def test_the_demo_is_written_in_bulk(orgs, timeseries, django_assert_max_num_queries):
-    # 538 runs and ~11,600 files: a per-row write would be thousands of queries.
+    # 538 runs and 8,078 files: a per-row write would be thousands of queries.
     with django_assert_max_num_queries(100):
         matrix = demo.build(orgs[0], now=NOW)
-    assert matrix.files > 10_000
+    # 30 nights × 2 datacenters × (dumps 26 + 23 + 21 + 8 + 13, snapshots 15 + 13 + 11 + 6 files),
+    # less the stale job's 4 nights (11 files each) and the two failed runs (23 and 15)
+    assert matrix.files == 30 * 2 * (91 + 45) - 4 * 11 - 23 - 15 == 8078
 
 
 def test_other_organizations_are_left_alone(orgs, timeseries, matrix):

@@ -231,5 +231,7 @@ def test_a_pattern_without_its_group_stops_start_up(monkeypatch, tmp_path):
 
     monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FLEETWATCH_BACKUP_DATACENTER_PATTERN", r"^[^.]+\.([^.]+)\.")
-    with pytest.raises(SettingsError, match=r"must be a regular expression with a \(\?P<datacenter>…\) group"):
+    with pytest.raises(
+        SettingsError, match=r"must be a regular expression with a \(\?P<datacenter>…\) group"
+    ):
         runpy.run_path(fleetwatch.settings.__file__)

@@ -74,13 +74,18 @@ def next_expected(job: BackupJob, last_start: datetime | None) -> datetime | Non
     return last_start + (period if period is not None else timedelta(seconds=job.freshness))
 
 
-def first_line(text: str, limit: int = 200) -> str:
-    """The first non-blank line of a log, at most ``limit`` characters (``…`` when cut)."""
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            return line if len(line) <= limit else line[: limit - 1] + "…"
-    return ""
+ERROR_WORDS = ("error", "critical", "fatal", "fail")
+
+
+def log_line(text: str, limit: int = 200) -> str:
+    """The line of a run's log that says the most, at most ``limit`` characters (``…`` when
+    cut): the first one naming an error (``error``, ``critical``, ``fatal``, ``fail``, in any
+    case), else the first non-blank one. A runner's log usually opens with what it runs and
+    tells what went wrong further down."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    chosen = next((line for line in lines if any(word in line.lower() for word in ERROR_WORDS)), "")
+    chosen = chosen or (lines[0] if lines else "")
+    return chosen if len(chosen) <= limit else chosen[: limit - 1] + "…"
 
 
 @dataclass
@@ -114,7 +119,7 @@ class JobState:
 
     @property
     def last_failed_line(self) -> str:
-        return first_line(self.last_failed.log) if self.last_failed is not None else ""
+        return log_line(self.last_failed.log) if self.last_failed is not None else ""
 
     @property
     def next_run(self) -> datetime | None:
@@ -301,7 +306,7 @@ def section(request, section):
         "section": section,
         "now": now,
         "cards": [cards[key] for key in sorted(cards)],
-        "failures": [(run, first_line(run.log)) for run in failures],
+        "failures": [(run, log_line(run.log)) for run in failures],
         "attention": [state for state in states if state.failing],
         "several_organizations": len({state.job.organization_id for state in states}) > 1,
     }
@@ -352,6 +357,8 @@ def job(request, pk):
 @login_required
 def run(request, pk):
     """``/backups/runs/<id>/``: the run's fields, its log and its file inventory (paginated)."""
+    if pk >= 2**63:  # beyond the id column: no such run (rather than the database's overflow)
+        raise Http404
     obj = get_object_or_404(
         BackupRun.objects.visible_to(request.user).select_related("job", "organization"), pk=pk
     )
