@@ -145,8 +145,9 @@ def _inventory(section: str, type: str, size: int, moment: datetime) -> list[tup
         names.append(("", "metadata"))
     else:
         names += [("", "ibdata1"), ("", "xtrabackup_checkpoints"), ("", "xtrabackup_info")]
-    # Data files share the size (the first one, the biggest table, a third); small files are small.
+    # Data files share the size (revisions, the biggest table of a wiki, a third); small files are small.
     big = [i for i, (_, name) in enumerate(names) if name.endswith((".00000.sql.gz", ".ibd", "ibdata1"))]
+    big.sort(key=lambda i: "revision" not in names[i][1])
     sizes = [4096] * len(names)
     rest = size - 4096 * (len(names) - len(big))
     for rank, i in enumerate(big):
