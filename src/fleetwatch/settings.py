@@ -323,6 +323,15 @@ except re.error as exc:
     ) from None
 # How often the worker evaluates every backup job's checks (freshness/size, long-running, schedule).
 FLEETWATCH_BACKUP_CHECK_INTERVAL = env_seconds("FLEETWATCH_BACKUP_CHECK_INTERVAL", 300, positive=True)
+CELERY_BEAT_SCHEDULE["check-backups"] = {
+    "task": "fleetwatch.backups.tasks.check_backups",
+    "schedule": FLEETWATCH_BACKUP_CHECK_INTERVAL,
+}
+# Runs whose size and duration the time-series store did not take when they closed (it was down).
+CELERY_BEAT_SCHEDULE["chart-backup-runs"] = {
+    "task": "fleetwatch.backups.tasks.chart_backup_runs",
+    "schedule": 600,
+}
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:

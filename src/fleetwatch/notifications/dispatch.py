@@ -2,6 +2,11 @@
 
 Problems are not notified during a maintenance window (or when the check says not to, e.g. a
 device already critical); a recovery is notified exactly when its problem was.
+
+:func:`deliver` takes any event with the shape of :class:`AlertEvent` (``kind``,
+``organization_id``, ``title``, ``message``, ``url``, ``time``, ``notification_fields()`` and
+``webhook_payload()``): a device metric's alert here, a backup job's check in
+``fleetwatch.backups.notify``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,15 @@ class AlertEvent:
     @property
     def url(self) -> str:
         return f"/devices/{self.device_id}/"
+
+    def notification_fields(self) -> dict:
+        """What the in-app ``Notification`` links to besides its organization."""
+        return {"device_id": self.device_id, "metric_id": self.metric_id}
+
+    def webhook_payload(self, webhook_name: str, base_url: str) -> dict:
+        from fleetwatch.notifications.webhooks import alert_payload
+
+        return alert_payload(self, webhook_name, base_url)
 
     @property
     def title(self) -> str:
@@ -116,6 +130,9 @@ def recipients(organization_id):
 
 
 def deliver(event: AlertEvent) -> None:
+    """Tell ``event`` to every active member of its organization on the channels their
+    preferences choose (in-app, e-mail) and to the organization's active webhooks (a delivery
+    row each, sent after the transaction commits)."""
     from fleetwatch.notifications.tasks import deliver_webhook, send_email
 
     preferences = {
@@ -130,8 +147,7 @@ def deliver(event: AlertEvent) -> None:
                 Notification(
                     user=user,
                     organization_id=event.organization_id,
-                    device_id=event.device_id,
-                    metric_id=event.metric_id,
+                    **event.notification_fields(),
                     kind=event.kind,
                     title=event.title,
                     message=event.message,
@@ -145,13 +161,11 @@ def deliver(event: AlertEvent) -> None:
     base_url = links.base_url()
     deliveries = []
     for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
-        from fleetwatch.notifications.webhooks import alert_payload
-
         deliveries.append(
             WebhookDelivery.objects.create(
                 webhook=webhook,
                 kind=event.kind,
-                payload=alert_payload(event, webhook.name, base_url),
+                payload=event.webhook_payload(webhook.name, base_url),
                 created=event.time,
             )
         )

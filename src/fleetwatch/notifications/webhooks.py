@@ -29,7 +29,6 @@ def rfc3339(moment: datetime) -> str:
 
 def alert_payload(event, webhook_name: str, base_url: str) -> dict:
     """``event``: dispatch.AlertEvent. Labels identify the alert; annotations describe it."""
-    firing = event.kind == "problem"
     labels = {
         "alertname": f"{event.configuration}_problem",
         "severity": "critical" if event.critical else "warning",
@@ -44,22 +43,56 @@ def alert_payload(event, webhook_name: str, base_url: str) -> dict:
         "value": plain_number(event.value),
         "threshold": f"{event.operator} {plain_number(event.threshold)} for {event.tolerance} min",
     }
+    return alertmanager_payload(
+        firing=event.kind == "problem",
+        labels=labels,
+        annotations=annotations,
+        group_labels={"alertname": labels["alertname"], "device_id": event.device_id},
+        since=event.since,
+        time=event.time,
+        url=event.url,
+        webhook_name=webhook_name,
+        base_url=base_url,
+    )
+
+
+def alertmanager_payload(
+    *,
+    firing: bool,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    group_labels: dict[str, str],
+    since: datetime,
+    time: datetime,
+    url: str,
+    webhook_name: str,
+    base_url: str,
+    identity: dict[str, str] | None = None,
+) -> dict:
+    """One alert in Alertmanager's webhook envelope (version 4): ``firing`` (a problem) or
+    resolved (its recovery, ending at ``time``), started at ``since``; ``url`` is the path of the
+    page about it (``generatorURL`` = ``base_url`` + ``url``). The ``fingerprint`` hashes
+    ``identity`` (default: all the labels), so an alert whose severity may change keeps one
+    fingerprint when ``identity`` leaves the severity out."""
     alert = {
         "status": "firing" if firing else "resolved",
         "labels": labels,
         "annotations": annotations,
-        "startsAt": rfc3339(event.since),
-        "endsAt": ZERO_TIME if firing else rfc3339(event.time),
-        "generatorURL": f"{base_url}{event.url}",
-        "fingerprint": hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16],
+        "startsAt": rfc3339(since),
+        "endsAt": ZERO_TIME if firing else rfc3339(time),
+        "generatorURL": f"{base_url}{url}",
+        "fingerprint": hashlib.sha256(
+            json.dumps(labels if identity is None else identity, sort_keys=True).encode()
+        ).hexdigest()[:16],
     }
+    group = ", ".join(f'{key}="{value}"' for key, value in group_labels.items())
     return {
         "version": "4",
-        "groupKey": f'{{}}:{{alertname="{labels["alertname"]}", device_id="{event.device_id}"}}',
+        "groupKey": f"{{}}:{{{group}}}",
         "truncatedAlerts": 0,
         "status": alert["status"],
         "receiver": webhook_name,
-        "groupLabels": {"alertname": labels["alertname"], "device_id": event.device_id},
+        "groupLabels": group_labels,
         "commonLabels": labels,
         "commonAnnotations": annotations,
         "externalURL": base_url,
