@@ -8,7 +8,7 @@ import pytest
 from fleetwatch.backups import demo
 from fleetwatch.backups.evaluation import CRITICAL, OK
 from fleetwatch.backups.models import BackupFile, BackupJob, BackupRun, JobCheck
-from fleetwatch.web.backups import job_series
+from fleetwatch.backups.series import job_series
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +31,15 @@ def test_the_demo_has_exactly_three_problems_with_the_checks_messages(matrix):
         for check in JobCheck.objects.exclude(status=OK).select_related("job")
     }
     assert failing == {
-        # failed last night: the latest finished run is the night before's, older than 28 hours
+        # failed last night: its newest run failed
         ("dump of s2 in eqiad", "freshness"): (
             CRITICAL,
-            "dump for s2 at eqiad (db1104) taken more than a day ago: Most recent backup 2026-11-29 03:32:00",
+            "The newest dump for s2 at eqiad (db1104) failed: started on 2026-11-30 03:32:00, exit status 3",
         ),
         # stale: no run at all for four nights
         ("snapshot of s3 in codfw", "freshness"): (
             CRITICAL,
-            "snapshot for s3 at codfw (db2111) taken more than a day ago: Most recent backup 2026-11-26 02:43:00",
+            "snapshot for s3 at codfw (db2111) taken more than 3 days ago: Most recent backup 2026-11-26 02:43:00",
         ),
         ("snapshot of s3 in codfw", "schedule"): (
             CRITICAL,
@@ -86,7 +86,7 @@ def test_the_matrix_has_thirty_days_of_runs_with_inventories(matrix):
         ("x1", "dump"),
         ("x1", "snapshot"),
     ]
-    assert {j.freshness for j in matrix.jobs} == {28 * 3600}
+    assert {(j.type, j.freshness) for j in matrix.jobs} == {("dump", 8 * 86400), ("snapshot", 3 * 86400)}
     assert {j.schedule for j in matrix.jobs} == {"daily"}
     # 18 jobs × 30 nights, minus the stale job's last 4, plus 2 ongoing runs
     assert matrix.runs == BackupRun.objects.count() == 18 * 30 - 4 + 2
@@ -147,3 +147,18 @@ def test_other_organizations_are_left_alone(orgs, timeseries, matrix):
     demo.build(orgs[0], now=NOW)
     assert BackupJob.objects.filter(organization=orgs[1]).get() == other
     assert BackupJob.objects.filter(organization=orgs[0]).count() == 18
+
+
+def test_the_three_problems_are_told_once_even_when_the_demo_starts_again(orgs, timeseries, alice):
+    from fleetwatch.notifications.models import Notification
+
+    demo.build(orgs[0], now=NOW)
+    told = sorted(Notification.objects.filter(user=alice).values_list("title", flat=True))
+    assert told == [  # one per failing check: the stale job fails two
+        "dump of s2 in eqiad: CRITICAL",
+        "dump of x1 in codfw: CRITICAL",
+        "snapshot of s3 in codfw (schedule): CRITICAL",
+        "snapshot of s3 in codfw: CRITICAL",
+    ]
+    demo.build(orgs[0], now=NOW + timedelta(hours=1))
+    assert Notification.objects.filter(user=alice).count() == 4

@@ -273,7 +273,7 @@ def test_the_job_page_shows_thresholds_checks_runs_and_chart_data(client, bob, m
     shrunk = job(*demo.SHRUNK)
     response = client.get(f"/backups/jobs/{shrunk.pk}/")
     thresholds = block(response, "thresholds")
-    assert "Freshness a day (100800 s)" in thresholds
+    assert "Freshness a week (691200 s)"  # 8 days, humanized as the A.4 message does in thresholds
     assert "Minimum size 300 KiB" in thresholds
     assert "warning above 5.0 %, critical above 15.0 %" in thresholds
     assert "Maximum duration 12 hours" in thresholds
@@ -355,3 +355,24 @@ def test_an_ongoing_run_says_how_long_it_has_been_running(client, bob, matrix):
     run = BackupRun.objects.filter(status="ongoing", section="s2").get()
     fields = block(client.get(f"/backups/runs/{run.pk}/"), "run-fields")
     assert "still running (35 minutes so far)" in fields
+
+
+def test_the_job_page_without_the_time_series_store_shows_the_runs_and_says_so(
+    client, bob, matrix, settings, tmp_path
+):
+    from fleetwatch.core.timeseries import reset_backend
+
+    (tmp_path / "a-file").write_text("")
+    settings.TIMESERIES_DATABASE = {"BACKEND": "sqlite", "NAME": str(tmp_path / "a-file" / "ts.db")}
+    reset_backend()
+    client.force_login(bob)
+    j = job("s1", "dump", "eqiad")
+    response = client.get(f"/backups/jobs/{j.pk}/")
+    assert response.status_code == 200
+    assert re.search(
+        r'<p id="chart-status" role="status" class="error">([^<]+)</p>', response.content.decode()
+    ).group(1) == (
+        "The time-series store cannot be reached: the charts are not available now (the runs below are)."
+    )
+    assert 'id="backup-series"' not in response.content.decode()
+    assert len(re.findall(r'<tr data-run="\d+">', response.content.decode())) == 30

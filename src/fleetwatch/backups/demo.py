@@ -3,20 +3,24 @@ of five sections × dump/snapshot × two datacenters, with file inventories, in 
 three jobs are in trouble at once:
 
 * **stale**: ``snapshot of s3 in codfw`` has not run for four days (its backup host is down),
-  so its latest finished run is older than its freshness;
+  so its latest finished run is older than a snapshot's freshness (3 days, A.4) and than its
+  daily schedule allows (2 days, A.6);
 * **failed**: ``dump of s2 in eqiad`` failed last night (mydumper lost its connection, exit
-  status 3 as wmfbackups' runner answers a backup output error, A.3), so its latest finished run
-  is the one of the night before, older than its freshness;
-* **shrunk**: ``dump of x1 in codfw`` finished last night 22 % smaller than the night before
-  (A.4: more than the critical 15 %).
+  status 3 as wmfbackups' runner answers a backup output error, A.3): its newest run failed,
+  which the checks make CRITICAL at once (``fleetwatch.backups.checks.failed_result``);
+* **shrunk**: ``dump of x1 in codfw`` finished last night about 21 % smaller than the night
+  before (A.4: more than the critical 15 %).
 
 Everything else is healthy: sizes change by less than 3 % a night, one run failed three nights
 ago and was followed by good ones (it shows under "recent failures" but is no problem), and two
 runs are in progress. Times are relative to ``now``: the nightly runs start about five hours
 before it, so the demo looks the same whenever it is started.
 
-Every job runs daily with a freshness of 28 hours (a day, plus slack for a slow night): tight
-enough that one failed night is a problem the next morning, which is what a DBA wants told.
+Every job runs daily (schedule ``daily``) with the default thresholds of its type (freshness:
+8 days for a dump, 3 for a snapshot; sizes: 300 KiB at least, warning at 5 %, critical at 15 %),
+and the checks are those of the worker (``evaluate_all``), so a demo left running keeps its three
+problems and its healthy jobs for two days (the schedule check's limit), and its notifications
+(the three problems, told once) are the real ones.
 
 **Idempotent**: the jobs are found by their matrix cell (their UUIDs, the ping URLs, stay), and
 their runs, files and time-series points are replaced on every start, so starting the demo
@@ -26,7 +30,8 @@ to the demo's jobs by hand are replaced too (it is a demo organization).
 **Fast**: rows are bulk-inserted (a few thousand files in a handful of statements) and the
 time-series points written in one batch; the runs are written directly rather than through
 ``fleetwatch.backups.runs`` (whose per-run validation, transactions and ``run_closed`` signal are
-for runners' traffic), which is why the demo marks them ``charted`` itself.
+for runners' traffic), which is why the demo writes their points (``series.run_point``) and
+marks them ``charted`` itself.
 """
 
 from __future__ import annotations
@@ -36,27 +41,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
-from fleetwatch.backups import evaluation
+from fleetwatch.backups import series
+from fleetwatch.backups.checks import evaluate_all
 from fleetwatch.backups.models import (
+    DEFAULT_FRESHNESS,
     BackupFile,
     BackupJob,
     BackupRun,
     BackupType,
-    CheckKind,
-    JobCheck,
     Origin,
     RunStatus,
     Schedule,
 )
 from fleetwatch.backups.runs import run_name
+from fleetwatch.core.timeseries import get_backend
 
 GIB = 1024**3
 HOUR = 3600
 DAYS = 30
-FRESHNESS = 28 * HOUR
 DATACENTERS = ("eqiad", "codfw")
 # section → (types, dump size in GiB on day 0, {database: its tables})
 SECTIONS: dict[str, tuple[tuple[str, ...], float, dict[str, tuple[str, ...]]]] = {
@@ -244,9 +248,12 @@ def build(organization, now: datetime | None = None, write_series: bool = True) 
         ]
         BackupFile.objects.bulk_create(files, batch_size=2000)
         matrix.runs, matrix.files = len(runs), len(files)
-        evaluate(matrix.jobs, now)
     if write_series:
-        matrix.points = _write_series(matrix.jobs, [run for run in runs if run.status == RunStatus.FINISHED])
+        counts = [len(inventory) for inventory in inventories]
+        finished = [(run, n) for run, n in zip(runs, counts, strict=True) if run.status == RunStatus.FINISHED]
+        matrix.points = _write_series(matrix.jobs, finished)
+    # The checks, as the worker runs them (and tells the problems, once per change).
+    evaluate_all(now)
     matrix.problems = [
         job.name
         for job in BackupJob.objects.filter(
@@ -259,7 +266,7 @@ def build(organization, now: datetime | None = None, write_series: bool = True) 
 def _jobs(organization) -> dict[tuple[str, str, str], BackupJob]:
     """The demo's jobs by matrix cell: the existing ones (their thresholds reset to the demo's)
     and the missing ones created, in three statements."""
-    settings = {"freshness": FRESHNESS, "schedule": Schedule.DAILY, "is_active": True}
+    settings = {"schedule": Schedule.DAILY, "is_active": True}
     existing = {
         (job.section, job.type, job.datacenter): job
         for job in BackupJob.objects.filter(organization=organization, section__in=SECTIONS)
@@ -272,9 +279,12 @@ def _jobs(organization) -> dict[tuple[str, str, str], BackupJob]:
             job = BackupJob(organization=organization, section=section, type=type, datacenter=dc)
         for name, value in settings.items():
             setattr(job, name, value)
+        job.freshness = DEFAULT_FRESHNESS[job.type]
         jobs[cell] = job
     BackupJob.objects.bulk_create([job for cell, job in jobs.items() if cell not in existing])
-    BackupJob.objects.bulk_update([job for cell, job in jobs.items() if cell in existing], list(settings))
+    BackupJob.objects.bulk_update(
+        [job for cell, job in jobs.items() if cell in existing], [*settings, "freshness"]
+    )
     return jobs
 
 
@@ -292,93 +302,13 @@ def _log(cell, failed: bool, start: datetime) -> str:
     return f"[INFO] - Running {tool} for section {section}\n[INFO] - Backup finished correctly\n"
 
 
-def _write_series(jobs: list[BackupJob], runs: list[BackupRun]) -> int:
-    """The finished runs' points, replacing the jobs' earlier ones (a previous start's runs had
-    other times): measurement ``backup_run``, tags ``content_type``/``object_id``, fields
-    ``size`` (bytes), ``duration`` (seconds) and ``files`` (count), at the run's start."""
-    from fleetwatch.core.timeseries import get_backend
-    from fleetwatch.timeseries import Point
-
+def _write_series(jobs: list[BackupJob], finished: list[tuple[BackupRun, int]]) -> int:
+    """The finished runs' points (``(run, its file count)``) in one write, as
+    :func:`fleetwatch.backups.series.run_point` makes them, after removing the jobs' earlier
+    points (a previous start's runs had other times)."""
     backend = get_backend()
-    tag = {"content_type": "backups.backupjob"}
-    backend.delete(measurement="backup_run", tags={**tag, "object_id": [str(job.pk) for job in jobs]})
-    counts = dict(BackupFile.objects.filter(run__in=runs).values_list("run").annotate(n=Count("id")))
-    points = [
-        Point(
-            "backup_run",
-            {"size": run.total_size or 0, "duration": run.duration, "files": counts.get(run.pk, 0)},
-            run.start_date,
-            {**tag, "object_id": str(run.job_id)},
-        )
-        for run in runs
-    ]
-    return backend.write(points)
-
-
-def evaluate(jobs: list[BackupJob], now: datetime) -> None:
-    """Store the jobs' check results and status as the checks would: freshness and size (A.4),
-    long-running runs (A.5) and the schedule (A.6), from the pure evaluation. A check whose status
-    did not change keeps its ``since`` (a restarted demo raises nothing new)."""
-    by_job: dict = {job.pk: [] for job in jobs}
-    for run in BackupRun.objects.filter(job__in=jobs).order_by("-start_date"):
-        by_job[run.job_id].append(run)
-    existing = {(c.job_id, c.kind): c for c in JobCheck.objects.filter(job__in=jobs)}
-    worst_to_status = {
-        evaluation.OK: "ok",
-        evaluation.WARNING: "problem",
-        evaluation.CRITICAL: "critical",
-        evaluation.UNKNOWN: "unknown",
-    }
-    rank = {evaluation.OK: 0, evaluation.UNKNOWN: 1, evaluation.WARNING: 2, evaluation.CRITICAL: 3}
-    created: list[JobCheck] = []
-    updated: list[JobCheck] = []
-    for job in jobs:
-        summaries = [
-            evaluation.RunSummary(
-                start_date=r.start_date,
-                end_date=r.end_date,
-                total_size=r.total_size,
-                source=r.source,
-                host=r.host,
-                status=r.status,
-                type=r.type,
-                section=r.section,
-                datacenter=r.datacenter,
-            )
-            for r in by_job[job.pk]
-        ]
-        finished = [s for s in summaries if s.status == RunStatus.FINISHED and s.end_date is not None]
-        results = {
-            CheckKind.FRESHNESS: evaluation.check_freshness_size(
-                section=job.section,
-                type=job.type,
-                datacenter=job.datacenter,
-                latest_two=finished[:2],
-                now=now,
-                freshness=job.freshness,
-                min_size=job.min_size,
-                warn_percentage=job.warn_size_percentage,
-                crit_percentage=job.crit_size_percentage,
-            ),
-            CheckKind.LONG_RUNNING: evaluation.long_running_result(
-                summaries, now, max_hours=job.max_duration / HOUR
-            ),
-        }
-        if job.schedule:
-            executions = [evaluation.Execution.from_run(s) for s in summaries]
-            results[CheckKind.SCHEDULE] = evaluation.schedule_result(executions, job.schedule, now)
-        for kind, result in results.items():
-            check = existing.get((job.pk, kind))
-            if check is None:
-                check = JobCheck(job=job, kind=kind, since=now)
-                created.append(check)
-            else:
-                if check.status != result.status:
-                    check.since, check.notified = now, False
-                updated.append(check)
-            check.status, check.message, check.checked = result.status, result.message[:500], now
-        worst = max((r.status for r in results.values()), key=rank.__getitem__)
-        job.status = worst_to_status[worst]
-    JobCheck.objects.bulk_create(created)
-    JobCheck.objects.bulk_update(updated, ["status", "message", "checked", "since", "notified"])
-    BackupJob.objects.bulk_update(jobs, ["status"])
+    backend.delete(
+        measurement=series.MEASUREMENT,
+        tags={"content_type": series.CONTENT_TYPE, "object_id": [str(job.pk) for job in jobs]},
+    )
+    return backend.write([series.run_point(run, files) for run, files in finished])

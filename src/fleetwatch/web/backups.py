@@ -29,11 +29,11 @@ from django.utils import timezone
 
 from fleetwatch.backups.evaluation import STATUS_NAMES, ago, humanize_duration
 from fleetwatch.backups.models import BackupJob, BackupRun, BackupType, JobCheck, RunStatus, Schedule
+from fleetwatch.backups.series import job_series
 from fleetwatch.core import params
-from fleetwatch.core.timeseries import get_backend
 from fleetwatch.inventory.models import Organization, administers
 from fleetwatch.notifications.links import base_url
-from fleetwatch.timeseries import ReadQuery
+from fleetwatch.timeseries import BackendUnavailable
 
 FAILING = ("problem", "critical")  # job statuses that put a job in the problem box
 RECENT_FAILURES = timedelta(days=7)  # the section page's "recent failures" window
@@ -215,26 +215,6 @@ def section_cards(states: list[JobState]) -> list[tuple[str, list[TypeRow]]]:
     ]
 
 
-def job_series(job: BackupJob, since: datetime, until: datetime) -> list[tuple[datetime, int, float]]:
-    """``[(time, size bytes, duration seconds), …]`` of a job's finished runs between ``since``
-    and ``until``, oldest first, read from the time-series store (measurement ``backup_run``,
-    tags ``content_type=backups.backupjob`` and ``object_id=<job uuid>``: the points the
-    backups app writes when a run closes, docs/backups.md).
-
-    The same contract as ``fleetwatch.backups.series.job_series``; the pages call it through
-    this one name so they can switch to that module's without another change."""
-    rows = get_backend().read(
-        ReadQuery(
-            measurement="backup_run",
-            fields=("size", "duration"),
-            tags={"content_type": "backups.backupjob", "object_id": str(job.pk)},
-            since=since,
-            until=until,
-        )
-    )
-    return [(row.time, row.fields.get("size"), row.fields.get("duration")) for row in rows]
-
-
 # --------------------------------------------------------------------------- pages
 
 
@@ -327,7 +307,11 @@ def job(request, pk):
     obj = get_object_or_404(_visible_jobs(request.user).select_related("organization"), pk=pk)
     now = timezone.now()
     chosen = chart_range(request)
-    series = job_series(obj, now - timedelta(days=CHART_RANGES[chosen]), now)
+    try:
+        series = job_series(obj, now - timedelta(days=CHART_RANGES[chosen]), now)
+        store_down = False
+    except BackendUnavailable:  # the page still shows the job and its runs, without charts
+        series, store_down = [], True
     page = Paginator(
         BackupRun.objects.filter(job=obj).order_by("-start_date", "-id"), RUNS_PER_PAGE
     ).get_page(params.integer(request.GET, "page") or 1)
@@ -343,6 +327,7 @@ def job(request, pk):
         if administers(request.user, obj.organization_id)
         else "",
         "page": page,
+        "store_down": store_down,
         "ranges": list(CHART_RANGES),
         "range": chosen,
         "series": {
