@@ -162,3 +162,16 @@ def test_the_three_problems_are_told_once_even_when_the_demo_starts_again(orgs, 
     ]
     demo.build(orgs[0], now=NOW + timedelta(hours=1))
     assert Notification.objects.filter(user=alice).count() == 4
+
+
+def test_the_docs_quote_the_demos_messages(matrix):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text(encoding="utf-8")
+    section = text.split("### The demo's matrix", 1)[1]
+    messages = JobCheck.objects.exclude(status=OK).values_list("message", flat=True)
+    assert len(messages) == 4
+    for message in messages:
+        assert f"`{message}`" in section
+    assert f"{matrix.runs} runs" in section
+    assert f"({matrix.files:,} files" in section
