@@ -376,3 +376,49 @@ def test_the_job_page_without_the_time_series_store_shows_the_runs_and_says_so(
     )
     assert 'id="backup-series"' not in response.content.decode()
     assert len(re.findall(r'<tr data-run="\d+">', response.content.decode())) == 30
+
+
+def test_the_log_line_is_the_first_naming_an_error_else_the_first():
+    assert pages.log_line("\n  starting\nrows: 12\nERROR: disk full\nfatal: gave up\n") == "ERROR: disk full"
+    assert pages.log_line("starting\nCopying failed for t1\n") == "Copying failed for t1"
+    assert pages.log_line("\n\n  starting dump  \ndone\n") == "starting dump"
+    assert pages.log_line("") == ""
+    assert pages.log_line("x" * 300) == "x" * 199 + "…"
+
+
+def test_jobs_never_checked_say_so_and_raise_no_problem(client, bob, orgs):
+    BackupJob.objects.create(organization=orgs[0], section="s9", type="dump", datacenter="eqiad")
+    client.force_login(bob)
+    response = client.get("/backups/")
+    body = response.content.decode()
+    assert '<span class="verdict unchecked">Not checked yet [1]</span>' in body
+    assert 'id="problems"' not in body
+    assert "No problem: every checked job is fine." in text(response)
+    assert "after its first finished run" in block(response, "next-runs")
+    section = client.get("/backups/sections/s9/")
+    assert '<span class="verdict unchecked">Not checked yet</span>' in section.content.decode()
+    assert '<td class="last-success">never</td>' in section.content.decode()
+
+
+def test_a_member_of_two_organizations_sees_both_and_which_is_which(client, bob, orgs, matrix):
+    from fleetwatch.inventory.models import Membership
+
+    Membership.objects.create(user=bob, organization=orgs[1], role="member")
+    other = BackupJob.objects.create(
+        organization=orgs[1], section="s1", type="dump", datacenter="eqiad", status="critical"
+    )
+    JobCheck.objects.create(
+        job=other,
+        kind="freshness",
+        status=2,
+        message="We could not find any completed dump for s1 at eqiad",
+        since=timezone.now(),
+        checked=timezone.now(),
+    )
+    client.force_login(bob)
+    problems = block(client.get("/backups/"), "problems")
+    assert "Status: 4 jobs need attention" in problems
+    assert "Org B: dump of s1 in eqiad" in problems
+    assert "Org A: dump of s2 in eqiad" in problems
+    cards = re.findall(r"<h2>([^<]+)</h2>", client.get("/backups/sections/s1/").content.decode())
+    assert cards[:3] == ["Org A: s1 - codfw", "Org A: s1 - eqiad", "Org B: s1 - eqiad"]
