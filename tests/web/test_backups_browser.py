@@ -8,6 +8,7 @@ import pytest
 
 from fleetwatch.backups import demo
 from fleetwatch.backups.models import BackupJob, BackupRun
+from tests.web.test_onboarding import demo as demo_server  # noqa: F401 (a fixture: `serve --demo`)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,3 +115,25 @@ def test_a_jobs_charts_draw_its_sizes_and_durations(browser, live_server, matrix
     assert page.url.endswith("?range=7d")
     assert page.eval_on_selector("#backup-charts section.chart", "b => b.dataset.points") == "7"
     assert (watched.errors, watched.foreign) == ([], [])
+
+
+def test_make_runs_demo_shows_the_three_problems_on_the_backups_dashboard(
+    demo_server,  # noqa: F811
+    browser,
+):
+    """Issue 14's demo: `fleetwatch serve --demo` (what `make run` runs) adds the backup matrix,
+    and its dashboard shows three problems at once."""
+    username, password = demo_server.login()
+    page = browser.new_context(timezone_id="UTC", viewport={"width": 1200, "height": 900}).new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{demo_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.click("#backups-link")
+    names = page.locator("#problems li.problem .job-name").all_inner_texts()
+    assert sorted(names) == ["dump of s2 in eqiad", "dump of x1 in codfw", "snapshot of s3 in codfw"]
+    assert page.locator("section.backup-section").count() == 5
+    assert page.locator("#ongoing tr[data-run]").count() == 2
+    assert errors == []
