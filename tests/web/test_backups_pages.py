@@ -422,3 +422,40 @@ def test_a_member_of_two_organizations_sees_both_and_which_is_which(client, bob,
     assert "Org A: dump of s2 in eqiad" in problems
     cards = re.findall(r"<h2>([^<]+)</h2>", client.get("/backups/sections/s1/").content.decode())
     assert cards[:3] == ["Org A: s1 - codfw", "Org A: s1 - eqiad", "Org B: s1 - eqiad"]
+
+
+def test_the_dashboard_and_a_section_page_cost_the_same_queries_whatever_the_number_of_jobs(
+    client, bob, orgs, matrix
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(bob)
+
+    def queries(path):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        return len(captured)
+
+    before = (queries("/backups/"), queries("/backups/sections/s1/"))
+    for dc in ("ulsfo", "esams", "drmrs"):
+        for type in ("dump", "snapshot"):
+            j = BackupJob.objects.create(
+                organization=orgs[0], section="s1", type=type, datacenter=dc, status="critical"
+            )
+            JobCheck.objects.create(
+                job=j, kind="freshness", status=2, message="m", since=timezone.now(), checked=timezone.now()
+            )
+            BackupRun.objects.create(
+                organization=orgs[0],
+                job=j,
+                name=f"{type}.s1.{dc}",
+                status="failed",
+                type=type,
+                section="s1",
+                datacenter=dc,
+                start_date=timezone.now() - timedelta(hours=2),
+                end_date=timezone.now(),
+                log="x",
+            )
+    assert (queries("/backups/"), queries("/backups/sections/s1/")) == before
