@@ -342,3 +342,21 @@ def test_evaluate_all_works_in_chunks(orgs, monkeypatch):
     jobs = matrix(orgs[0], [f"s{i}" for i in range(7)])
     assert evaluate_all(NOW).jobs == 7
     assert JobCheck.objects.filter(job__in=jobs).count() == 7 * 2 + 3
+
+
+# ------------------------------------------------------------------ the schedule
+
+
+def test_the_worker_checks_every_interval(settings, job):
+    from fleetwatch.backups.tasks import check_backups
+    from fleetwatch.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["check-backups"]
+    assert entry == {"task": "fleetwatch.backups.tasks.check_backups", "schedule": 300.0}
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["chart-backup-runs"]["task"]
+        == "fleetwatch.backups.tasks.chart_backup_runs"
+    )
+    assert {entry["task"], "fleetwatch.backups.tasks.chart_backup_runs"} <= set(app.tasks)
+    assert check_backups.delay().get() == {"jobs": 1, "changes": 2, "told": 1}
+    assert status_of(job) == "critical"
