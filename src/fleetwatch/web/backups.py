@@ -231,7 +231,7 @@ def dashboard(request):
     ongoing = (
         BackupRun.objects.visible_to(request.user)
         .filter(status=RunStatus.ONGOING)
-        .select_related("job", "organization")
+        .select_related("job__organization")
         .order_by("start_date")[:100]
     )
     context = {
@@ -251,6 +251,8 @@ def dashboard(request):
 
 @dataclass
 class DatacenterCard:
+    """A section page's card: the jobs of one datacenter (of one organization)."""
+
     organization: Organization
     datacenter: str
     states: list[JobState]
