@@ -350,3 +350,26 @@ def test_the_docs_examples_are_what_the_code_says(job):
         assert f"`{example}`" in text
     labels = event("freshness", CRITICAL).webhook_payload("w", "")["alerts"][0]["labels"]
     assert json.dumps(labels) in text
+
+
+def test_many_problems_at_once_read_the_organizations_audience_once(
+    orgs, alice, bob, charlie, monkeypatch, django_capture_on_commit_callbacks
+):
+    from fleetwatch.notifications import dispatch
+
+    for index in range(10):
+        BackupJob.objects.create(
+            organization=orgs[index % 2], section=f"s{index}", type="dump", datacenter="eqiad"
+        )
+    read = []
+    original = dispatch.Audience.of.__func__
+
+    def spy(cls, organization_id):
+        read.append(organization_id)
+        return original(cls, organization_id)
+
+    monkeypatch.setattr(dispatch.Audience, "of", classmethod(spy))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert evaluate_all(NOW).told == 10  # every job has no run: CRITICAL
+    assert sorted(map(str, read)) == sorted([str(orgs[0].pk), str(orgs[1].pk)])
+    assert [len(told(user)) for user in (alice, bob, charlie)] == [5, 5, 5]

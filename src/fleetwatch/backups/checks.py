@@ -309,7 +309,9 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
     ids = [job.pk for job in jobs]
     with transaction.atomic():
         # order_by(): the models' orderings would join the jobs (and sort) for nothing.
-        list(BackupJob.objects.select_for_update().filter(pk__in=ids).order_by().values_list("pk", flat=True))
+        current = dict(
+            BackupJob.objects.select_for_update().filter(pk__in=ids).order_by().values_list("pk", "status")
+        )
         checks = JobCheck.objects.filter(job_id__in=ids).order_by()
         newer = set(checks.filter(checked__gt=now).values_list("job_id", flat=True))
         stored: dict = defaultdict(dict)
@@ -318,6 +320,7 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
         ):
             stored[job_id][kind] = (pk, status, message, notified)
         quiet_orgs: set | None = None
+        audiences: dict = {}  # read once per organization however many events it gets
         to_create: list[JobCheck] = []
         to_delete: list[int] = []
         refreshed: list[int] = []
@@ -367,10 +370,10 @@ def store(jobs: Sequence[BackupJob], results: dict, now: datetime) -> Summary:
                 else:
                     updates[(result.status, message, notified, old != result.status)].append(pk)
                 if event is not None:
-                    tell(job, kind, result.status, message, time=now, **event)
+                    tell(job, kind, result.status, message, time=now, audiences=audiences, **event)
                     told += 1
             status = job_status(result.status for result in results[job.pk].values())
-            if status != job.status:
+            if status != current.get(job.pk, job.status):  # as stored now, under the lock
                 job.status = status
                 job_updates[status].append(job.pk)
         if to_create:

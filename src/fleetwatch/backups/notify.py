@@ -12,7 +12,7 @@ from datetime import datetime
 
 from fleetwatch.backups.evaluation import CRITICAL, STATUS_NAMES, WARNING
 from fleetwatch.backups.models import CheckKind
-from fleetwatch.notifications.dispatch import deliver
+from fleetwatch.notifications.dispatch import Audience, deliver
 from fleetwatch.notifications.webhooks import alertmanager_payload
 
 # Alertmanager's severity label of a problem status (UNKNOWN: the check could not judge).
@@ -103,11 +103,13 @@ def tell(
     problem_status: int,
     since: datetime,
     time: datetime,
+    audiences: dict | None = None,
 ) -> JobEvent:
     """Deliver the event of ``job``'s ``check`` (a :class:`CheckKind`), judged ``status`` with
     ``message`` at ``time``, to its organization (``job.organization`` is read); returns it.
     Call inside the transaction that stores the check's state: deliveries are queued on
-    commit."""
+    commit. ``audiences`` ({organization id: Audience}) is filled and reused across calls, so
+    that many events of one organization read its members and webhooks once."""
     organization = job.organization
     event = JobEvent(
         kind=kind,
@@ -125,5 +127,10 @@ def tell(
         since=since,
         time=time,
     )
-    deliver(event)
+    audience = None
+    if audiences is not None:
+        audience = audiences.get(job.organization_id)
+        if audience is None:
+            audience = audiences[job.organization_id] = Audience.of(job.organization_id)
+    deliver(event, audience)
     return event

@@ -129,19 +129,36 @@ def recipients(organization_id):
     )
 
 
-def deliver(event: AlertEvent) -> None:
+@dataclass
+class Audience:
+    """Who hears of an organization's events: its active members, their preferences (by user
+    id; a member without a row has the defaults) and its active webhooks."""
+
+    users: list
+    preferences: dict
+    webhooks: list
+
+    @classmethod
+    def of(cls, organization_id) -> Audience:
+        preferences = {p.user_id: p for p in Preference.objects.filter(user__in=recipients(organization_id))}
+        users = list(recipients(organization_id))
+        webhooks = list(Webhook.objects.filter(organization_id=organization_id, is_active=True))
+        return cls(users, preferences, webhooks)
+
+
+def deliver(event: AlertEvent, audience: Audience | None = None) -> None:
     """Tell ``event`` to every active member of its organization on the channels their
     preferences choose (in-app, e-mail) and to the organization's active webhooks (a delivery
-    row each, sent after the transaction commits)."""
+    row each, sent after the transaction commits). ``audience``: the organization's
+    :class:`Audience`, when the caller tells many events of it at once (read here otherwise)."""
     from fleetwatch.notifications.tasks import deliver_webhook, send_email
 
-    preferences = {
-        p.user_id: p for p in Preference.objects.filter(user__in=recipients(event.organization_id))
-    }
+    if audience is None:
+        audience = Audience.of(event.organization_id)
     emails = []
     notifications = []
-    for user in recipients(event.organization_id):
-        preference = preferences.get(user.pk) or Preference(user=user)
+    for user in audience.users:
+        preference = audience.preferences.get(user.pk) or Preference(user=user)
         if preference.web:
             notifications.append(
                 Notification(
@@ -160,7 +177,7 @@ def deliver(event: AlertEvent) -> None:
     Notification.objects.bulk_create(notifications)
     base_url = links.base_url()
     deliveries = []
-    for webhook in Webhook.objects.filter(organization_id=event.organization_id, is_active=True):
+    for webhook in audience.webhooks:
         deliveries.append(
             WebhookDelivery.objects.create(
                 webhook=webhook,
