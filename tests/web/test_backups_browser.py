@@ -35,6 +35,7 @@ class Watched:
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", "pw")
         self.page.click("button[type=submit]")
+        self.page.wait_for_url(f"{live_server.url}/")  # logged in: the fleet page
 
     def _route(self, route):
         url = route.request.url
@@ -59,7 +60,7 @@ def test_the_dashboard_lists_the_three_demo_problems_and_every_page_loads_cleanl
     watched = Watched(browser, live_server, "bob")
     page = watched.page
     page.click("#backups-link")
-    assert page.url == f"{live_server.url}/backups/"
+    page.wait_for_url(f"{live_server.url}/backups/")  # loaded: what follows reads the new page
     names = page.locator("#problems li.problem .job-name").all_inner_texts()
     assert sorted(names) == ["dump of s2 in eqiad", "dump of x1 in codfw", "snapshot of s3 in codfw"]
     assert page.inner_text("#problems-title") == "Status: 3 jobs need attention"
@@ -69,15 +70,17 @@ def test_the_dashboard_lists_the_three_demo_problems_and_every_page_loads_cleanl
 
     # a problem leads to its section page, with its attention box
     page.click("#problems a.job-name:text('snapshot of s3 in codfw')")
-    assert page.url == f"{live_server.url}/backups/sections/s3/"
+    page.wait_for_url(f"{live_server.url}/backups/sections/s3/")
     assert page.locator("#attention .attention").count() == 1
     assert page.inner_text("#attention .attention h3") == "snapshot in codfw"
 
     # a job's page and a run's page
     run = BackupRun.objects.filter(section="s3", status="finished").first()
     page.click(f"tr[data-job='{run.job_id}'] a")
+    page.wait_for_url(f"{live_server.url}/backups/jobs/{run.job_id}/")
     page.wait_for_selector("#backup-charts[data-loaded=true]")
     page.click("#runs tbody tr:first-child a")
+    page.wait_for_url(f"{live_server.url}/backups/runs/{run.pk}/")
     assert page.inner_text("#run-status") == "finished"
     assert page.locator("#files tbody tr").count() == run.files.count()
     assert (watched.errors, watched.foreign) == ([], [])
@@ -111,8 +114,8 @@ def test_a_jobs_charts_draw_its_sizes_and_durations(browser, live_server, matrix
     assert page.inner_text("#ping-url") == f"{live_server.url}/ping/{shrunk.pk}"
     page.select_option("select[name=range]", "7d")
     page.click("#range button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/backups/jobs/{shrunk.pk}/?range=7d")
     page.wait_for_selector("#backup-charts[data-loaded=true]")
-    assert page.url.endswith("?range=7d")
     assert page.eval_on_selector("#backup-charts section.chart", "b => b.dataset.points") == "7"
     assert (watched.errors, watched.foreign) == ([], [])
 
@@ -131,7 +134,9 @@ def test_make_runs_demo_shows_the_three_problems_on_the_backups_dashboard(
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+    page.wait_for_url(f"{demo_server.url}/")
     page.click("#backups-link")
+    page.wait_for_url(f"{demo_server.url}/backups/")
     names = page.locator("#problems li.problem .job-name").all_inner_texts()
     assert sorted(names) == ["dump of s2 in eqiad", "dump of x1 in codfw", "snapshot of s3 in codfw"]
     assert page.locator("section.backup-section").count() == 5
