@@ -143,6 +143,12 @@ def _serve_demo(args) -> int:
     # Checks, alerts and notifications: the worker and its schedule, on the embedded broker.
     children = [server, subprocess.Popen(_worker_command(concurrency=1), stdout=subprocess.DEVNULL)]
     try:
+        # The backup matrix with 30 days of history and three problems (backups/demo.py),
+        # written while the server starts (under a second), before the login is printed.
+        from fleetwatch.backups import demo as backups_demo
+        from fleetwatch.inventory.models import Organization
+
+        backups_demo.build(Organization.objects.get(slug="demo"))
         for _ in range(120):
             try:
                 with urllib.request.urlopen(f"{url}/api/v1/health/", timeout=2):

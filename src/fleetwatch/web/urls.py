@@ -35,3 +35,13 @@ urlpatterns += [
     path("devices/<uuid:pk>/deactivate/", onboarding.set_active, name="device-set-active"),
     path("devices/<uuid:pk>/delete/", onboarding.delete_device, name="device-delete"),
 ]
+
+# Backups (web/backups.py): the dashboard, a section per datacenter, a job with its charts, a run.
+from fleetwatch.web import backups  # noqa: E402
+
+urlpatterns += [
+    path("backups/", backups.dashboard, name="backups"),
+    path("backups/sections/<str:section>/", backups.section, name="backups-section"),
+    path("backups/jobs/<uuid:pk>/", backups.job, name="backups-job"),
+    path("backups/runs/<int:pk>/", backups.run, name="backups-run"),
+]
