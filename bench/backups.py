@@ -199,9 +199,11 @@ def main() -> int:
     parser.add_argument("--pings", type=int, default=4000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--port", type=int, default=8235)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (one per core)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     args = parser.parse_args()
 
-    server = Server(port=args.port, workers=2, threads=4)
+    server = Server(port=args.port, workers=args.workers, threads=args.threads)
     server.manage("migrate", "--verbosity", "0")
     org = re.search(r"id: (\S+)", server.manage("org", "create", "--name", "Bench", "--slug", "bench")).group(
         1

@@ -60,9 +60,11 @@ def _new_run(job: BackupJob, now: datetime, rid: uuid.UUID | None) -> BackupRun:
     """A run of ``job`` opened ``now`` by a ping; its A.3 name gets a suffix if another run
     already has it (two pings within one second)."""
     name = run_name(job.type, job.section, now)
-    if rid is None and BackupRun.objects.filter(job=job, name=name).exists():
-        name = f"{name}.{uuid.uuid4().hex[:8]}"
-    run, _ = open_run(job, start_date=now, name=name, run_id=rid, origin=Origin.PING)
+    run, created = open_run(job, start_date=now, name=name, run_id=rid, origin=Origin.PING)
+    if not created and rid is None:  # the name is another run's: this ping's run is a new one
+        run, _ = open_run(
+            job, start_date=now, name=f"{name}.{uuid.uuid4().hex[:8]}", run_id=None, origin=Origin.PING
+        )
     return run
 
 
