@@ -139,8 +139,9 @@ def test_freshness_and_min_size_from_the_job_or_the_command_line(capsys, job):
     ("argv", "message"),
     [
         (("--section", "s9", "--datacenter", "eqiad"), "Bad or unrecognized section: s9"),
-        (("--section", "s1", "--datacenter", "codfw"), "Bad or unrecognized datacenter: codfw"),
-        (("--section", "s1"), "Bad or unrecognized datacenter: (none)"),
+        (("--section", "s1", "--datacenter", "codfw"), "Bad or unrecognized datacenter: codfw (dump of s1 is in: eqiad)"),
+        (("--section", "s1"), "Bad or unrecognized datacenter: (none) (dump of s1 is in: eqiad)"),
+        (("--section", "s1", "--type", "bogus"), "Bad or unrecognized type: bogus"),
         (("--section", "s1", "--datacenter", "eqiad", "--type", "snapshot"), "Bad or unrecognized type: snapshot"),
         (("--section", "s1", "--datacenter", "eqiad", "--organization", "org-z"), "Bad or unrecognized organization: org-z"),
         (("--section", "s1", "--datacenter", "eqiad", "--organization", "org-b"), "Bad or unrecognized section: s1"),
@@ -237,3 +238,20 @@ def test_the_docs_examples(capsys, job):
     for argv, output, status in examples:
         assert argv[:2] == ["backup", "check"]
         assert check(capsys, *argv[2:]) == (status, "\n".join(output) + "\n", ""), argv
+
+
+def test_a_directory_without_fleetwatch_s_database_says_where_to_point_it(tmp_path):
+    """NRPE runs plugins from its own directory: the default data dir (./var) there holds no
+    Fleetwatch database, and the line says which setting points the check to the server's."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fleetwatch", "backup", "check", *S1],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "FLEETWATCH_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (3, "")
+    assert done.stdout == (
+        f"No Fleetwatch database at {tmp_path}/fleetwatch.sqlite3: run the check with the server's "
+        "FLEETWATCH_DATA_DIR (or FLEETWATCH_DATABASE)\n"
+    )

@@ -268,6 +268,18 @@ def test_rule_4_an_unknown_size_counts_as_zero():
     )
 
 
+def test_ours_a_job_without_sizes_that_asks_for_none_is_judged_on_freshness_alone():
+    # A cron script's pings report no size: with min_size 0 the size rules (4-6) do not apply.
+    expected = Result(
+        OK, "Last snapshot for g1 at eqiad (db1001) taken on 2026-11-29 12:00:01 (no size reported)"
+    )
+    assert check([run(LATEST, None), run(PREVIOUS, None)], min_size=0) == expected
+    assert check([run(LATEST, None)], min_size=0) == expected
+    # Still stale when stale, and a size that is reported is judged as always.
+    assert check([run(LATEST, None)], min_size=0, freshness=3600).status == CRITICAL
+    assert check([run(LATEST, 12000)], min_size=0).status == WARNING
+
+
 def test_rule_5_a_single_backup_cannot_be_compared_and_warns():
     assert check([TWO[0]]) == Result(
         WARNING, "There is only 1 snapshot for g1 at eqiad (db1001) taken on 2026-11-29 12:00:01 (12 KiB)"

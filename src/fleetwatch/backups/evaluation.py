@@ -257,7 +257,10 @@ def check_freshness_size(
     rule 5's lone run, so the answer is WARNING: ``Last <id> (<source>) taken on <date>
     (<size>), but the previous one has no recorded size: cannot compare sizes`` (or ``… the
     previous one was 0 B: …``). Comparing with 0 would make every such run CRITICAL (an
-    infinite change) until the next one, though the newest run is the one that looks right."""
+    infinite change) until the next one, though the newest run is the one that looks right.
+    And a latest run with no recorded size when ``min_size`` is 0 (a job that only pings, as
+    a Healthchecks cron script does) is judged on freshness alone: OK ``Last <id> (<source>)
+    taken on <date> (no size reported)``."""
     identifier = f"{type} for {section}" + (f" at {datacenter}" if datacenter else "")
     if not latest_two:
         return Result(CRITICAL, f"We could not find any completed {identifier}")
@@ -277,6 +280,10 @@ def check_freshness_size(
             CRITICAL,
             f"{identifier} ({source}, {taken}): {format_size(size)} is less than {format_size(min_size)}",
         )
+    if latest.total_size is None and min_size == 0:
+        # Ours: a job that reports no sizes (a cron script's pings) and asks for none is judged
+        # on freshness alone; otherwise it could never be OK (rules 5 and 6 need sizes).
+        return Result(OK, f"Last {identifier} ({source}) taken on {taken} (no size reported)")
     if len(latest_two) == 1:
         return Result(
             WARNING, f"There is only 1 {identifier} ({source}) taken on {taken} ({format_size(size)})"

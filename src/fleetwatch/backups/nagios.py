@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from fleetwatch.backups.checks import judge, read_inputs
@@ -53,6 +53,14 @@ def check(
             return found
         return evaluate(found, now or timezone.now(), overrides)
     except DatabaseError as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            # Run elsewhere than the server (NRPE's own directory, another user): an empty
+            # database, not Fleetwatch's. Say where to point it.
+            name = connection.settings_dict["NAME"]
+            return unknown(
+                f"No Fleetwatch database at {name}: run the check with the server's "
+                "FLEETWATCH_DATA_DIR (or FLEETWATCH_DATABASE)"
+            )
         return unknown(f"Error while querying the backup metadata database: {exc}".splitlines()[0])
 
 
@@ -68,12 +76,15 @@ def find(section: str, type: str, datacenter: str, organization: str | None) -> 
     jobs = list(jobs)
     if not jobs:
         return unknown(f"Bad or unrecognized section: {section}")
-    jobs = [job for job in jobs if job.datacenter == datacenter]
-    if not jobs:
-        return unknown(f"Bad or unrecognized datacenter: {datacenter or '(none)'}")
-    jobs = [job for job in jobs if job.type == type]
-    if not jobs:
+    of_type = [job for job in jobs if job.type == type]
+    if not of_type:
         return unknown(f"Bad or unrecognized type: {type}")
+    jobs = [job for job in of_type if job.datacenter == datacenter]
+    if not jobs:
+        known = ", ".join(sorted({job.datacenter or "(none)" for job in of_type}))
+        return unknown(
+            f"Bad or unrecognized datacenter: {datacenter or '(none)'} ({type} of {section} is in: {known})"
+        )
     if len(jobs) > 1:
         slugs = ", ".join(sorted(job.organization.slug for job in jobs))
         return unknown(f"{jobs[0].name} is a job of several organizations ({slugs}): give --organization")
