@@ -451,6 +451,8 @@ SPECTACULAR_SETTINGS = {
         "BackupRunStatusEnum": "fleetwatch.backups.models.RunStatus",
         "ClosingStatusEnum": "fleetwatch.backups.models.CLOSED_STATUSES",
         "BackupCheckKindEnum": "fleetwatch.backups.models.CheckKind",
+        "BackupOriginEnum": "fleetwatch.backups.models.Origin",
+        "RunnerOriginEnum": "fleetwatch.backups.models.RUNNER_ORIGINS",
         "KindEnum": "fleetwatch.notifications.models.Kind",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],

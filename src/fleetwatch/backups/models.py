@@ -72,6 +72,10 @@ class Origin(models.TextChoices):
     IMPORT = "import", "wmfbackups import"
 
 
+# The origins a runner may name when it opens a run (pings and the import set their own).
+RUNNER_ORIGINS = (Origin.API, Origin.CLI)
+
+
 class BackupJobQuerySet(OrgScopedQuerySet):
     pass
 

@@ -15,6 +15,7 @@ from fleetwatch.backups.api.access import scope_for
 from fleetwatch.backups.evaluation import STATUS_NAMES
 from fleetwatch.backups.models import (
     CLOSED_STATUSES,
+    RUNNER_ORIGINS,
     BackupFile,
     BackupJob,
     BackupRun,
@@ -343,7 +344,7 @@ class OpenSerializer(serializers.Serializer):
     )
     # Ping URLs and the import set their own origins; a runner says which one it is.
     origin = serializers.ChoiceField(
-        choices=[Origin.API, Origin.CLI],
+        choices=RUNNER_ORIGINS,
         default=Origin.API,
         help_text="`cli` for `fleetwatch backup run`, `api` (default) for any other runner.",
     )
