@@ -1,6 +1,8 @@
-"""Screenshot of a device page of the running demo (`make run`) into docs/img/device-page.png.
+"""Screenshots of the running demo (`make run`) for the docs: a device page into
+docs/img/device-page.png, or the backups dashboard into docs/img/backups-dashboard.png.
 
-.venv/bin/python scripts/screenshot.py [--url http://127.0.0.1:8000] [--device sim-003]
+.venv/bin/python scripts/screenshot.py [device] [--url http://127.0.0.1:8000] [--device sim-003]
+.venv/bin/python scripts/screenshot.py backups [--page /backups/] [--out FILE]
 """
 
 import argparse
@@ -20,33 +22,49 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+OUT = {"device": "device-page.png", "backups": "backups-dashboard.png"}
+
+
+def device_page(page, args) -> None:
+    page.click(f"text={args.device}")
+    page.select_option("select[name=time]", "1d")
+    page.click("#range button[type=submit]")
+    page.wait_for_selector("#charts[data-loaded=true]")
+    page.screenshot(path=args.out)
+
+
+def backups_page(page, args) -> None:
+    page.goto(f"{args.url}{args.page}")
+    if page.query_selector("#backup-charts"):
+        page.wait_for_selector("#backup-charts[data-loaded=true]")
+    page.screenshot(path=args.out, full_page=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("what", nargs="?", choices=sorted(OUT), default="device")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--device", default="sim-003")
+    parser.add_argument("--device", default="sim-003", help="device: the device to take")
+    parser.add_argument("--page", default="/backups/", help="backups: the page to take")
+    parser.add_argument("--out", default=None, help="default: docs/img/<the page's image>")
     parser.add_argument("--password", default=None, help="default: var/demo-password")
     args = parser.parse_args()
+    args.out = args.out or str(ROOT / "docs" / "img" / OUT[args.what])
     data_dir = Path(os.environ.get("FLEETWATCH_DATA_DIR", ROOT / "var"))
     password = args.password or (data_dir / "demo-password").read_text().strip()
+    height = 1500 if args.what == "device" else 900
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         page = browser.new_context(
-            viewport={"width": 1200, "height": 1500}, timezone_id="Europe/Rome"
+            viewport={"width": 1200, "height": height}, timezone_id="Europe/Rome"
         ).new_page()
         page.goto(f"{args.url}/login/")
         page.fill("input[name=username]", "demo")
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
-        page.click(f"text={args.device}")
-        page.select_option("select[name=time]", "1d")
-        page.click("#range button[type=submit]")
-        page.wait_for_selector("#charts[data-loaded=true]")
-        out = ROOT / "docs" / "img" / "device-page.png"
-        page.screenshot(path=str(out))
+        (device_page if args.what == "device" else backups_page)(page, args)
         browser.close()
-        print(out)
+        print(args.out)
 
 
 if __name__ == "__main__":
