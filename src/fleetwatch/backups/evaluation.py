@@ -134,33 +134,24 @@ def humanize_duration(seconds: float | timedelta) -> str:
     if isinstance(seconds, timedelta):
         seconds = seconds.total_seconds()
     s = abs(round(seconds))
-    month = 30.5 * DAY
-    year = 365 * DAY
     if s < MINUTE:
         return "a second" if s == 1 else f"{s} seconds"
-    if s < 2 * MINUTE:
-        return "a minute"
-    if s < HOUR:
-        return f"{s // MINUTE} minutes"
-    if s < 2 * HOUR:
-        return "an hour"
-    if s < DAY:
-        return f"{s // HOUR} hours"
-    if s < 2 * DAY:
-        return "a day"
-    if s < WEEK:
-        return f"{s // DAY} days"
-    if s < 2 * WEEK:
-        return "a week"
-    if s < month:
-        return f"{s // WEEK} weeks"
-    if s < 2 * month:
-        return "a month"
-    if s < year:
-        return f"{int(s // month)} months"
-    if s < 2 * year:
-        return "a year"
-    return f"{s // year} years"
+    month = 30.5 * DAY
+    # (unit, its size, the singular, where the next unit takes over)
+    steps = (
+        ("minute", MINUTE, "a minute", HOUR),
+        ("hour", HOUR, "an hour", DAY),
+        ("day", DAY, "a day", WEEK),
+        ("week", WEEK, "a week", month),
+        ("month", month, "a month", 365 * DAY),
+        ("year", 365 * DAY, "a year", float("inf")),
+    )
+    for unit, size, singular, until in steps:
+        if s < 2 * size:
+            return singular
+        if s < until:
+            return f"{int(s // size)} {unit}s"
+    raise AssertionError("unreachable: the last step has no end")
 
 
 def ago(delta: timedelta) -> str:
