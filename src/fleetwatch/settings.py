@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "fleetwatch.monitoring",
     "fleetwatch.notifications",
     "fleetwatch.backups",
+    "fleetwatch.messaging",
     "fleetwatch.web",
 ]
 

@@ -3,8 +3,10 @@ views never filter by organization by hand."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +14,12 @@ from django.utils.text import slugify
 
 
 def new_device_key() -> str:
+    return secrets.token_hex(16)
+
+
+def new_registration_secret() -> str:
+    """An organization's shared secret for the OpenWrt config agent's registration
+    (``option shared_secret`` on the device; ``agents.md``, Registration)."""
     return secrets.token_hex(16)
 
 
@@ -75,6 +83,8 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
+    # The OpenWrt config agent registers with it (POST /controller/register/); "" turns that off.
+    registration_secret = models.CharField(max_length=64, blank=True, default=new_registration_secret)
 
     objects = OrganizationQuerySet.as_manager()
 
@@ -132,11 +142,25 @@ class Device(models.Model):
         Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="devices"
     )
     created = models.DateTimeField(auto_now_add=True)
+    # What the device said of itself when it registered (config agent form fields, enrollment).
+    # A station's serial (Sensorgnome SGID, machine id) identifies it within its organization.
+    serial = models.CharField(max_length=64, blank=True)
+    hardware_id = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=128, blank=True)
+    system = models.CharField(max_length=128, blank=True)
 
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "serial"],
+                condition=~models.Q(serial=""),
+                name="one_device_per_serial",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -154,3 +178,112 @@ class Device(models.Model):
             ):
                 raise ValidationError({"mac_address": "Enter a MAC address like 00:11:22:33:44:55."})
             self.mac_address = mac
+
+
+ENROLLMENT_TOKEN_PREFIX = "fwe_"
+
+
+def hash_secret(text: str) -> str:
+    """SHA-256 hex of a credential: what is stored of enrollment tokens (shown once)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class EnrollmentTokenQuerySet(OrgScopedQuerySet):
+    def find(self, token: str):
+        """The row of ``token`` (valid or not: the caller tells expired from revoked), or None."""
+        if not token or not token.startswith(ENROLLMENT_TOKEN_PREFIX):
+            return None
+        return self.select_related("organization").filter(token_hash=hash_secret(token)).first()
+
+
+class EnrollmentToken(models.Model):
+    """A per-organization credential with which stations and hosts enroll themselves
+    (``POST /api/v1/enroll/``). Expiring and revocable; only its SHA-256 is stored and the token
+    (``fwe_…``) is shown once. With ``requires_approval`` a new device waits for an administrator
+    (an :class:`Enrollment` in state ``pending``) before it gets credentials."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="enrollment_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)  # shown in lists to tell tokens apart
+    requires_approval = models.BooleanField(default=False)
+    expires = models.DateTimeField(null=True, blank=True)  # None: until revoked
+    revoked = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    objects = EnrollmentTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, organization: Organization, name: str, **fields) -> tuple[EnrollmentToken, str]:
+        """Create a token; returns the row and the token text (never stored in clear)."""
+        token = ENROLLMENT_TOKEN_PREFIX + secrets.token_urlsafe(30)
+        row = cls.objects.create(
+            organization=organization, name=name, token_hash=hash_secret(token), prefix=token[:10], **fields
+        )
+        return row, token
+
+    def refusal(self, now: datetime) -> str | None:
+        """Why the token may not enroll anything at ``now`` (None: it may)."""
+        if self.revoked is not None:
+            return "The enrollment token has been revoked."
+        if self.expires is not None and self.expires <= now:
+            return "The enrollment token has expired."
+        if not self.organization.is_active:
+            return "The organization is deactivated."
+        return None
+
+
+class EnrollmentStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Enrollment(models.Model):
+    """A station's or host's request to join an organization, one per (organization, serial):
+    the enrollment's audit record, and the approval queue when its token requires approval. The
+    device exists once the enrollment is approved (at once without approval)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="enrollments")
+    token = models.ForeignKey(
+        EnrollmentToken, null=True, on_delete=models.SET_NULL, related_name="enrollments"
+    )
+    serial = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    # What the device said of itself: hardware_id, model, os, system, mac_address, agent, address.
+    facts = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=EnrollmentStatus.choices, default=EnrollmentStatus.PENDING
+    )
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="enrollments"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    last_attempt = models.DateTimeField(null=True, blank=True)
+    decided = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "serial"], name="one_enrollment_per_serial")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.serial}, {self.status})"
