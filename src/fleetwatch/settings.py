@@ -354,6 +354,23 @@ if FLEETWATCH_BACKUP_IMPORT_URL:
         "schedule": FLEETWATCH_BACKUP_IMPORT_INTERVAL,
     }
 
+# ---------------------------------------------------------------- device channels
+# MQTT and AMQP through RabbitMQ (fleetwatch.messaging, docs/channels.md). The server's own AMQP
+# account (configure rights on the vhost in the URL's path) for `fleetwatch consume`; unset, device
+# channels are off and devices use HTTP only.
+FLEETWATCH_CHANNELS_BROKER_URL = env_url("FLEETWATCH_CHANNELS_BROKER_URL", "", ("amqp", "amqps"))
+# The broker's management HTTP API: each device's own broker user and topic permissions are made there.
+FLEETWATCH_CHANNELS_BROKER_API_URL = env_url("FLEETWATCH_CHANNELS_BROKER_API_URL", "", ("http", "https"))
+# What devices are told to connect to (no credentials): default the broker URL's host on the
+# protocols' standard ports.
+FLEETWATCH_CHANNELS_MQTT_URL = env_url("FLEETWATCH_CHANNELS_MQTT_URL", "", ("mqtt", "mqtts"))
+FLEETWATCH_CHANNELS_AMQP_URL = env_url("FLEETWATCH_CHANNELS_AMQP_URL", "", ("amqp", "amqps"))
+if FLEETWATCH_CHANNELS_BROKER_URL and not FLEETWATCH_CHANNELS_BROKER_API_URL:
+    raise SettingsError(
+        "FLEETWATCH_CHANNELS_BROKER_URL needs FLEETWATCH_CHANNELS_BROKER_API_URL: the RabbitMQ management "
+        "API (e.g. http://user:password@127.0.0.1:15672/api/) where each device's broker user is made"
+    )
+
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:
 # FLEETWATCH_BIND's (below), or a request's own (fleetwatch.notifications.links). Set it in production.

@@ -1,0 +1,189 @@
+"""Device accounts on the broker (RabbitMQ's management HTTP API) and the addresses devices are
+told to connect to.
+
+Each device gets its own broker user (username = its UUID, password = its
+``DeviceChannel.broker_password``), the same vhost permissions as every device, and topic
+permissions on ``amq.topic`` whose patterns use RabbitMQ's ``{username}`` expansion: the broker
+itself refuses a publish of device A on device B's topics (RabbitMQ, "Topic Authorisation").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, unquote, urlsplit
+
+import urllib3
+from django.conf import settings
+
+from fleetwatch.messaging.models import DeviceChannel
+
+log = logging.getLogger(__name__)
+
+EXCHANGE = "amq.topic"
+# What a device may publish and read, as routing keys (MQTT "/" is AMQP ".").
+DEVICE_TOPICS_OUT = ("monitoring", "messages", "status", "cmdlog")
+DEVICE_TOPICS_IN = ("commands",)
+TOPIC_WRITE = r"^fleetwatch\.{username}\.(" + "|".join(DEVICE_TOPICS_OUT) + r")$"
+TOPIC_READ = r"^fleetwatch\.{username}\.(" + "|".join(DEVICE_TOPICS_IN) + r")$"
+# Vhost permissions (no {username} expansion there): the MQTT plugin's per-client subscription
+# queues and AMQP clients' server-named queues, and the topic exchange (narrowed by the above).
+QUEUES = r"^(mqtt-subscription-.*|amq\.gen-.*)$"
+EXCHANGES_AND_QUEUES = r"^(amq\.topic|mqtt-subscription-.*|amq\.gen-.*)$"
+
+
+class BrokerUnavailable(Exception):
+    """The management API did not answer, or answered an error (the worker retries)."""
+
+
+def enabled() -> bool:
+    """Whether device channels are configured (FLEETWATCH_CHANNELS_BROKER_URL)."""
+    return bool(settings.FLEETWATCH_CHANNELS_BROKER_URL)
+
+
+def routing_key(device_id, topic: str) -> str:
+    """``fleetwatch.<device id>.<topic>``: the AMQP routing key of MQTT topic ``fleetwatch/<id>/<topic>``."""
+    return f"fleetwatch.{device_id}.{topic}"
+
+
+def vhost() -> str:
+    """The vhost of FLEETWATCH_CHANNELS_BROKER_URL (``/`` when the URL has no path)."""
+    path = urlsplit(settings.FLEETWATCH_CHANNELS_BROKER_URL).path.lstrip("/")
+    return unquote(path) if path else "/"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where devices connect: ``mqtt_url`` (``mqtt://host:port``), ``amqp_url`` (``amqp://host:port``)
+    and the ``vhost``; no credentials."""
+
+    mqtt_url: str
+    amqp_url: str
+    vhost: str
+
+
+def endpoints() -> Endpoints:
+    """The addresses told to devices, from FLEETWATCH_CHANNELS_MQTT_URL / _AMQP_URL or, unset, the
+    broker URL's host on the standard ports (1883, 5672; 8883, 5671 for amqps)."""
+    broker = urlsplit(settings.FLEETWATCH_CHANNELS_BROKER_URL)
+    host = broker.hostname or "127.0.0.1"
+    secure = broker.scheme == "amqps"
+    mqtt = settings.FLEETWATCH_CHANNELS_MQTT_URL or (
+        f"mqtts://{host}:8883" if secure else f"mqtt://{host}:1883"
+    )
+    amqp = settings.FLEETWATCH_CHANNELS_AMQP_URL or (
+        f"{broker.scheme}://{host}:{broker.port or (5671 if secure else 5672)}"
+    )
+    return Endpoints(mqtt_url=mqtt, amqp_url=amqp, vhost=vhost())
+
+
+class ManagementAPI:
+    """A small client of RabbitMQ's management HTTP API (``/api/…``, JSON, basic auth) for what
+    Fleetwatch needs: users, permissions, topic permissions, vhosts. Raises BrokerUnavailable."""
+
+    def __init__(self, url: str | None = None, timeout: float = 10.0):
+        parts = urlsplit(url or settings.FLEETWATCH_CHANNELS_BROKER_API_URL)
+        self.base = (
+            f"{parts.scheme}://{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        )
+        self.path = parts.path.rstrip("/") or "/api"
+        self.headers = urllib3.make_headers(
+            basic_auth=f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        )
+        self.headers["content-type"] = "application/json"
+        self.http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=False)
+
+    def request(self, method: str, path: str, body=None, ok=(200, 201, 204)):
+        try:
+            response = self.http.request(
+                method,
+                self.base + self.path + path,
+                body=None if body is None else json.dumps(body),
+                headers=self.headers,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise BrokerUnavailable(f"{method} {path}: {exc}") from None
+        if response.status not in ok:
+            raise BrokerUnavailable(f"{method} {path}: {response.status} {response.data[:200]!r}")
+        return json.loads(response.data) if response.data else None
+
+    def put_user(self, username: str, password: str) -> None:
+        self.request("PUT", f"/users/{quote(username, safe='')}", {"password": password, "tags": ""})
+
+    def delete_user(self, username: str) -> None:
+        self.request("DELETE", f"/users/{quote(username, safe='')}", ok=(204, 404))
+
+    def put_permissions(self, vhost: str, username: str, configure: str, write: str, read: str) -> None:
+        self.request(
+            "PUT",
+            f"/permissions/{quote(vhost, safe='')}/{quote(username, safe='')}",
+            {"configure": configure, "write": write, "read": read},
+        )
+
+    def put_topic_permissions(self, vhost: str, username: str, exchange: str, write: str, read: str) -> None:
+        self.request(
+            "PUT",
+            f"/topic-permissions/{quote(vhost, safe='')}/{quote(username, safe='')}",
+            {"exchange": exchange, "write": write, "read": read},
+        )
+
+    def put_vhost(self, vhost: str) -> None:
+        self.request("PUT", f"/vhosts/{quote(vhost, safe='')}")
+
+    def delete_vhost(self, vhost: str) -> None:
+        self.request("DELETE", f"/vhosts/{quote(vhost, safe='')}", ok=(204, 404))
+
+
+def provision(channel: DeviceChannel, api: ManagementAPI | None = None, now: datetime | None = None) -> bool:
+    """Make (or repair) the device's broker user and permissions; records ``provisioned``.
+
+    Idempotent (PUTs). Returns False when channels are off; raises BrokerUnavailable when the
+    broker does not take it (the worker's pass retries, :func:`provision_pending`)."""
+    if not enabled():
+        return False
+    api = api or ManagementAPI()
+    host = vhost()
+    api.put_user(channel.username, channel.broker_password)
+    api.put_permissions(host, channel.username, QUEUES, EXCHANGES_AND_QUEUES, EXCHANGES_AND_QUEUES)
+    api.put_topic_permissions(host, channel.username, EXCHANGE, TOPIC_WRITE, TOPIC_READ)
+    channel.provisioned = now or datetime.now(UTC)
+    DeviceChannel.objects.filter(pk=channel.pk).update(provisioned=channel.provisioned)
+    return True
+
+
+def deprovision(username: str, api: ManagementAPI | None = None) -> None:
+    """Delete a device's broker user (its connections are closed by the broker). Raises
+    BrokerUnavailable."""
+    if enabled():
+        (api or ManagementAPI()).delete_user(username)
+
+
+def provision_pending() -> int:
+    """The worker's pass: provision every device channel the broker has not accepted yet;
+    returns how many were provisioned (stops at the first BrokerUnavailable, logged)."""
+    if not enabled():
+        return 0
+    api = ManagementAPI()
+    done = 0
+    for channel in DeviceChannel.objects.filter(provisioned__isnull=True, device__is_active=True):
+        try:
+            provision(channel, api)
+        except BrokerUnavailable as exc:
+            log.warning("broker accounts not provisioned yet (%s); retrying next pass", exc)
+            break
+        done += 1
+    return done
+
+
+def account_of(device) -> DeviceChannel:
+    """The device's channel row (made if absent), provisioned at once when the broker answers; a
+    broker that does not leaves it for :func:`provision_pending`."""
+    channel, _ = DeviceChannel.objects.get_or_create(device=device)
+    if enabled() and channel.provisioned is None:
+        try:
+            provision(channel)
+        except BrokerUnavailable as exc:
+            log.warning("broker account of %s not provisioned yet: %s", device.pk, exc)
+    return channel
