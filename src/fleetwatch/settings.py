@@ -370,6 +370,12 @@ if FLEETWATCH_CHANNELS_BROKER_URL and not FLEETWATCH_CHANNELS_BROKER_API_URL:
         "FLEETWATCH_CHANNELS_BROKER_URL needs FLEETWATCH_CHANNELS_BROKER_API_URL: the RabbitMQ management "
         "API (e.g. http://user:password@127.0.0.1:15672/api/) where each device's broker user is made"
     )
+if FLEETWATCH_CHANNELS_BROKER_URL:
+    # Accounts the broker missed (it was down) are made, and deactivated devices' removed, each minute.
+    CELERY_BEAT_SCHEDULE["reconcile-broker-accounts"] = {
+        "task": "fleetwatch.messaging.tasks.reconcile_broker_accounts",
+        "schedule": 60,
+    }
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:

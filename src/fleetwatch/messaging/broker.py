@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urlsplit
@@ -160,21 +161,55 @@ def deprovision(username: str, api: ManagementAPI | None = None) -> None:
         (api or ManagementAPI()).delete_user(username)
 
 
-def provision_pending() -> int:
-    """The worker's pass: provision every device channel the broker has not accepted yet;
-    returns how many were provisioned (stops at the first BrokerUnavailable, logged)."""
+def provision_pending(api: ManagementAPI | None = None) -> int:
+    """Provision every active device's channel the broker has not accepted yet; returns how many
+    were. Raises BrokerUnavailable (those left are tried again next pass)."""
     if not enabled():
         return 0
-    api = ManagementAPI()
+    api = api or ManagementAPI()
     done = 0
-    for channel in DeviceChannel.objects.filter(provisioned__isnull=True, device__is_active=True):
-        try:
-            provision(channel, api)
-        except BrokerUnavailable as exc:
-            log.warning("broker accounts not provisioned yet (%s); retrying next pass", exc)
-            break
+    pending = DeviceChannel.objects.filter(
+        provisioned__isnull=True, device__is_active=True, device__organization__is_active=True
+    )
+    for channel in pending.select_related("device"):
+        provision(channel, api)
         done += 1
     return done
+
+
+def reconcile(api: ManagementAPI | None = None) -> dict:
+    """The worker's pass: provision the accounts the broker has not taken yet, and delete the
+    broker users of devices that are deactivated or gone (a deactivated device must not keep
+    talking). Device users are the ones named by a UUID; others (the server's own) are left alone.
+    Returns ``{"provisioned": n, "removed": n}``; a broker that does not answer is logged and
+    retried next pass."""
+    if not enabled():
+        return {"provisioned": 0, "removed": 0}
+    api = api or ManagementAPI()
+    removed = 0
+    try:
+        provisioned = provision_pending(api)
+        users = {user["name"] for user in api.request("GET", "/users") or []}
+        device_users = set()
+        for name in users:
+            try:
+                device_users.add(uuid.UUID(name))
+            except ValueError:
+                continue
+        allowed = set(
+            DeviceChannel.objects.filter(
+                device_id__in=device_users, device__is_active=True, device__organization__is_active=True
+            ).values_list("device_id", flat=True)
+        )
+        for device_id in device_users - allowed:
+            api.delete_user(str(device_id))
+            removed += 1
+        # A deactivated device's account is made again if the device comes back.
+        DeviceChannel.objects.filter(device_id__in=device_users - allowed).update(provisioned=None)
+    except BrokerUnavailable as exc:
+        log.warning("broker accounts not reconciled (%s); retrying next pass", exc)
+        return {"provisioned": 0, "removed": removed}
+    return {"provisioned": provisioned, "removed": removed}
 
 
 def account_of(device) -> DeviceChannel:
