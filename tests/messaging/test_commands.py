@@ -58,12 +58,19 @@ def test_the_expiry_follows_the_setting(alice, device_a, settings):
             "argument",
             "restart needs a service name (letters, digits, '@', '.', '_', ':' and '-').",
         ),
-        ("logs", "syslog", "argument", "logs needs an absolute path and optionally KiB: '/var/log/syslog 64'."),
+        (
+            "logs",
+            "syslog",
+            "argument",
+            "logs needs an absolute path and optionally KiB: '/var/log/syslog 64'.",
+        ),
         ("logs", "/var/log/syslog 0", "argument", "logs: KiB must be between 1 and 1024, not 0."),
         ("logs", "/var/log/syslog 1025", "argument", "logs: KiB must be between 1 and 1024, not 1025."),
     ],
 )
-def test_a_refused_command_names_the_field_and_queues_nothing(alice, device_a, action, argument, field, message):
+def test_a_refused_command_names_the_field_and_queues_nothing(
+    alice, device_a, action, argument, field, message
+):
     with pytest.raises(CommandRefused) as refused:
         commands.queue(device_a, action, argument, alice)
     assert (refused.value.field, str(refused.value)) == (field, message)
@@ -118,7 +125,10 @@ def test_offer_delivers_queued_by_seq_and_offers_delivered_unfinished_again(alic
     assert two.status == "queued"
     later = T0 + timedelta(minutes=2)
     offered = commands.offer(device_a, "mqtt", now=later)
-    assert [(c.seq, c.status, c.channel) for c in offered] == [(1, "delivered", "http"), (2, "delivered", "mqtt")]
+    assert [(c.seq, c.status, c.channel) for c in offered] == [
+        (1, "delivered", "http"),
+        (2, "delivered", "mqtt"),
+    ]
     one.refresh_from_db()
     assert one.delivered == T0 + timedelta(minutes=1)  # the first delivery is kept
     commands.record_result(device_a, 1, "OK", b"up 3 days", now=later)
@@ -220,15 +230,20 @@ def test_expire_marks_pending_commands_past_their_time(alice, device_a):
     deadline = T0 + timedelta(days=7)
     assert commands.expire(deadline - timedelta(seconds=1)) == 0
     assert commands.expire(deadline) == 2
-    assert dict(Command.objects.values_list("seq", "status")) == {1: "expired", 2: "expired", 3: "queued", 4: "err"}
+    assert dict(Command.objects.values_list("seq", "status")) == {
+        1: "expired",
+        2: "expired",
+        3: "queued",
+        4: "err",
+    }
     assert Command.objects.get(seq=1).finished == deadline
     assert commands.expire(deadline) == 0
 
 
 def test_the_worker_pass_expires(alice, device_a, settings):
-    from fleetwatch.messaging.command_tasks import expire_commands
-
     from django.utils import timezone
+
+    from fleetwatch.messaging.command_tasks import expire_commands
 
     commands.queue(device_a, "test", "", alice, now=timezone.now() - timedelta(days=7, seconds=1))
     commands.queue(device_a, "test", "", alice)
@@ -280,7 +295,12 @@ def test_note_contact_records_channel_features_agent_and_last_seen(device_a):
     commands.note_contact(device_a, "http", now=T0, features="c", agent="fleetwatch-agent/0.1.0\x00\n")
     row = DeviceChannel.objects.get(device=device_a)
     device_a.refresh_from_db()
-    assert (row.channel, row.features, row.agent, row.last_message) == ("http", "c", "fleetwatch-agent/0.1.0", T0)
+    assert (row.channel, row.features, row.agent, row.last_message) == (
+        "http",
+        "c",
+        "fleetwatch-agent/0.1.0",
+        T0,
+    )
     assert row.commands_enabled is True
     assert device_a.last_seen == T0
     commands.note_contact(device_a, "mqtt", now=T0 + timedelta(minutes=1))

@@ -29,6 +29,7 @@ from fleetwatch.inventory.models import Device
 from fleetwatch.messaging.models import (
     FINAL_STATUSES,
     MAX_OUTPUT,
+    Channel,
     Command,
     CommandAction,
     CommandBatch,
@@ -93,9 +94,7 @@ def validate(action: str, argument: str | None) -> str:
     if action in (CommandAction.REBOOT, CommandAction.TEST) and argument:
         raise CommandRefused(f"{action} takes no argument.")
     if action == CommandAction.RESTART and not SERVICE.fullmatch(argument):
-        raise CommandRefused(
-            "restart needs a service name (letters, digits, '@', '.', '_', ':' and '-')."
-        )
+        raise CommandRefused("restart needs a service name (letters, digits, '@', '.', '_', ':' and '-').")
     if action == CommandAction.LOGS:
         match = LOGS.fullmatch(argument)
         if match is None:
@@ -235,7 +234,9 @@ def parse_result_status(status: str | None) -> str:
     return found
 
 
-def record_result(device, seq: int, status: str, output: bytes | str | None, now=None) -> tuple[Command, bool]:
+def record_result(
+    device, seq: int, status: str, output: bytes | str | None, now=None
+) -> tuple[Command, bool]:
     """Store the device's result of command ``seq``: ``(command, recorded)``.
 
     ``status`` is ``OK`` or ``ERR`` (any case; else :class:`CommandRefused`); ``output`` is
@@ -299,7 +300,9 @@ def printable(text: str) -> str:
     return "".join(c for c in text if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)
 
 
-def note_contact(device, channel: str, now=None, features: str | None = None, agent: str | None = None) -> None:
+def note_contact(
+    device, channel: str, now=None, features: str | None = None, agent: str | None = None
+) -> None:
     """Record that the device spoke over ``channel`` at ``now``: ``DeviceChannel.channel`` and
     ``last_message`` (the row is created if absent), its ``features`` and ``agent`` when given
     (bounded to their columns), and ``Device.last_seen``."""
@@ -314,3 +317,13 @@ def note_contact(device, channel: str, now=None, features: str | None = None, ag
         DeviceChannel.objects.get_or_create(device_id=device_id)
         DeviceChannel.objects.filter(device_id=device_id).update(**changes)
         Device.objects.filter(pk=device_id).update(last_seen=now)
+
+
+def http_answer(device, features: str | None = None, agent: str | None = None, now=None) -> dict:
+    """An HTTP agent's contact (a poll, or a monitoring report with ``features``): recorded
+    (:func:`note_contact`), and answered with the oldest command not finished,
+    ``{"cmd": {"seq", "action", "argument"}}`` (:func:`wire`), or ``{}``."""
+    now = now or timezone.now()
+    note_contact(device, Channel.HTTP, now, features=features, agent=agent)
+    offered = offer(device, Channel.HTTP, now, limit=1)
+    return {"cmd": wire(offered[0])} if offered else {}
