@@ -469,7 +469,6 @@ SPECTACULAR_SETTINGS = {
         "KindEnum": "fleetwatch.notifications.models.Kind",
         "CommandActionEnum": "fleetwatch.messaging.models.CommandAction",
         "CommandStatusEnum": "fleetwatch.messaging.models.CommandStatus",
-        "DeviceChannelEnum": "fleetwatch.messaging.models.Channel",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
     "POSTPROCESSING_HOOKS": [

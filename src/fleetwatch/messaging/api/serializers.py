@@ -20,6 +20,9 @@ class CommandSerializer(serializers.ModelSerializer):
     device_name = serializers.CharField(source="device.name", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     cancelled_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    channel = serializers.CharField(
+        read_only=True, help_text='What delivered it: "http", "mqtt" or "amqp"; "" until it is delivered.'
+    )
 
     class Meta:
         model = Command
