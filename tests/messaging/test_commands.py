@@ -3,11 +3,9 @@ re-delivery, results (first wins, bounded output), cancel, expiry, batches, the 
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 
 from fleetwatch.messaging import commands
 from fleetwatch.messaging.commands import CommandFinished, CommandRefused, UnknownCommand
@@ -83,30 +81,6 @@ def test_a_refused_command_names_the_field_and_queues_nothing(
 )
 def test_valid_arguments(alice, device_a, action, argument):
     assert commands.queue(device_a, action, argument, alice).argument == argument
-
-
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_queues_never_share_a_seq(alice, device_a):
-    """Eight threads, each with its own database connection, queue five commands each."""
-    errors = []
-
-    def work():
-        try:
-            for _ in range(5):
-                commands.queue(device_a, "test", "", alice)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert sorted(Command.objects.values_list("seq", flat=True)) == list(range(1, 41))
-    assert DeviceChannel.objects.get(device=device_a).last_seq == 40
 
 
 def test_wire_form(alice, device_a):
