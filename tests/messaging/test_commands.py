@@ -109,6 +109,11 @@ def test_offer_delivers_queued_by_seq_and_offers_delivered_unfinished_again(alic
     assert [c.seq for c in commands.offer(device_a, "http", now=later)] == [2]
 
 
+def test_offer_knows_the_channels(device_a):
+    with pytest.raises(ValueError, match="unknown channel 'smtp'"):
+        commands.offer(device_a, "smtp")
+
+
 def test_offer_leaves_out_expired_and_finished_commands(alice, device_a):
     commands.queue(device_a, "test", "", alice, now=T0)
     cancelled = commands.queue(device_a, "test", "", alice, now=T0 + timedelta(days=1))

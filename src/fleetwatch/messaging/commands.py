@@ -191,7 +191,10 @@ def offer(device, channel: str, now=None, limit: int | None = None) -> list[Comm
     """The commands the device should run, oldest ``seq`` first (at most ``limit``): queued
     ones, now marked delivered over ``channel`` (``http``, ``mqtt``, ``amqp``), and delivered
     ones without a result yet (offered again: the device runs a number at most once and
-    answers a repeat with its stored result). Expired ones are left for :func:`expire`."""
+    answers a repeat with its stored result). Expired ones are left for :func:`expire`.
+    ``ValueError`` for a channel that is not one of :class:`Channel`."""
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
     now = now or timezone.now()
     with transaction.atomic():
         pending = (
