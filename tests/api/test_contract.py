@@ -123,6 +123,8 @@ READ_BY_ALL = {"anonymous": 401, "outsider": 200, "member": 200, "admin": 200, R
 NOT_ALLOWED_WITH_RUNNERS = refused(
     anonymous=401, outsider=405, member=405, admin=405, runner_token=405, wrong_runner_token=405
 )
+# The agents' plain views (device key, no HTTP authentication): 405 to everyone.
+KEY_REFUSED = refused(anonymous=405, outsider=405, member=405, admin=405, device_key=405, wrong_key=405)
 PUBLIC_WITH_RUNNERS = refused(
     anonymous=405, outsider=405, member=405, admin=405, runner_token=405, wrong_runner_token=405
 )
@@ -646,6 +648,98 @@ CONTRACT: dict[str, Entry] = {
     ),
     # Prometheus text on success; errors are JSON like every other.
     "backups-metrics": entry(GET=call("retrieve", **READ_BY_ALL), others=NOT_ALLOWED_WITH_RUNNERS),
+    #
+    # ---- device commands: administrators of the device's organization only (members 403,
+    # outsiders 404). The agents' poll and command log take the device key, as reports do.
+    "device-agent": entry(
+        kwargs=pk("device_a"),
+        POST=call(
+            "create",
+            body=lambda world: {"agent": "fleetwatch-agent/0.1.0"},
+            invalid=(lambda world: {"next": "soon"}, "detail"),
+            anonymous=403,
+            outsider=403,
+            member=403,
+            admin=403,
+            device_key=200,
+            wrong_key=403,
+        ),
+        others=KEY_REFUSED,
+    ),
+    "device-cmdlog": entry(
+        kwargs=pk("device_a"),
+        POST=call(
+            "create",
+            query=lambda world: f"seq={world.command_a.seq}&status=OK",
+            body=lambda world: "up 3 days",
+            # Without seq (the invalid body's URL has only the key): 400.
+            invalid=(lambda world: "up 3 days", "detail"),
+            anonymous=403,
+            outsider=403,
+            member=403,
+            admin=403,
+            device_key=200,
+            wrong_key=403,
+        ),
+        others=KEY_REFUSED,
+    ),
+    "device-commands": entry(
+        kwargs=pk("device_a"),
+        GET=call(
+            "list", anonymous=401, outsider=404, member=403, admin=200, shows=(seen("command_a", ADMIN),)
+        ),
+        POST=call(
+            "create",
+            body=lambda world: {"action": "exec", "argument": "uptime"},
+            invalid=(lambda world: {"action": "exec", "argument": ""}, "argument"),
+            anonymous=401,
+            outsider=404,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "command-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("command_a", ADMIN), seen("command_b", OUTSIDER)),
+        ),
+    ),
+    "command-detail": entry(
+        kwargs=pk("command_a"),
+        GET=call("retrieve", anonymous=401, outsider=404, member=403, admin=200),
+    ),
+    "command-cancel": entry(
+        kwargs=pk("command_a"),
+        POST=call("cancel", anonymous=401, outsider=404, member=403, admin=200),
+    ),
+    "command-batch-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("batch_a", ADMIN), seen("batch_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=lambda world: {"devices": [str(world.device_a.pk)], "action": "test"},
+            invalid=(lambda world: {"devices": [str(world.device_a.pk)], "action": "format"}, "action"),
+            anonymous=401,
+            # A's device is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "command-batch-detail": entry(
+        kwargs=pk("batch_a"),
+        GET=call("retrieve", anonymous=401, outsider=404, member=403, admin=200),
+    ),
 }
 
 # Personas an entry may add; each is an anonymous client plus this query string.
@@ -689,6 +783,10 @@ class World:
     token_a: object = None
     token_b: object = None
     runner_tokens: dict | None = None
+    command_a: object = None  # queued for device_a
+    command_b: object = None
+    batch_a: object = None
+    batch_b: object = None
 
 
 @pytest.fixture
@@ -734,8 +832,18 @@ def world(db, timeseries, settings):
     close_run(run_b, "finished", end_date=START - timedelta(hours=23))
     token_a, text_a = RunnerToken.issue(org_a, "dbprov-a")
     token_b, text_b = RunnerToken.issue(org_b, "dbprov-b")
+    from fleetwatch.messaging.commands import queue, queue_batch
+
+    batch_a = queue_batch([device_a], "test", "", users[ADMIN])
+    batch_b = queue_batch([device_b], "test", "", users[OUTSIDER])
+    command_a = queue(device_a, "exec", "uptime", users[ADMIN])
+    command_b = queue(device_b, "exec", "uptime", users[OUTSIDER])
 
     return World(
+        command_a=command_a,
+        command_b=command_b,
+        batch_a=batch_a,
+        batch_b=batch_b,
         job_a=job_a,
         job_b=job_b,
         run_a=run_a,

@@ -25,10 +25,11 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-# Plain Django views under /api/v1/, parsed by themselves (the agent endpoint, see ingestion).
-NOT_DRF = {"device-monitoring"}
+# Plain Django views under /api/v1/, parsed by themselves (the agent endpoint, see ingestion;
+# the agents' command poll and command log, see fleetwatch.messaging.api.agent).
+NOT_DRF = {"device-monitoring", "device-agent", "device-cmdlog"}
 # Actions that take no body: they ignore one, whatever it is.
-BODY_LESS = {("notification-read", "post"), ("notification-read-all", "post")}
+BODY_LESS = {("notification-read", "post"), ("notification-read-all", "post"), ("command-cancel", "post")}
 WRITE_METHODS = ("post", "put", "patch")
 
 
@@ -87,7 +88,10 @@ def rows(alice, device_a):
     org = device_a.organization
     now = datetime.now(UTC)
     job = BackupJob.objects.create(organization=org, section="s1", type="dump")
+    from fleetwatch.messaging.commands import queue
+
     return {
+        "command": queue(device_a, "test", "", alice),
         "backup-job": job,
         "backup-run": open_run(job)[0],  # ongoing: files and close accept bodies
         "backup-token": RunnerToken.issue(org, "dbprov")[0],

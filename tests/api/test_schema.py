@@ -50,6 +50,14 @@ def test_every_endpoint_is_described(schema):
         "/api/v1/backups/tokens/",
         "/api/v1/backups/tokens/{id}/",
         "/api/v1/backups/types/all",
+        "/api/v1/command-batches/",
+        "/api/v1/command-batches/{id}/",
+        "/api/v1/commands/",
+        "/api/v1/commands/{id}/",
+        "/api/v1/commands/{id}/cancel/",
+        "/api/v1/devices/{id}/agent/",
+        "/api/v1/devices/{id}/cmdlog/",
+        "/api/v1/devices/{id}/commands/",
         "/api/v1/health/",
         "/api/v1/inventory/devices/",
         "/api/v1/inventory/devices/{id}/",
@@ -82,6 +90,7 @@ def test_the_agent_endpoint_is_described_with_its_contract(schema):
         "id": True,
         "key": True,
         "time": False,
+        "features": False,
     }
     body = report["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["type"]

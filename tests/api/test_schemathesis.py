@@ -60,6 +60,9 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
         close_run(done, "finished", end_date=now - timedelta(hours=23), files=[FileEntry("", "dump.sql", 4096)])
         run, _ = open_run(job, start_date=now - timedelta(hours=1))
         token, _ = RunnerToken.issue(org, "dbprov1002")
+        from fleetwatch.messaging.commands import queue, queue_batch
+        batch = queue_batch([device], "test", "", user)
+        command = queue(device, "exec", "uptime", user)
         ids = {
             "job": str(job.pk),
             "run": run.pk,
@@ -71,6 +74,8 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
             "webhook": Webhook.objects.get().pk,
             "maintenance": MaintenanceWindow.objects.get().pk,
             "notification": Notification.objects.get().pk,
+            "command": str(command.pk),
+            "batch": str(batch.pk),
         }
 print(json.dumps({"tokens": tokens, "ids": ids}))
 """
@@ -130,7 +135,7 @@ def runs(ids: dict) -> dict[str, tuple[list[str], dict]]:
 
     return {
         "device": (
-            on_row("(inventory/devices|monitoring/device)"),
+            on_row("(inventory/devices|monitoring/device|devices)"),
             {"id": ids["device"], "key": ids["key"]},
         ),
         "organization": (on_row("inventory/organizations"), {"id": ids["organization"]}),
@@ -141,6 +146,9 @@ def runs(ids: dict) -> dict[str, tuple[list[str], dict]]:
         # The ongoing run: files and close are exercised on it (a close ends its life: last).
         "backup-run": (on_row("backups/runs"), {"id": str(ids["run"])}),
         "backup-token": (on_row("backups/tokens"), {"id": str(ids["token"])}),
+        # The queued command: cancel ends its life (a second cancel is the documented 409).
+        "command": (on_row("commands"), {"id": ids["command"]}),
+        "command-batch": (on_row("command-batches"), {"id": ids["batch"]}),
         "backup-section": (
             ["--include-path-regex", r"\{section\}"],
             {"section": "s1"},
@@ -196,6 +204,6 @@ def test_every_answer_is_as_the_schema_says(server, persona, tmp_path):
         assert (report["failures"], report["errors"], report["operations"]["errored"]) == ([], [], 0), name
         assert report["operations"]["tested"] == report["operations"]["selected"] > 0, name
         tested += report["operations"]["tested"]
-    assert tested == 61  # every operation of the schema, once
+    assert tested == 71  # every operation of the schema, once
     log = Path(server.dir, "gunicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-5000:]

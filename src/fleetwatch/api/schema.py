@@ -33,7 +33,7 @@ ERROR = {
 # Endpoints anyone may call (load balancers, API clients fetching the schema).
 PUBLIC_PATHS = {"/api/v1/health/"}
 # Operations that declare every status they answer themselves (plain views: none of DRF's).
-SELF_DESCRIBED = {"device_report"}
+SELF_DESCRIBED = {"device_report", "device_agent_poll", "device_command_result"}
 
 ERROR_DESCRIPTIONS = {
     "400": "Not acceptable as sent (a malformed body, invalid fields or query parameters); "

@@ -19,3 +19,12 @@ def reconcile_broker_accounts() -> dict:
     if any(summary.values()):
         log.info("broker accounts: %(provisioned)s provisioned, %(removed)s removed", summary)
     return summary
+
+
+@shared_task(ignore_result=True)
+def expire_commands() -> int:
+    """Expire the commands not finished within ``FLEETWATCH_COMMAND_EXPIRY`` (``expire-commands``,
+    every minute); returns how many (:func:`fleetwatch.messaging.commands.expire`)."""
+    from fleetwatch.messaging.commands import expire
+
+    return expire()

@@ -252,11 +252,29 @@ REPORT_PARAMETERS = [
         description="When the sample was taken, `DD-MM-YYYY_HH:MM:SS[.ffffff]` UTC (an agent's "
         "buffered sample); default now.",
     ),
+    OpenApiParameter(
+        "features",
+        str,
+        description="A hub-style agent's feature letters (`c`: it runs remote commands; may be "
+        'empty): the answer is then `{}` or `{"cmd": …}`, its next command (docs/commands.md).',
+    ),
 ]
+COMMAND = {
+    "type": "object",
+    "properties": {
+        "seq": {"type": "integer"},
+        "action": {"type": "string", "enum": ["exec", "reboot", "restart", "test", "logs"]},
+        "argument": {"type": "string"},
+    },
+    "required": ["seq", "action", "argument"],
+    "additionalProperties": False,
+}
 REPORT_RESPONSES = {
     200: OpenApiResponse(
-        {"type": "object", "nullable": True, "enum": [None]},  # the body is `null`
-        description="`null`: stored (the same report again changes nothing).",
+        # `null` (the OpenWrt agent's answer); with `features`: an object.
+        {"type": "object", "nullable": True, "properties": {"cmd": COMMAND}, "additionalProperties": False},
+        description="`null`: stored (the same report again changes nothing). With `features`: "
+        '`{}`, or `{"cmd": {"seq", "action", "argument"}}`, the oldest command not finished.',
     ),
     400: OpenApiResponse(
         ERROR, description="Never acceptable (invalid JSON or data, with its JSON pointer); nothing written."

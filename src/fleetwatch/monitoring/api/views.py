@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -53,8 +54,13 @@ def device_monitoring(request, pk):
     return DeviceMonitoringView.as_view()(request, pk=pk)
 
 
+# An agent's feature letters (``c``: it runs remote commands), as the hub agent sends them.
+FEATURES = re.compile(r"[A-Za-z]{0,16}")
+
+
 def agent_report(request, pk):
-    """200 ``null`` once stored; 400 never acceptable (nothing written); 403 wrong key; 404
+    """200 ``null`` once stored (with ``features``: ``{"cmd": {...}}`` or ``{}``, see
+    docs/commands.md); 400 never acceptable (nothing written); 403 wrong key; 404
     unknown device; 503 + Retry-After when a store is unavailable or locked (keep and retry)."""
     try:
         device = reporting_device(pk)
@@ -62,7 +68,15 @@ def agent_report(request, pk):
             raise Http404("No such active device.")
         if not key_matches(device, request.GET.get("key")):
             return JsonResponse({"detail": "Wrong or missing device key."}, status=403)
+        features = request.GET.get("features")
+        if features is not None and not FEATURES.fullmatch(features):
+            return JsonResponse({"detail": "features: at most 16 letters, e.g. 'c'."}, status=400)
         ingest(device, request.body, request.GET.get("time"))
+        if features is not None:
+            # A hub-style agent (docs/commands.md): the answer carries its next command.
+            from fleetwatch.messaging.commands import http_answer
+
+            return JsonResponse(http_answer(device, features))
     except ReportRejected as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     except BackendUnavailable as exc:
