@@ -472,6 +472,7 @@ SPECTACULAR_SETTINGS = {
         "BackupOriginEnum": "fleetwatch.backups.models.Origin",
         "RunnerOriginEnum": "fleetwatch.backups.models.RUNNER_ORIGINS",
         "KindEnum": "fleetwatch.notifications.models.Kind",
+        "EnrollmentStatusEnum": "fleetwatch.inventory.models.EnrollmentStatus",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
     "POSTPROCESSING_HOOKS": [
