@@ -423,7 +423,13 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, AdminV
         account_of(enrollment.device)
         return Response(self.get_serializer(enrollment).data)
 
-    @extend_schema(request=None, responses={200: EnrollmentSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: EnrollmentSerializer,
+            400: OpenApiResponse(ERROR, description="Approved, with its device: not rejected."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         try:
