@@ -282,7 +282,7 @@ def test_an_existing_device_with_the_serial_is_taken_not_duplicated(station, tok
 
 
 def test_serials_are_per_organization(station, token, orgs):
-    other, text = EnrollmentToken.issue(orgs[1], "b")
+    _, text = EnrollmentToken.issue(orgs[1], "b")
     a = enroll(station, facts(token)).json()
     b = enroll(station, facts(token, token=text)).json()
     assert a["device"]["id"] != b["device"]["id"]
