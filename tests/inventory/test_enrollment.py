@@ -67,7 +67,14 @@ def test_a_station_enrolls_and_gets_its_credentials(station, token, orgs, settin
         "http": {"url": "https://fleet.example.org", "key": device.key},
         "broker": None,  # device channels are not configured
     }
-    assert (device.serial, device.hardware_id, device.model, device.os, device.system, device.mac_address) == (
+    assert (
+        device.serial,
+        device.hardware_id,
+        device.model,
+        device.os,
+        device.system,
+        device.mac_address,
+    ) == (
         "SG-5113RPI4A1B2",
         "10000000a1b2c3d4",
         "Raspberry Pi 4 Model B Rev 1.4",
@@ -143,7 +150,10 @@ def test_a_revoked_or_expired_token_is_a_403_saying_which(station, token):
     token.save()
     with freeze_time(NOW - timedelta(days=1)):
         response = enroll(station, facts(token))  # even an enrolled serial
-    assert (response.status_code, response.json()) == (403, {"detail": "The enrollment token has been revoked."})
+    assert (response.status_code, response.json()) == (
+        403,
+        {"detail": "The enrollment token has been revoked."},
+    )
     assert (Device.objects.count(), Enrollment.objects.count()) == (1, 1)
 
 
@@ -166,7 +176,9 @@ def test_a_deactivated_organization_is_a_403(station, token, orgs):
         ({"name": ["a"]}, "name", "Not a valid string."),
     ],
 )
-def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(station, token, changes, field, message):
+def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(
+    station, token, changes, field, message
+):
     response = enroll(station, facts(token, **changes))
     assert response.status_code == 400
     assert response.json()["detail"] == f"{field}: {message}"
@@ -222,7 +234,9 @@ def test_with_approval_the_device_waits_then_gets_its_credentials(station, appro
     assert answer.json()["http"]["key"] == device.key
 
 
-def test_a_rejected_device_is_refused_for_good_and_only_its_attempt_is_recorded(station, approval_token, alice):
+def test_a_rejected_device_is_refused_for_good_and_only_its_attempt_is_recorded(
+    station, approval_token, alice
+):
     enroll(station, facts(approval_token))
     enrollment = Enrollment.objects.get()
     admin = Client()
@@ -234,7 +248,9 @@ def test_a_rejected_device_is_refused_for_good_and_only_its_attempt_is_recorded(
         response = enroll(station, facts(approval_token, model="changed"))
     assert (response.status_code, response.json()) == (
         403,
-        {"detail": "The enrollment of this device has been rejected by an administrator of the organization."},
+        {
+            "detail": "The enrollment of this device has been rejected by an administrator of the organization."
+        },
     )
     enrollment.refresh_from_db()
     assert (enrollment.status, enrollment.last_attempt, enrollment.facts["model"]) == (
@@ -278,7 +294,11 @@ def test_an_existing_device_with_the_serial_is_taken_not_duplicated(station, tok
     device = Device.objects.create(organization=orgs[0], name="made by hand", serial="SG-5113RPI4A1B2")
     response = enroll(station, facts(token))
     assert response.status_code == 200
-    assert response.json()["device"] == {"id": str(device.pk), "name": "made by hand", "organization": str(orgs[0].pk)}
+    assert response.json()["device"] == {
+        "id": str(device.pk),
+        "name": "made by hand",
+        "organization": str(orgs[0].pk),
+    }
 
 
 def test_serials_are_per_organization(station, token, orgs):
@@ -296,7 +316,9 @@ def test_with_channels_configured_the_answer_has_the_broker_account(station, tok
     settings.FLEETWATCH_CHANNELS_BROKER_API_URL = "http://fleetwatch:pw@127.0.0.1:15672/api/"
     settings.FLEETWATCH_CHANNELS_MQTT_URL = "mqtt://127.0.0.1:1883"
     calls = []
-    monkeypatch.setattr(broker, "provision", lambda channel, api=None, now=None: calls.append(channel.username))
+    monkeypatch.setattr(
+        broker, "provision", lambda channel, api=None, now=None: calls.append(channel.username)
+    )
     response = enroll(station, facts(token))
     device = Device.objects.get()
     channel = DeviceChannel.objects.get()
