@@ -130,10 +130,19 @@ def test_without_a_key_a_second_registration_of_a_mac_is_refused(agent, org):
     assert Device.objects.count() == 1
 
 
-def test_without_a_key_the_device_gets_a_random_one(agent, org):
+def test_without_a_key_the_device_gets_the_key_the_agent_would_have_computed(agent, org):
+    values = agent_reads(register(agent, key=None).content)
+    assert values["key"] == consistent_key(MAC) == Device.objects.get().key
+    # So the same router, later registering with its consistent key, is the same device.
+    again = agent_reads(register(agent).content)
+    assert (again["uuid"], again["is-new"]) == (values["uuid"], "0")
+
+
+def test_without_a_key_and_the_derived_key_taken_the_device_gets_a_random_one(agent, org, orgs):
+    Device.objects.create(organization=orgs[1], name="elsewhere", key=consistent_key(MAC))
     values = agent_reads(register(agent, key=None).content)
     assert len(values["key"]) == 32
-    assert values["key"] == Device.objects.get().key
+    assert values["key"] != consistent_key(MAC)
 
 
 def test_another_organizations_device_key_is_neither_confirmed_nor_reused(agent, org, device_b):

@@ -16,8 +16,9 @@ that the agent applies it once and settles.
 
   A device of the organization with that ``key`` is the same device again (a re-flashed router):
   its name (unless the agent sent its MAC address as name) and facts are updated, ``is-new: 0``.
-  Without a key a new device is made, and a second device with the same MAC address in the
-  organization is refused (400), as openwisp-controller does; MAC addresses are not matched.
+  Without a key a new device is made, with the key the agent would have computed (as
+  openwisp-controller does), and a second device with the same MAC address in the organization
+  is refused (400), as there: MAC addresses are never matched (anyone may claim one), keys are.
 - ``GET /controller/checksum/<uuid>/?key=`` → the MD5 (hex, no newline) of the configuration
   archive; ``GET /controller/download-config/<uuid>/?key=`` → that archive, an empty tar.gz.
 - ``POST /controller/update-info/<uuid>/`` (``key``, ``model``, ``os``, ``system``) stores the
@@ -204,16 +205,20 @@ def register(request):
         raise Refused("wrong backend", 403)
     name = field(data, "name", required=True, max_length=64)
     mac = mac_address(data)
+    # Without a key, the consistent key of the MAC address as the agent sent it (its own spelling).
+    derived = hashlib.md5(
+        f"{data['mac_address'].strip()}+{organization.registration_secret}".encode()
+    ).hexdigest()
     key = field(data, "key", max_length=64)
     if key and not KEY_PATTERN.fullmatch(key):
         raise Refused('invalid parameter "key": 16 to 64 letters, digits, "_" or "-"', 400)
     facts = {fact: field(data, fact, max_length=length) for fact, length in FACTS.items()}
     address = management_ip(data)
     try:
-        device, new = _register(organization, name, mac, key, facts, address)
+        device, new = _register(organization, name, mac, key, derived, facts, address)
     except IntegrityError:
         # Two registrations of one device at once: the other one made it; this one finds it.
-        device, new = _register(organization, name, mac, key, facts, address)
+        device, new = _register(organization, name, mac, key, derived, facts, address)
     log.info(
         "%s device %s (%s) registered in %s by the config agent",
         "new" if new else "known",
@@ -231,7 +236,7 @@ def register(request):
     return answer(body, 201)
 
 
-def _register(organization, name, mac, key, facts, address) -> tuple[Device, bool]:
+def _register(organization, name, mac, key, derived, facts, address) -> tuple[Device, bool]:
     with transaction.atomic():
         device = None
         if key:
@@ -258,7 +263,9 @@ def _register(organization, name, mac, key, facts, address) -> tuple[Device, boo
                 400,
             )
         fields = dict(organization=organization, name=name, mac_address=mac, management_ip=address, **facts)
-        if key:
+        if not key and not Device.objects.filter(key=derived).exists():
+            key = derived
+        if key:  # else a random one (the model's default)
             fields["key"] = key
         return Device.objects.create(**fields), True
 
