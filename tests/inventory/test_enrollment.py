@@ -194,6 +194,17 @@ def test_garbage_is_a_400(station, token, body):
     assert "detail" in response.json()
 
 
+def test_a_token_that_is_not_text_is_a_400(station, token):
+    response = enroll(station, {"token": 12, "serial": "SG-1"})
+    assert (response.status_code, response.json()["detail"]) == (400, "token: Not a valid string.")
+
+
+def test_a_pending_device_may_change_the_name_it_asks_for(station, approval_token):
+    enroll(station, facts(approval_token, name="first"))
+    enroll(station, facts(approval_token, name="ridge-2"))
+    assert Enrollment.objects.get().name == "ridge-2"
+
+
 def test_other_content_types_and_methods_are_refused(station, token):
     assert station.post("/api/v1/enroll/", facts(token)).status_code == 415  # a form
     assert station.get("/api/v1/enroll/").status_code == 405

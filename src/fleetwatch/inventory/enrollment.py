@@ -120,6 +120,8 @@ def _enroll(token, serial, name, facts, now) -> Outcome:
             else:
                 enrollment.facts = {**enrollment.facts, **facts}
                 enrollment.token = token
+                if name and enrollment.device_id is None:  # its device is not made yet: named as asked
+                    enrollment.name = name
                 if enrollment.status == EnrollmentStatus.APPROVED and enrollment.device_id is None:
                     # Approved once, but its device has been deleted since: a new request.
                     enrollment.status = EnrollmentStatus.PENDING

@@ -209,7 +209,9 @@ class EnrollView(APIView):
             raise ValidationError({"non_field_errors": ["Send a JSON object."]})
         body = EnrollRequestSerializer(data=request.data)
         # The token first: without a valid one, nothing about the body is said.
-        text = request.data.get("token") if isinstance(request.data.get("token"), str) else None
+        text = request.data.get("token")
+        if text is not None and not isinstance(text, str):
+            raise ValidationError({"token": ["Not a valid string."]})
         text = text or bearer(request)
         if not text:
             return unauthorized(
