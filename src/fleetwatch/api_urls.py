@@ -12,6 +12,7 @@ from rest_framework.routers import DefaultRouter
 from fleetwatch.api.docs import RedocView, SwaggerView
 from fleetwatch.api.health import HealthView
 from fleetwatch.backups.api.views import BackupJobViewSet, BackupRunViewSet, RunnerTokenViewSet
+from fleetwatch.inventory.api.enrollment import EnrollmentTokenViewSet, EnrollmentViewSet, EnrollView
 from fleetwatch.inventory.api.views import DeviceViewSet, OrganizationViewSet
 from fleetwatch.messaging.api.views import CommandBatchViewSet, CommandViewSet
 from fleetwatch.notifications.api.views import (
@@ -40,6 +41,8 @@ router.register("backups/runs", BackupRunViewSet, basename="backup-run")
 router.register("backups/tokens", RunnerTokenViewSet, basename="backup-token")
 router.register("commands", CommandViewSet, basename="command")
 router.register("command-batches", CommandBatchViewSet, basename="command-batch")
+router.register("enrollment-tokens", EnrollmentTokenViewSet, basename="enrollment-token")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
@@ -50,5 +53,6 @@ urlpatterns = [
     path("notifications/preferences/", PreferenceView.as_view(), name="notification-preferences"),
     path("backups/", include("fleetwatch.backups.api.urls")),
     path("", include("fleetwatch.messaging.api.urls")),
+    path("enroll/", EnrollView.as_view(), name="enroll"),
     *router.urls,
 ]

@@ -36,7 +36,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from fleetwatch.inventory.models import Device, Membership, Organization
+from fleetwatch.inventory.models import Device, Enrollment, EnrollmentToken, Membership, Organization
 from fleetwatch.monitoring.models import StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, Notification, Webhook
 from fleetwatch.backups.models import BackupJob, RunnerToken
@@ -63,11 +63,15 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
         from fleetwatch.messaging.commands import queue, queue_batch
         batch = queue_batch([device], "test", "", user)
         command = queue(device, "exec", "uptime", user)
+        stations, _ = EnrollmentToken.issue(org, "stations", requires_approval=True)
+        request = Enrollment.objects.create(organization=org, token=stations, serial="SG-1", name="SG-1")
         ids = {
             "job": str(job.pk),
             "run": run.pk,
             "finished": done.pk,
             "token": token.pk,
+            "enrollment_token": str(stations.pk),
+            "enrollment": str(request.pk),
             "device": str(device.pk),
             "key": device.key,
             "organization": str(org.pk),
@@ -149,6 +153,8 @@ def runs(ids: dict) -> dict[str, tuple[list[str], dict]]:
         # The queued command: cancel ends its life (a second cancel is the documented 409).
         "command": (on_row("commands"), {"id": ids["command"]}),
         "command-batch": (on_row("command-batches"), {"id": ids["batch"]}),
+        "enrollment-token": (on_row("enrollment-tokens"), {"id": ids["enrollment_token"]}),
+        "enrollment": (on_row("enrollments"), {"id": ids["enrollment"]}),
         "backup-section": (
             ["--include-path-regex", r"\{section\}"],
             {"section": "s1"},
@@ -204,6 +210,6 @@ def test_every_answer_is_as_the_schema_says(server, persona, tmp_path):
         assert (report["failures"], report["errors"], report["operations"]["errored"]) == ([], [], 0), name
         assert report["operations"]["tested"] == report["operations"]["selected"] > 0, name
         tested += report["operations"]["tested"]
-    assert tested == 71  # every operation of the schema, once
+    assert tested == 83  # every operation of the schema, once
     log = Path(server.dir, "gunicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-5000:]
