@@ -49,12 +49,11 @@ def bound(data: bytes, limit: int = MAX_OUTPUT, cut: int = 0) -> str:
     if len(data) <= limit and not cut:
         return data.decode("utf-8", "replace")
     # The note's own length depends on N: reserve room for the largest N possible.
-    room = limit - len(f"[{cut + len(data)} bytes cut]\n".encode()) - 2  # a cut character → U+FFFD (3 bytes)
-    kept = data[-room:] if room < len(data) else data
-    text = kept.decode("utf-8", "replace")
-    while len(text.encode()) > room + 2:
-        text = text[1:]
-    return f"[{cut + len(data) - len(kept)} bytes cut]\n" + text
+    room = max(0, limit - len(f"[{cut + len(data)} bytes cut]\n".encode()))
+    kept = data[len(data) - room :] if room < len(data) else data
+    while kept and kept[0] & 0xC0 == 0x80:  # no half character at the start
+        kept = kept[1:]
+    return f"[{cut + len(data) - len(kept)} bytes cut]\n" + kept.decode("utf-8", "replace")
 
 
 @dataclass

@@ -78,7 +78,7 @@ class ReportQueue:
         path = self.folder / f"{stem}.json"
         n = 1
         while path.exists():  # two readings in one microsecond: keep both, in order
-            path = self.folder / f"{stem}-{n:03d}.json"
+            path = self.folder / f"{stem}_{n:03d}.json"  # sorts after {stem}.json
             n += 1
         write_atomically(path, json.dumps(report, separators=(",", ":")).encode())
         names = self._names()
@@ -93,7 +93,7 @@ class ReportQueue:
         for name in self._names():
             path = self.folder / name
             try:
-                moment = datetime.strptime(name.split("-", 1)[0].removesuffix(".json"), _NAME_FORMAT)
+                moment = datetime.strptime(name.split("_", 1)[0].removesuffix(".json"), _NAME_FORMAT)
                 report = json.loads(path.read_bytes())
             except FileNotFoundError:
                 continue
