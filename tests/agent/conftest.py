@@ -15,8 +15,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_SRC = ROOT / "agent" / "src"
 if str(AGENT_SRC) not in sys.path:
@@ -35,7 +33,9 @@ def amqp_requested() -> bool:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "agent_broker: the agent against the real RabbitMQ (FLEETWATCH_TEST_BROKERS has amqp)")
+    config.addinivalue_line(
+        "markers", "agent_broker: the agent against the real RabbitMQ (FLEETWATCH_TEST_BROKERS has amqp)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -32,12 +32,16 @@ def test_exec(tmp_path):
 
 
 def test_exec_killed_after_its_timeout(tmp_path):
-    outcome = Runner(config(tmp_path, commands=True, command_timeout=0.5)).run("exec", "echo started; exec sleep 60")
+    outcome = Runner(config(tmp_path, commands=True, command_timeout=0.5)).run(
+        "exec", "echo started; exec sleep 60"
+    )
     assert (outcome.status, outcome.output) == ("ERR", "started\n\n[killed after 0.5 s]")
 
 
 def test_output_bounded_to_one_mib_its_end_kept(tmp_path):
-    outcome = Runner(config(tmp_path, commands=True)).run("exec", "head -c 3000000 /dev/zero | tr '\\0' a; echo END")
+    outcome = Runner(config(tmp_path, commands=True)).run(
+        "exec", "head -c 3000000 /dev/zero | tr '\\0' a; echo END"
+    )
     assert outcome.status == "OK"
     assert len(outcome.output.encode()) <= MAX_OUTPUT
     note, _, rest = outcome.output.partition("\n")
@@ -56,8 +60,13 @@ def test_bound_counts_bytes_of_utf8():
 
 
 def test_restart_only_listed_services(tmp_path):
-    runner = Runner(config(tmp_path, commands=True, services=["caddy"], restart_command=["echo", "restarted"]))
-    assert (runner.run("restart", "caddy").status, runner.run("restart", "caddy").output) == ("OK", "restarted caddy\n")
+    runner = Runner(
+        config(tmp_path, commands=True, services=["caddy"], restart_command=["echo", "restarted"])
+    )
+    assert (runner.run("restart", "caddy").status, runner.run("restart", "caddy").output) == (
+        "OK",
+        "restarted caddy\n",
+    )
     refused = runner.run("restart", "sshd")
     assert (refused.status, refused.output) == ("ERR", "service 'sshd' may not be restarted (allowed: caddy)")
 
@@ -91,7 +100,10 @@ def test_test_and_unknown(tmp_path):
     assert outcome.status == "OK"
     assert outcome.output.startswith(f"{AGENT} on {socket.gethostname()}: up ")
     assert outcome.output.endswith("; remote commands enabled")
-    assert (runner.run("hotspot", "on").status, runner.run("hotspot", "on").output) == ("ERR", "unknown action 'hotspot'")
+    assert (runner.run("hotspot", "on").status, runner.run("hotspot", "on").output) == (
+        "ERR",
+        "unknown action 'hotspot'",
+    )
 
 
 def test_a_seq_runs_once_even_offered_twice(tmp_path):

@@ -10,7 +10,12 @@ def test_defaults_need_only_the_server():
     config = parse('server = "https://fleet.example.org/"\ntoken = "fwe_x"')
     assert config.server == "https://fleet.example.org"
     assert (config.channel, config.interval, config.commands) == ("http", 300.0, False)
-    assert (config.poll_min, config.poll_max, config.poll_growth, config.poll_offline) == (90.0, 3600.0, 1.5, 10.0)
+    assert (config.poll_min, config.poll_max, config.poll_growth, config.poll_offline) == (
+        90.0,
+        3600.0,
+        1.5,
+        10.0,
+    )
     assert config.queue_size == 1000
     assert config.state_dir == Path("/var/lib/fleetwatch-agent")
     assert config.restart_command == ["systemctl", "restart"]
@@ -31,7 +36,9 @@ def test_serial_is_the_machine_id_else_the_hostname(tmp_path, monkeypatch):
 
 def test_state_dir_relative_to_the_file(tmp_path):
     path = tmp_path / "agent.toml"
-    path.write_text('server = "http://127.0.0.1:8000"\ndevice_id = "d"\nkey = "k"\nstate_dir = "state"\ninterval = 60')
+    path.write_text(
+        'server = "http://127.0.0.1:8000"\ndevice_id = "d"\nkey = "k"\nstate_dir = "state"\ninterval = 60'
+    )
     config = load(path)
     assert config.state_dir == tmp_path / "state"
     assert config.interval == 60.0
@@ -61,7 +68,7 @@ def test_refused(text, message):
 
 
 def test_not_toml_and_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="^not valid TOML: "):
+    with pytest.raises(ConfigError, match=r"^not valid TOML: "):
         parse("server = ")
     with pytest.raises(ConfigError) as caught:
         load(tmp_path / "absent.toml")

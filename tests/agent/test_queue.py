@@ -68,4 +68,6 @@ def test_atomic_write_leaves_the_old_file_when_it_fails(tmp_path, monkeypatch):
 def test_wire_time_is_utc():
     from zoneinfo import ZoneInfo
 
-    assert wire_time(datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Rome"))) == "01-07-2026_10:00:00.000000"
+    assert (
+        wire_time(datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Rome"))) == "01-07-2026_10:00:00.000000"
+    )
