@@ -103,14 +103,17 @@ class Agent:
     def flush(self) -> bool:
         """Send queued reports oldest first, by the retry rules: sent or refused for good
         (400) leave the queue; at the first kept one the rest wait too. True if none is left."""
+        sent = 0
         for entry in self.queue.entries():
             if self.stop.is_set():
                 return False
             outcome = self.channel.send_report(entry.report, entry.wire_time)
-            if outcome in (SENT, DROPPED):
-                self.queue.remove(entry)
-            else:
+            if outcome not in (SENT, DROPPED):
+                log.debug("queue kept: %d report(s) wait", len(self.queue))
                 return False
+            self.queue.remove(entry)
+            sent += outcome == SENT
+        log.debug("queue sent: %d report(s) over %s", sent, self.channel.name)
         return True
 
     def commands(self) -> bool:
