@@ -103,7 +103,9 @@ def enroll(config: Config, extra: dict | None = None) -> dict:
     if answer.status in (200, 201) and isinstance(data, dict) and data.get("status") == "approved":
         return data
     if answer.status in (401, 403):
-        raise EnrollmentRefused(f"enrollment refused ({answer.status}): {detail or answer.body[:200]!r}")
+        raise EnrollmentRefused(
+            f"enrollment refused ({answer.status}): {detail or answer.body[:200].decode(errors='replace')}"
+        )
     try:
         retry_after = float(answer.headers.get("retry-after", ""))
     except ValueError:
