@@ -37,12 +37,12 @@ bench-openwisp:
 	bash scripts/openwisp/setup.sh && bash scripts/openwisp/bench.sh
 
 lint: venv
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench agent
+	$(VENV)/bin/ruff format --check src tests bench agent
 
 format: venv
-	$(VENV)/bin/ruff format src tests bench
-	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench agent
+	$(VENV)/bin/ruff check --fix src tests bench agent
 
 bench: venv
 	bash scripts/bench.sh
