@@ -59,7 +59,7 @@ class PollPeriod:
 class Agent:
     """One device's agent: configuration, credentials, queue, command book and channel."""
 
-    def __init__(self, config: Config, creds: Credentials, channel=None):
+    def __init__(self, config: Config, creds: Credentials, channel=None, clock=time.monotonic):
         self.config = config
         self.creds = creds
         self.features = "c" if config.commands else ""
@@ -70,6 +70,9 @@ class Agent:
         self.channel = channel or self._channel()
         self.stop = threading.Event()
         self.poll = PollPeriod(config.poll_min, config.poll_max, config.poll_growth, config.poll_offline)
+        self.clock = clock  # monotonic seconds (tests move it by hand)
+        now = clock()
+        self._next = {"report": now, "poll": now, "retry": now}  # when each is due (monotonic)
 
     def _channel(self):
         config, creds = self.config, self.creds
@@ -146,40 +149,53 @@ class Agent:
         return EX_OK if empty else EX_TEMPFAIL
 
     def run(self) -> int:
-        """Report every ``interval`` until stopped; EX_OK."""
+        """Report every ``interval`` until stopped; EX_OK. An unexpected error in one round is
+        logged and the round tried again ``poll_offline`` seconds later: a station far away
+        must not stop reporting for one bad reading."""
         self.channel.connect()
-        now = time.monotonic()
-        next_report = next_poll = next_retry = now
         try:
             while not self.stop.is_set():
-                now = time.monotonic()
-                if now >= next_report:
-                    self.collect()
-                    next_report = max(next_report + self.config.interval, now + 1)
-                    next_retry = now
-                if now >= next_retry and len(self.queue):
-                    next_retry = now if self.flush() else now + self.config.poll_offline
-                came = self.commands()
-                if self.over_http and now >= next_poll:
-                    reached, command = self.channel.poll(self.poll.current)
-                    if command is not None:
-                        self.book.accept(command)
-                        came = self.commands() or True
-                    next_poll = time.monotonic() + self.poll.after(reached, came)
-                    if reached and len(self.queue):
-                        next_retry = now
-                elif came and self.over_http:
-                    self.poll.after(True, True)
-                    next_poll = time.monotonic() + self.poll.current
+                try:
+                    came = self._round(self.clock())
+                except Exception:
+                    log.exception("this round failed; trying again in %g s", self.config.poll_offline)
+                    self.channel.wait(self.config.poll_offline, self.stop)
+                    continue
                 if came:
                     continue  # commands may come in a row: look again before sleeping
-                wake = min(next_report, next_poll if self.over_http else next_report)
+                due = self._next
+                wake = min(due["report"], due["poll"] if self.over_http else due["report"])
                 if len(self.queue):
-                    wake = min(wake, next_retry)
-                self.channel.wait(max(0.0, wake - time.monotonic()), self.stop)
+                    wake = min(wake, due["retry"])
+                self.channel.wait(max(0.0, wake - self.clock()), self.stop)
         finally:
             self.channel.close()
         return EX_OK
+
+    def _round(self, now: float) -> bool:
+        """What is due at ``now`` (monotonic seconds): collect, send, poll, run commands; True
+        if a command ran."""
+        due = self._next
+        if now >= due["report"]:
+            self.collect()
+            due["report"] += self.config.interval
+            if due["report"] <= now:  # late (the machine slept): no burst of reports to catch up
+                due["report"] = now + self.config.interval
+            due["retry"] = now
+        if now >= due["retry"] and len(self.queue):
+            due["retry"] = now if self.flush() else now + self.config.poll_offline
+        came = self.commands()
+        if self.over_http and now >= due["poll"]:
+            reached, command = self.channel.poll(self.poll.current)
+            if command is not None:
+                self.book.accept(command)
+                came = self.commands() or True
+            due["poll"] = self.clock() + self.poll.after(reached, came)
+            if reached and len(self.queue):
+                due["retry"] = now
+        elif came and self.over_http:
+            due["poll"] = self.clock() + self.poll.after(True, True)
+        return came
 
     def request_stop(self, *_args) -> None:
         """The SIGTERM/SIGINT handler: end after the current step."""
