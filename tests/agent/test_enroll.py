@@ -8,6 +8,7 @@ import json
 import os
 import stat
 
+import pytest
 from fleetwatch_agent import AGENT
 
 from tests.agent.live import run_agent, start_agent, wait_for_line, write_config
@@ -76,12 +77,21 @@ def test_pending_then_approved_then_remembered(tmp_path):
     assert (query["key"], query["features"]) == ("k" * 32, "")
 
 
-def test_a_refused_token_ends_the_agent(tmp_path):
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        (400, "serial: Ensure this field has no more than 64 characters."),
+        (401, "Unknown enrollment token."),
+        (403, "This enrollment token was revoked."),
+    ],
+)
+def test_a_refusal_ends_the_agent(tmp_path, status, detail):
     with StandIn() as standin:
-        standin.enroll = [(403, {}, {"detail": "This enrollment token was revoked."})]
+        standin.enroll = [(status, {}, {"detail": detail})]
         result = run_agent(config(tmp_path, standin), "--once")
     assert result.returncode == 77
-    assert "enrollment refused (403): This enrollment token was revoked." in result.stderr
+    assert f"enrollment refused ({status}): {detail}" in result.stderr
+    assert standin.paths() == ["/api/v1/enroll/"]
 
 
 def test_the_loop_waits_for_approval(tmp_path):

@@ -4,8 +4,8 @@ in ``<state dir>/credentials.json`` (mode 0600).
 ``POST /api/v1/enroll/`` with JSON ``{token, serial, name, model, os, system, mac_address,
 hardware_id, agent}``: 201/200 answer the device, its HTTP key and (when the server has a
 broker) its broker account; 202 = waiting for an administrator's approval (ask again after
-``Retry-After``); 401 unknown token, 403 expired or revoked token or rejected enrollment: no
-retry helps, the agent stops. Anything else (5xx, no answer) is retried later.
+``Retry-After``); 400 a request the server will never take (a serial it refuses), 401 unknown
+token, 403 expired or revoked token or rejected enrollment: no retry helps, the agent stops. Anything else (5xx, no answer) is retried later.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ CREDENTIALS = "credentials.json"
 
 
 class EnrollmentRefused(RuntimeError):
-    """401/403: the token or the enrollment will not be accepted; the message says why."""
+    """400/401/403: the token or the enrollment will not be accepted; the message says why."""
 
 
 class EnrollmentPending(RuntimeError):
@@ -78,7 +78,9 @@ def facts() -> dict:
         if name != "lo" and mac and mac != "00:00:00:00:00:00":
             found["mac_address"] = mac
             break
-    return {k: v for k, v in found.items() if v}
+    # The server's bounds (64 for names and models, 128 for OS and system descriptions).
+    bounds = {"model": 64, "os": 128, "system": 128, "mac_address": 17}
+    return {k: v[: bounds[k]] for k, v in found.items() if v}
 
 
 def enroll(config: Config, extra: dict | None = None) -> dict:
@@ -86,7 +88,7 @@ def enroll(config: Config, extra: dict | None = None) -> dict:
     payload = {
         "token": config.token,
         "serial": config.serial,
-        "name": config.name,
+        "name": config.name[:64],
         "agent": AGENT,
         **(facts() if extra is None else extra),
     }
@@ -102,7 +104,7 @@ def enroll(config: Config, extra: dict | None = None) -> dict:
     detail = data.get("detail", "") if isinstance(data, dict) else ""
     if answer.status in (200, 201) and isinstance(data, dict) and data.get("status") == "approved":
         return data
-    if answer.status in (401, 403):
+    if answer.status in (400, 401, 403):
         raise EnrollmentRefused(
             f"enrollment refused ({answer.status}): {detail or answer.body[:200].decode(errors='replace')}"
         )
