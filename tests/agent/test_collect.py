@@ -263,3 +263,18 @@ def test_the_report_ingests_with_exact_values(fake_host, device_a, timeseries):
     assert disk.fields == {"used_disk": 25.0}
     traffic = timeseries.read(ReadQuery("traffic", ["rx_bytes", "tx_bytes"], tags={"ifname": "eth0"}))
     assert [(r.time, r.fields) for r in traffic] == [(T, {"rx_bytes": 5000, "tx_bytes": 7000})]
+
+
+def test_at_most_as_many_interfaces_as_the_server_takes(monkeypatch, tmp_path):
+    many = {
+        f"veth{n:04d}": SimpleNamespace(isup=True, duplex=0, speed=0, mtu=1500, flags="up")
+        for n in range(300)
+    }
+    monkeypatch.setattr(psutil, "net_if_stats", lambda: many)
+    monkeypatch.setattr(psutil, "net_if_addrs", lambda: {})
+    monkeypatch.setattr(psutil, "net_io_counters", lambda pernic: {})
+    monkeypatch.setattr("fleetwatch_agent.collect.counters.__defaults__", (tmp_path,))
+    monkeypatch.setattr("fleetwatch_agent.collect.interface_type.__defaults__", (tmp_path,))
+    names = [i["name"] for i in collect.interfaces()]
+    assert len(names) == collect.MAX_INTERFACES == 256
+    assert (names[0], names[-1]) == ("veth0000", "veth0255")

@@ -66,6 +66,9 @@ _PROCESS_STATES = {
     psutil.STATUS_STOPPED: "stopped",
     psutil.STATUS_TRACING_STOP: "stopped",
 }
+# The server refuses a report of more interfaces (its FLEETWATCH_MAX_INTERFACES default): a
+# refused report is dropped for good, so a host with hundreds of veths reports the first ones.
+MAX_INTERFACES = 256
 # File systems that hold no data of their own (psutil's "physical" list already leaves most out).
 _VIRTUAL_FS = {"squashfs", "tmpfs", "devtmpfs", "overlay", "iso9660"}
 
@@ -264,14 +267,15 @@ def addresses(entries) -> tuple[str | None, list[dict]]:
 
 def interfaces(include: Iterable[str] = ("*",), skip: Iterable[str] = ("lo",)) -> list[dict]:
     """The interfaces: name, type, up, MTU, speed (``"1000F"``: Mbit/s and duplex), MAC,
-    addresses and counters."""
+    addresses and counters; the first :data:`MAX_INTERFACES` by name."""
     include, skip = list(include), list(skip)
     stats = psutil.net_if_stats()
     all_addresses = psutil.net_if_addrs()
+    names = [
+        n for n in sorted(set(stats) | set(all_addresses)) if _matches(n, include) and not _matches(n, skip)
+    ]
     found = []
-    for name in sorted(set(stats) | set(all_addresses)):
-        if not _matches(name, include) or _matches(name, skip):
-            continue
+    for name in names[:MAX_INTERFACES]:
         stat = stats.get(name)
         flags = getattr(stat, "flags", "") if stat else ""
         item: dict = {
