@@ -1,7 +1,7 @@
 """A STAND-IN for the server endpoints being written on other branches: enrollment
 (``POST /api/v1/enroll/``), the command poll (``POST /api/v1/devices/<id>/agent/``), the command
 result (``POST /api/v1/devices/<id>/cmdlog/``) and the ``{"cmd": …}`` answer of the report
-endpoint, as docs/../notes/channels-spec.md describes them. It is not Fleetwatch: it answers
+endpoint, as the issue's shared channel contract describes them. It is not Fleetwatch: it answers
 what a test scripts, and records what the agent sent. The tests against the real endpoints
 replace it once those branches are merged (see docs/agent.md, "Tests").
 """
