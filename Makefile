@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed-stamp
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The server, then the host agent (agent/, its own package: `fleetwatch-agent`, for the demo and tests).
+$(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev,postgres,influxdb,influxdb2,elasticsearch,backups]'
+	$(VENV)/bin/pip install --quiet -e './agent[mqtt,amqp]'
 	touch $(STAMP)
 
 ## Serve Fleetwatch on http://127.0.0.1:8000 with SQLite only (no other server), with a demo
@@ -35,12 +37,12 @@ bench-openwisp:
 	bash scripts/openwisp/setup.sh && bash scripts/openwisp/bench.sh
 
 lint: venv
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench agent
+	$(VENV)/bin/ruff format --check src tests bench agent
 
 format: venv
-	$(VENV)/bin/ruff format src tests bench
-	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench agent
+	$(VENV)/bin/ruff check --fix src tests bench agent
 
 bench: venv
 	bash scripts/bench.sh

@@ -61,6 +61,6 @@ if (( ${#missing[@]} )); then
 fi
 
 echo "[test] ruff" >&2
-.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff check src tests bench scripts agent
 echo "[test] pytest on backends: $backends; backup tools on: ${backup_tools:-none}" >&2
 .venv/bin/python -m pytest "$@"

@@ -156,6 +156,7 @@ def _serve_demo(args) -> int:
             except OSError:
                 time.sleep(0.5)
         print(f"\n  Fleetwatch is running: {url}/\n  Log in as: demo / {password}\n", flush=True)
+        children.extend(_demo_agent(url))
         children.append(
             subprocess.Popen(
                 [
@@ -190,6 +191,29 @@ def _serve_demo(args) -> int:
                 child.terminate()
         for child in children:
             child.wait(timeout=30)
+
+
+def _demo_agent(url: str) -> list[subprocess.Popen]:
+    """This machine as a demo device: fleetwatch-agent reporting to the demo (if installed)."""
+    from django.conf import settings
+
+    from fleetwatch.inventory.models import Organization
+    from fleetwatch.monitoring import demo_agent
+
+    if not demo_agent.available():
+        print("  fleetwatch-agent is not installed (make installs it): no real host in the demo", flush=True)
+        return []
+    device, config = demo_agent.prepare(
+        Organization.objects.get(slug="demo"), url, settings.DATA_DIR / "demo-agent"
+    )
+    print(
+        f"  This machine reports as {device.name!r} through fleetwatch-agent, remote commands ENABLED "
+        f"(demo only: {config})\n",
+        flush=True,
+    )
+    return [
+        subprocess.Popen(demo_agent.command(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ]
 
 
 def _demo_login(password: str) -> None:

@@ -1,0 +1,68 @@
+"""The demo's real host: ``fleetwatch serve --demo`` runs fleetwatch-agent (agent/, installed by
+``make``) on this machine, so the fleet shows a real Linux host next to the simulated routers.
+
+The device is made once in the demo organization (found again by its serial, the machine id)
+and the agent gets its id and key in ``<data dir>/demo-agent/agent.toml``, written at each
+start, with remote commands **enabled** (the demo's command console needs them: on a real
+machine its owner decides) and a report every minute, so the charts move while one watches.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import sys
+from pathlib import Path
+
+from fleetwatch.inventory.models import Device, Organization
+
+INTERVAL = 60  # seconds between the demo host's reports
+
+
+def machine_serial() -> str:
+    """The machine id (as the agent's default serial), else the hostname."""
+    try:
+        serial = Path("/etc/machine-id").read_text().strip()
+    except OSError:
+        serial = ""
+    return serial or socket.gethostname()
+
+
+def available() -> bool:
+    """Whether the agent package is installed (``make`` installs it into the venv)."""
+    return importlib.util.find_spec("fleetwatch_agent") is not None
+
+
+def prepare(organization: Organization, url: str, folder: Path) -> tuple[Device, Path]:
+    """The demo host's device (made once) and its agent configuration file (written anew)."""
+    serial = machine_serial()
+    device, _ = Device.objects.get_or_create(
+        organization=organization, serial=serial, defaults={"name": socket.gethostname()[:64] or "this-host"}
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "agent.toml"
+
+    def text(value: str) -> str:
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+    path.write_text(
+        "# Written by `fleetwatch serve --demo` at each start: this machine as a demo device.\n"
+        f"server = {text(url)}\n"
+        f"device_id = {text(str(device.pk))}\n"
+        f"key = {text(device.key)}\n"
+        f"serial = {text(serial)}\n"
+        f"state_dir = {text(str(folder / 'state'))}\n"
+        f"interval = {INTERVAL}\n"
+        "# Enabled for the demo's command console; a real machine's owner decides.\n"
+        "commands = true\n"
+        "poll_min = 10\n"
+        "poll_max = 60\n"
+    )
+    path.chmod(0o600)  # it holds the device key
+    return device, path
+
+
+def command(config: Path) -> list[str]:
+    """The agent's command line, with this interpreter."""
+    return [sys.executable, "-m", "fleetwatch_agent", "--config", str(config)]
