@@ -10,8 +10,10 @@ from django.utils import timezone
 from fleetwatch.core import params
 from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
+from fleetwatch.messaging.models import Channel
 from fleetwatch.monitoring.models import HealthStatus, StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, Notification, OpenProblem, Preference
+from fleetwatch.web import channels
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -34,7 +36,9 @@ def unread_notifications(request) -> dict:
 
 @login_required
 def fleet(request):
-    devices = Device.objects.visible_to(request.user).select_related("organization", "location", "health")
+    devices = Device.objects.visible_to(request.user).select_related(
+        "organization", "location", "health", "channel"
+    )
     organizations = Organization.objects.visible_to(request.user)
     query = params.text(request.GET, "q").strip()
     if query:
@@ -43,9 +47,12 @@ def fleet(request):
     if org:
         devices = devices.filter(organization__slug=org)
     status = request.GET.get("status", "")
+    channel, state = channels.fleet_filters(request.GET)
+    devices = channels.filter_fleet(devices, channel, state)
     devices = list(devices.order_by("organization__name", "name"))
     for d in devices:
         d.health_status = health_status(d)
+        d.connection = channels.connection(d)
     if status:
         devices = [d for d in devices if d.health_status == status]
     return render(
@@ -58,24 +65,32 @@ def fleet(request):
             "org": org,
             "status": status,
             "statuses": HealthStatus.values,
+            "channel": channel,
+            "channels": Channel.choices,
+            "connection": state,
+            "connections": channels.CONNECTIONS,
         },
     )
 
 
-@login_required
-def device(request, pk):
-    obj = get_object_or_404(
-        Device.objects.visible_to(request.user).select_related("organization", "health"), pk=pk
-    )
+def device_context(request, obj: Device) -> dict:
+    """The device page's context (also rendered by the command console when it refuses a form)."""
     now = timezone.now()
-    context = {
+    return {
         "device": obj,
         "health_status": health_status(obj),
         "maintenance": MaintenanceWindow.objects.active_for(obj, now).order_by("end"),
         "open_problems": OpenProblem.objects.filter(metric__device=obj).select_related("metric"),
         "status_changes": StatusChange.objects.filter(device=obj)[:20],
     }
-    return render(request, "web/device.html", context)
+
+
+@login_required
+def device(request, pk):
+    obj = get_object_or_404(
+        Device.objects.visible_to(request.user).select_related("organization", "health", "channel"), pk=pk
+    )
+    return render(request, "web/device.html", device_context(request, obj))
 
 
 @login_required
