@@ -371,6 +371,18 @@ if FLEETWATCH_CHANNELS_BROKER_URL and not FLEETWATCH_CHANNELS_BROKER_API_URL:
         "API (e.g. http://user:password@127.0.0.1:15672/api/) where each device's broker user is made"
     )
 
+# ---------------------------------------------------------------- device commands
+# A command not finished this long after it was queued expires (a device offline for longer
+# never runs it); the worker's pass marks such commands every minute (fleetwatch.messaging.commands).
+FLEETWATCH_COMMAND_EXPIRY = timedelta(
+    seconds=env_seconds("FLEETWATCH_COMMAND_EXPIRY", 7 * 86400, minimum=60, maximum=366 * 86400)
+)
+CELERY_IMPORTS = ["fleetwatch.messaging.command_tasks"]  # not autodiscovered: not named tasks.py
+CELERY_BEAT_SCHEDULE["expire-commands"] = {
+    "task": "fleetwatch.messaging.command_tasks.expire_commands",
+    "schedule": 60,
+}
+
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:
 # FLEETWATCH_BIND's (below), or a request's own (fleetwatch.notifications.links). Set it in production.
@@ -472,6 +484,9 @@ SPECTACULAR_SETTINGS = {
         "BackupOriginEnum": "fleetwatch.backups.models.Origin",
         "RunnerOriginEnum": "fleetwatch.backups.models.RUNNER_ORIGINS",
         "KindEnum": "fleetwatch.notifications.models.Kind",
+        "CommandActionEnum": "fleetwatch.messaging.models.CommandAction",
+        "CommandStatusEnum": "fleetwatch.messaging.models.CommandStatus",
+        "DeviceChannelEnum": "fleetwatch.messaging.models.Channel",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
     "POSTPROCESSING_HOOKS": [
