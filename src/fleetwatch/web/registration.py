@@ -137,12 +137,16 @@ def decide(request, pk, decision):
         messages.info(request, f"{enrollment.name} ({enrollment.serial}) was {enrollment.status} already.")
         return redirect("web:registrations")
     if decision == "approve":
-        enrollment = enrollments.approve(enrollment, request.user)
+        enrollment = enrollments.approve(enrollment, request.user, now=timezone.now())
         messages.success(
             request, f"{enrollment.name} is approved: it gets its credentials at its next attempt."
         )
     else:
-        enrollment = enrollments.reject(enrollment, request.user)
+        try:
+            enrollment = enrollments.reject(enrollment, request.user, now=timezone.now())
+        except ValueError as refused:  # approved meanwhile: its device exists
+            messages.error(request, str(refused))
+            return redirect("web:registrations")
         messages.success(request, f"{enrollment.name} ({enrollment.serial}) is rejected.")
     return redirect("web:registrations")
 
