@@ -130,9 +130,9 @@ def decide(request, pk, decision):
     decided one is left as it is, with a message saying so)."""
     if decision not in DECISIONS:
         raise Http404("No such decision.")
+    enrollment = _enrollment(request, pk)
     from fleetwatch.inventory import enrollment as enrollments
 
-    enrollment = _enrollment(request, pk)
     if enrollment.status != EnrollmentStatus.PENDING:
         messages.info(request, f"{enrollment.name} ({enrollment.serial}) was {enrollment.status} already.")
         return redirect("web:registrations")
