@@ -3,13 +3,18 @@ do what (administrators of the organization; members 403 on every POST; outsider
 and reject with exact outcomes, enrollment tokens created once per form token and shown once,
 revoked."""
 
+import re
+import textwrap
+import tomllib
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from fleetwatch.inventory.models import Device, Enrollment, EnrollmentToken, hash_secret
+from fleetwatch.web.registration import agent_configuration
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +203,17 @@ def test_revoking_a_token(client, alice, token):
     assert token.revoked == revoked
     html = client.get("/registrations/").content.decode()
     assert f'<tr data-token="{token.pk}" class="revoked">' in html
+
+
+def test_the_agent_configuration_in_the_docs_is_what_the_token_page_gives():
+    """docs/web.md shows the lines of /etc/fleetwatch-agent.toml the token page gives."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
+    (block,) = re.findall(r"```toml\n(.*?)```", docs, re.S)
+    given = agent_configuration("https://fleet.example.org", "fwe_…")
+    assert tomllib.loads(textwrap.dedent(block)) == tomllib.loads(given)
+    assert tomllib.loads(given) == {
+        "server": "https://fleet.example.org",
+        "token": "fwe_…",
+        "channel": "http",
+        "commands": False,
+    }
