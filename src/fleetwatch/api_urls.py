@@ -12,6 +12,7 @@ from rest_framework.routers import DefaultRouter
 from fleetwatch.api.docs import RedocView, SwaggerView
 from fleetwatch.api.health import HealthView
 from fleetwatch.backups.api.views import BackupJobViewSet, BackupRunViewSet, RunnerTokenViewSet
+from fleetwatch.inventory.api.enrollment import EnrollmentTokenViewSet, EnrollmentViewSet, EnrollView
 from fleetwatch.inventory.api.views import DeviceViewSet, OrganizationViewSet
 from fleetwatch.notifications.api.views import (
     MaintenanceWindowViewSet,
@@ -37,6 +38,8 @@ router.register("notifications", NotificationViewSet, basename="notification")
 router.register("backups/jobs", BackupJobViewSet, basename="backup-job")
 router.register("backups/runs", BackupRunViewSet, basename="backup-run")
 router.register("backups/tokens", RunnerTokenViewSet, basename="backup-token")
+router.register("enrollment-tokens", EnrollmentTokenViewSet, basename="enrollment-token")
+router.register("enrollments", EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
@@ -46,5 +49,6 @@ urlpatterns = [
     path("monitoring/", include("fleetwatch.monitoring.api.urls")),
     path("notifications/preferences/", PreferenceView.as_view(), name="notification-preferences"),
     path("backups/", include("fleetwatch.backups.api.urls")),
+    path("enroll/", EnrollView.as_view(), name="enroll"),
     *router.urls,
 ]

@@ -487,6 +487,7 @@ SPECTACULAR_SETTINGS = {
         "CommandActionEnum": "fleetwatch.messaging.models.CommandAction",
         "CommandStatusEnum": "fleetwatch.messaging.models.CommandStatus",
         "DeviceChannelEnum": "fleetwatch.messaging.models.Channel",
+        "EnrollmentStatusEnum": "fleetwatch.inventory.models.EnrollmentStatus",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],
     "POSTPROCESSING_HOOKS": [

@@ -6,6 +6,8 @@ urlpatterns = [
     path("api/v1/", include("fleetwatch.api_urls")),
     # Healthchecks-compatible ping URLs of backup jobs (no credentials: the UUID is the secret)
     path("ping/", include("fleetwatch.backups.pings")),
+    # The OpenWrt config agent's registration and configuration polls (docs/registration.md)
+    path("controller/", include("fleetwatch.inventory.controller_urls")),
     path("", include("fleetwatch.web.urls")),
 ]
 

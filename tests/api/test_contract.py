@@ -66,6 +66,7 @@ from rest_framework.urlpatterns import format_suffix_patterns
 
 from tests.api.contract import (
     ADMIN,
+    ANONYMOUS,
     MEMBER,
     NOT_ALLOWED_TO_ANYONE,
     OUTSIDER,
@@ -115,6 +116,20 @@ def open_body(world) -> dict:
 def token_body(world) -> dict:
     return {"organization": org_a(world), "name": "dbprov1002"}
 
+
+def enrollment_token_body(world) -> dict:
+    return {"organization": org_a(world), "name": "stations", "requires_approval": True}
+
+
+def enroll_body(world) -> dict:
+    return {"token": world.enrollment_tokens["a"], "serial": "SG-5113RPI4A1B2", "model": "Raspberry Pi 4"}
+
+
+# Enrollment tokens and requests: administrators only. A user who administers no organization
+# (the member) is refused everywhere, also for methods the route does not have (DRF checks
+# permissions before it looks for a handler).
+NOT_ALLOWED_TO_ADMINS_ONLY = refused(anonymous=401, outsider=405, member=403, admin=405)
+ADMINS_ONLY = {"anonymous": 401, "outsider": 404, "member": 403, "admin": 200}
 
 RUNNER, WRONG_RUNNER = "runner_token", "wrong_runner_token"
 # The backups' A.7 answers and metrics: every persona that reads them gets a 200 (with its own
@@ -215,6 +230,87 @@ CONTRACT: dict[str, Entry] = {
     "organization-detail": entry(
         kwargs=pk("org_a"),
         GET=call("retrieve", anonymous=401, outsider=404, member=200, admin=200),
+    ),
+    # The OpenWrt config agent's shared secret: administrators read it, rotate it (POST), turn
+    # registration off (DELETE).
+    "organization-registration-secret": entry(
+        kwargs=pk("org_a"),
+        GET=call("registration_secret", **ADMINS_ONLY),
+        POST=call("registration_secret", **ADMINS_ONLY),
+        DELETE=call("registration_secret", **ADMINS_ONLY),
+    ),
+    # ---- enrollment: devices enroll with an enrollment token (no session nor user token is
+    # used: everyone with A's token enrolls into A); administrators manage tokens and requests.
+    "enroll": entry(
+        POST=call(
+            "create",
+            body=enroll_body,
+            invalid=(lambda world: {**enroll_body(world), "serial": ""}, "serial"),
+            anonymous=201,
+            outsider=201,
+            member=201,
+            admin=201,
+        ),
+        others=NOT_ALLOWED_TO_ANYONE,
+    ),
+    "enrollment-token-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=403,
+            admin=200,
+            shows=(seen("enrollment_token_a", ADMIN), seen("enrollment_token_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=enrollment_token_body,
+            invalid=(
+                lambda world: {**enrollment_token_body(world), "expires": "2020-01-01T00:00:00Z"},
+                "expires",
+            ),
+            anonymous=401,
+            outsider=400,
+            member=403,
+            admin=201,
+        ),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
+    ),
+    "enrollment-token-detail": entry(
+        kwargs=pk("enrollment_token_a"),
+        GET=call("retrieve", **ADMINS_ONLY),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
+    ),
+    "enrollment-token-revoke": entry(
+        kwargs=pk("enrollment_token_a"),
+        POST=call("revoke", **ADMINS_ONLY),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
+    ),
+    "enrollment-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=403,
+            admin=200,
+            shows=(seen("enrollment_a", ADMIN), seen("enrollment_b", OUTSIDER)),
+        ),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
+    ),
+    "enrollment-detail": entry(
+        kwargs=pk("enrollment_a"),
+        GET=call("retrieve", **ADMINS_ONLY),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
+    ),
+    "enrollment-approve": entry(
+        kwargs=pk("enrollment_a"),
+        POST=call("approve", **ADMINS_ONLY),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
+    ),
+    "enrollment-reject": entry(
+        kwargs=pk("enrollment_a"),
+        POST=call("reject", **ADMINS_ONLY),
+        others=NOT_ALLOWED_TO_ADMINS_ONLY,
     ),
     "device-list": entry(
         GET=call(
@@ -689,6 +785,11 @@ class World:
     token_a: object = None
     token_b: object = None
     runner_tokens: dict | None = None
+    enrollment_token_a: object = None
+    enrollment_token_b: object = None
+    enrollment_tokens: dict | None = None  # their texts
+    enrollment_a: object = None  # pending
+    enrollment_b: object = None
 
 
 @pytest.fixture
@@ -735,7 +836,20 @@ def world(db, timeseries, settings):
     token_a, text_a = RunnerToken.issue(org_a, "dbprov-a")
     token_b, text_b = RunnerToken.issue(org_b, "dbprov-b")
 
+    from fleetwatch.inventory.models import Enrollment, EnrollmentToken
+
+    enrollment_token_a, enrollment_text_a = EnrollmentToken.issue(org_a, "stations-a")
+    enrollment_token_b, enrollment_text_b = EnrollmentToken.issue(org_b, "stations-b")
+
+    def enrollment(org, token, serial):
+        return Enrollment.objects.create(organization=org, token=token, serial=serial, name=serial)
+
     return World(
+        enrollment_token_a=enrollment_token_a,
+        enrollment_token_b=enrollment_token_b,
+        enrollment_tokens={"a": enrollment_text_a, "b": enrollment_text_b},
+        enrollment_a=enrollment(org_a, enrollment_token_a, "SG-A"),
+        enrollment_b=enrollment(org_b, enrollment_token_b, "SG-B"),
         job_a=job_a,
         job_b=job_b,
         run_a=run_a,
@@ -889,7 +1003,14 @@ def test_an_invalid_body_is_a_400_naming_the_field_and_writes_nothing(route, met
     item = CONTRACT[route.name]
     spec = item.calls[method]
     persona = next(p for p, s in spec.statuses.items() if 200 <= s < 300)
-    auth = "none" if persona in KEY_PERSONAS else "header" if persona in HEADER_PERSONAS else "session"
+    # Anonymous succeeds first where no login is needed (the enrollment endpoint): no session then.
+    auth = (
+        "none"
+        if persona in KEY_PERSONAS or persona == ANONYMOUS
+        else "header"
+        if persona in HEADER_PERSONAS
+        else "session"
+    )
     client = client_for(world, persona, auth)
     query = KEY_PERSONAS[persona](world) if persona in KEY_PERSONAS else ""
     url = url_of(route, item, world, query)

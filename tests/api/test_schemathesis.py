@@ -36,7 +36,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from fleetwatch.inventory.models import Device, Membership, Organization
+from fleetwatch.inventory.models import Device, Enrollment, EnrollmentToken, Membership, Organization
 from fleetwatch.monitoring.models import StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, Notification, Webhook
 from fleetwatch.backups.models import BackupJob, RunnerToken
@@ -60,11 +60,15 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
         close_run(done, "finished", end_date=now - timedelta(hours=23), files=[FileEntry("", "dump.sql", 4096)])
         run, _ = open_run(job, start_date=now - timedelta(hours=1))
         token, _ = RunnerToken.issue(org, "dbprov1002")
+        stations, _ = EnrollmentToken.issue(org, "stations", requires_approval=True)
+        request = Enrollment.objects.create(organization=org, token=stations, serial="SG-1", name="SG-1")
         ids = {
             "job": str(job.pk),
             "run": run.pk,
             "finished": done.pk,
             "token": token.pk,
+            "enrollment_token": str(stations.pk),
+            "enrollment": str(request.pk),
             "device": str(device.pk),
             "key": device.key,
             "organization": str(org.pk),
@@ -141,6 +145,8 @@ def runs(ids: dict) -> dict[str, tuple[list[str], dict]]:
         # The ongoing run: files and close are exercised on it (a close ends its life: last).
         "backup-run": (on_row("backups/runs"), {"id": str(ids["run"])}),
         "backup-token": (on_row("backups/tokens"), {"id": str(ids["token"])}),
+        "enrollment-token": (on_row("enrollment-tokens"), {"id": ids["enrollment_token"]}),
+        "enrollment": (on_row("enrollments"), {"id": ids["enrollment"]}),
         "backup-section": (
             ["--include-path-regex", r"\{section\}"],
             {"section": "s1"},
@@ -196,6 +202,6 @@ def test_every_answer_is_as_the_schema_says(server, persona, tmp_path):
         assert (report["failures"], report["errors"], report["operations"]["errored"]) == ([], [], 0), name
         assert report["operations"]["tested"] == report["operations"]["selected"] > 0, name
         tested += report["operations"]["tested"]
-    assert tested == 61  # every operation of the schema, once
+    assert tested == 73  # every operation of the schema, once
     log = Path(server.dir, "gunicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-5000:]

@@ -4,13 +4,26 @@ Rows of organizations the user does not belong to are invisible (404), never 403
 who may see a device but not change it gets 403. The shared pieces (base viewset, permissions,
 pagination, error shape) are in ``fleetwatch.api``."""
 
-from rest_framework import permissions, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
 from fleetwatch.api.querysets import scoped
 from fleetwatch.api.viewsets import UUID_LOOKUP, OrganizationScopedViewSet
 from fleetwatch.inventory.api.filtersets import DeviceFilterSet, OrganizationFilterSet
 from fleetwatch.inventory.api.serializers import DeviceSerializer, OrganizationSerializer
-from fleetwatch.inventory.models import Device, Organization
+from fleetwatch.inventory.models import Device, Organization, administers, new_registration_secret
+
+REGISTRATION_SECRET = inline_serializer(
+    "RegistrationSecret",
+    {
+        "registration_secret": serializers.CharField(
+            help_text="The OpenWrt config agent's `option shared_secret`; empty: registration is off."
+        )
+    },
+)
 
 
 class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -23,6 +36,41 @@ class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return scoped(Organization.objects.all(), self.request.user).order_by("name", "pk")
+
+    @extend_schema(
+        methods=["GET"],
+        operation_id="organization_registration_secret",
+        request=None,
+        responses={200: REGISTRATION_SECRET},
+        description="The shared secret with which the OpenWrt config agent registers routers into "
+        "the organization. Administrators only.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        operation_id="organization_registration_secret_rotate",
+        request=None,
+        responses={200: REGISTRATION_SECRET},
+        description="A new secret (registration turned on, if it was off): routers already "
+        "registered keep working (they use their key); new ones need the new secret.",
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        operation_id="organization_registration_secret_clear",
+        request=None,
+        responses={200: REGISTRATION_SECRET},
+        description="Registration turned off (an empty secret): every registration is refused (403).",
+    )
+    @action(detail=True, methods=["get", "post", "delete"], url_path="registration-secret")
+    def registration_secret(self, request, pk=None):
+        organization = self.get_object()
+        if not administers(request.user, organization.pk):
+            raise PermissionDenied(
+                "Only an administrator of the organization may see or change its registration secret."
+            )
+        if request.method != "GET":
+            organization.registration_secret = new_registration_secret() if request.method == "POST" else ""
+            organization.save(update_fields=["registration_secret"])
+        return Response({"registration_secret": organization.registration_secret})
 
 
 class DeviceViewSet(OrganizationScopedViewSet):
