@@ -41,6 +41,7 @@ from fleetwatch.messaging.models import (
     StationMessage,
 )
 from fleetwatch.web import once
+from fleetwatch.web.devicepage import device_context
 
 CONNECTION_EVENTS = 20  # rows of the device page's connection history
 STATION_MESSAGES = 50  # rows of its last station messages
@@ -225,8 +226,6 @@ def commands(request, pk):
             else:
                 messages.info(request, "This form was sent already: the command was queued once.")
             return redirect(reverse("web:device", args=[device.pk]) + "#console")
-    from fleetwatch.web.views import device_context
-
     return render(
         request, "web/device.html", {**device_context(request, device), "command_form": form}, status=400
     )

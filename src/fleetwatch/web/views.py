@@ -11,9 +11,10 @@ from fleetwatch.core import params
 from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.messaging.models import Channel
-from fleetwatch.monitoring.models import HealthStatus, StatusChange
-from fleetwatch.notifications.models import MaintenanceWindow, Notification, OpenProblem, Preference
+from fleetwatch.monitoring.models import HealthStatus
+from fleetwatch.notifications.models import Notification, Preference
 from fleetwatch.web import channels
+from fleetwatch.web.devicepage import device_context
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -71,18 +72,6 @@ def fleet(request):
             "connections": channels.CONNECTIONS,
         },
     )
-
-
-def device_context(request, obj: Device) -> dict:
-    """The device page's context (also rendered by the command console when it refuses a form)."""
-    now = timezone.now()
-    return {
-        "device": obj,
-        "health_status": health_status(obj),
-        "maintenance": MaintenanceWindow.objects.active_for(obj, now).order_by("end"),
-        "open_problems": OpenProblem.objects.filter(metric__device=obj).select_related("metric"),
-        "status_changes": StatusChange.objects.filter(device=obj)[:20],
-    }
 
 
 @login_required
