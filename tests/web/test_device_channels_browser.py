@@ -3,7 +3,8 @@ device page's console and sees it queued in the history, then its output appear 
 refreshes the history while a command is pending) without reloading; a double click queues one
 command; a refused command says why in the form; the fleet filters by channel and connection.
 
-With FLEETWATCH_SCREENSHOTS=1 the console is saved into docs/img/command-console.png.
+With FLEETWATCH_SCREENSHOTS=1 the console and the connection card are saved into docs/img/
+(command-console.png, device-connection.png).
 """
 
 import os
@@ -61,6 +62,7 @@ def test_an_admin_sends_a_command_and_sees_it_queued_then_its_output(browser, li
     assert page.locator("#command-history tr[data-pending]").count() == 0
     if os.environ.get("FLEETWATCH_SCREENSHOTS") == "1":
         page.locator("#console").screenshot(path=str(IMG / "command-console.png"))
+        page.locator("#connection").screenshot(path=str(IMG / "device-connection.png"))
     assert (watched.errors, watched.foreign) == ([], [])
 
 
