@@ -10,16 +10,23 @@
   });
   var box = document.getElementById("commands");
   if (!box) return;
-  var every = 2000;
+  // Every 2 s, slowing down to every 30 s while nothing changes (a device offline for days).
+  var FIRST = 2000, LAST = 30000, every = FIRST, last = null;
   function refresh() {
     if (!box.querySelector("tr[data-pending]")) return;
     fetch(box.dataset.url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      // a redirect is the login page (the session ended): keep the history as it is
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        box.innerHTML = html;
+        if (html === last) {
+          every = Math.min(every * 1.5, LAST);
+        } else {
+          box.innerHTML = last = html;
+          every = FIRST;
+        }
         box.dataset.refreshed = String(Number(box.dataset.refreshed || 0) + 1);
       })
-      .catch(function () { /* keep the last history; try again */ })
+      .catch(function () { every = Math.min(every * 1.5, LAST); })
       .then(function () { setTimeout(refresh, every); });
   }
   setTimeout(refresh, every);
