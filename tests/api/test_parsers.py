@@ -28,7 +28,14 @@ def fast_passwords(settings):
 # Plain Django views under /api/v1/, parsed by themselves (the agent endpoint, see ingestion).
 NOT_DRF = {"device-monitoring"}
 # Actions that take no body: they ignore one, whatever it is.
-BODY_LESS = {("notification-read", "post"), ("notification-read-all", "post")}
+BODY_LESS = {
+    ("notification-read", "post"),
+    ("notification-read-all", "post"),
+    ("enrollment-approve", "post"),
+    ("enrollment-reject", "post"),
+    ("enrollment-token-revoke", "post"),
+    ("organization-registration-secret", "post"),
+}
 WRITE_METHODS = ("post", "put", "patch")
 
 
@@ -83,11 +90,16 @@ def rows(alice, device_a):
     ``backup``: the longest that matches)."""
     from fleetwatch.backups.models import BackupJob, RunnerToken
     from fleetwatch.backups.runs import open_run
+    from fleetwatch.inventory.models import Enrollment, EnrollmentToken
 
     org = device_a.organization
     now = datetime.now(UTC)
     job = BackupJob.objects.create(organization=org, section="s1", type="dump")
+    token = EnrollmentToken.issue(org, "stations")[0]
     return {
+        "organization": org,
+        "enrollment-token": token,
+        "enrollment": Enrollment.objects.create(organization=org, token=token, serial="SG-1", name="SG-1"),
         "backup-job": job,
         "backup-run": open_run(job)[0],  # ongoing: files and close accept bodies
         "backup-token": RunnerToken.issue(org, "dbprov")[0],
@@ -113,8 +125,11 @@ def url_of(name, rows):
 
 def snapshot() -> str:
     from fleetwatch.backups.models import BackupFile, BackupJob, BackupRun, RunnerToken
+    from fleetwatch.inventory.models import Enrollment, EnrollmentToken
 
     models = (
+        Enrollment,
+        EnrollmentToken,
         Organization,
         Device,
         Webhook,

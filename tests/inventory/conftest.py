@@ -5,6 +5,11 @@ test marked ``broker`` runs when ``amqp`` is in ``FLEETWATCH_TEST_BROKERS`` (def
 ``filesystem,amqp``; `make test` starts RabbitMQ then) and is deselected otherwise; a broker
 that is requested but not reachable fails the test, never skips it.
 
+A test marked ``openwisp_agent`` runs openwisp-config's real agent script: only when
+``FLEETWATCH_TEST_OPENWISP_AGENT`` names a copy of it (``openwisp-config/files/openwisp.agent`` of
+that project's repository, which this one does not include), deselected otherwise; it needs root
+(``unshare --mount``).
+
 ``enrollment_broker``: a throwaway vhost ``fwtest-<hex>`` made through the management API (the
 ``fleetwatch`` user given every permission on it), the settings pointed at it
 (``FLEETWATCH_CHANNELS_BROKER_URL``, ``…_BROKER_API_URL``, ``…_MQTT_URL``, ``…_AMQP_URL``), and
@@ -38,19 +43,27 @@ def amqp_requested() -> bool:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "broker: needs the real RabbitMQ (FLEETWATCH_TEST_BROKERS has amqp)")
+    config.addinivalue_line(
+        "markers", "openwisp_agent: runs openwisp-config's agent (FLEETWATCH_TEST_OPENWISP_AGENT names it)"
+    )
 
 
 def needs_broker(item) -> bool:
     return bool(item.get_closest_marker("broker")) or "enrollment_broker" in getattr(item, "fixturenames", ())
 
 
+def deselected_here(item) -> bool:
+    """A broker test without amqp requested; a real-agent test without the agent named."""
+    if item.get_closest_marker("openwisp_agent") and not os.environ.get("FLEETWATCH_TEST_OPENWISP_AGENT"):
+        return True
+    return needs_broker(item) and not amqp_requested()
+
+
 def pytest_collection_modifyitems(config, items):
-    if amqp_requested():
-        return
-    deselected = [item for item in items if needs_broker(item)]
+    deselected = [item for item in items if deselected_here(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not needs_broker(item)]
+        items[:] = [item for item in items if not deselected_here(item)]
 
 
 def broker_address(kind: str) -> str:

@@ -195,3 +195,92 @@ def test_the_docs_examples_work_as_written(live):
         live.url,
         None,
     )
+
+
+# ----------------------------------------------------------------------------- the real agent
+# openwisp-config's own script, run when FLEETWATCH_TEST_OPENWISP_AGENT names a copy of it
+# (openwisp-config/files/openwisp.agent of its repository; not part of this one): the test is
+# deselected otherwise (tests/inventory/conftest.py). It runs in a private mount namespace
+# (`unshare --mount`, root) where /usr/sbin (and so /sbin) holds stand-ins for OpenWrt's tools
+# (uci, ubus, ifconfig, logger, hotplug-call and the agent's Lua helpers) and /tmp is private; it
+# speaks to the live server with the real curl, for a few of its 2-second cycles.
+STAND_INS = {
+    "uci": """echo "uci $*" >> /usr/sbin/uci.log
+case "$1 $2" in
+  "get system.@system[0].hostname") echo OpenWrt;;
+  "get openwisp.http.tags") exit 1;;
+esac""",
+    "ubus": """printf '{\\n\\t"system": "Qualcomm Atheros QCA956X ver 1 rev 0",\\n'
+printf '\\t"release": {\\n\\t\\t"description": "OpenWrt 23.05.3 r23809-234f1a2efa"\\n\\t}\\n}\\n'""",
+    "ifconfig": """echo "eth0      Link encap:Ethernet  HWaddr 44:D1:FA:4B:38:70  \"""",
+    "logger": """echo "logger: $*\"""",
+    "openwisp-get-random-number": """echo "$1\"""",
+    # The real updater (Lua) merges the archive into /etc/config; here it only unpacks it.
+    "openwisp-update-config": """mkdir -p /tmp/remote && tar -zxf /tmp/openwisp/configuration.tar.gz -C /tmp/remote
+echo "$(find /tmp/remote -type f | wc -l) files" >> /usr/sbin/update-config.log""",
+    **{
+        name: "exit 0"
+        for name in (
+            "openwisp-reload-config",
+            "openwisp-uci-autoname",
+            "openwisp-remove-default-wifi",
+            "openwisp-store-unmanaged",
+            "openwisp-restore-unmanaged",
+            "openwisp-get-address",
+            "hotplug-call",
+        )
+    },
+}
+SANDBOX = """mount --bind "$STANDINS" /usr/sbin
+mount -t tmpfs none /tmp
+mkdir -p /tmp/sysinfo && echo "TP-Link Archer C7 v5" > /tmp/sysinfo/model
+export PATH=/usr/sbin:/usr/bin:/bin
+timeout 13 sh /usr/sbin/openwisp.agent --url "$URL" --interval 2 --bootup-delay 0 --post-reload-delay 0 $CREDENTIALS
+"""
+
+
+def run_real_agent(live, directory: Path, credentials: str) -> list[str]:
+    import shutil
+
+    directory.mkdir()
+    shutil.copy(os.environ["FLEETWATCH_TEST_OPENWISP_AGENT"], directory / "openwisp.agent")
+    for name, body in STAND_INS.items():
+        (directory / name).write_text(f"#!/bin/sh\n{body}\n")
+        (directory / name).chmod(0o755)
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", SANDBOX],
+        env={
+            "PATH": os.environ["PATH"],
+            "STANDINS": str(directory),
+            "URL": live.url,
+            "CREDENTIALS": credentials,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 124, done.stdout + done.stderr  # stopped by timeout: it kept running
+    return [line.removeprefix("logger: ").split(" -t openwisp")[0] for line in done.stdout.splitlines()]
+
+
+@pytest.mark.openwisp_agent
+def test_the_real_config_agent_registers_settles_and_comes_back_after_a_reflash(live, tmp_path):
+    secret = f"--shared-secret {SECRET}"
+    first = run_real_agent(live, tmp_path / "first", secret)
+    [registered] = [line for line in first if "registered successfully" in line]
+    uuid = registered.rsplit("id: ", 1)[1]
+    assert registered == f"New device registered successfully as 44:D1:FA:4B:38:70, id: {uuid}"
+    # One download, applied once (an empty archive), then nothing new at every later poll.
+    assert first.count("Downloading configuration from controller...") == 1
+    assert (tmp_path / "first" / "update-config.log").read_text() == "0 files\n"
+    assert first.count("Configuration applied successfully") == 1
+    assert not [line for line in first if "Failed" in line or "failed" in line or "Invalid" in line]
+    uci = (tmp_path / "first" / "uci.log").read_text().splitlines()
+    key = next(line for line in uci if line.startswith("uci set openwisp.http.key=")).split("=", 1)[1]
+    assert f"uci set openwisp.http.uuid={uuid}" in uci
+    # Re-flashed (a fresh /tmp and configuration): the same identity, "Existing device".
+    again = run_real_agent(live, tmp_path / "again", secret)
+    assert f"Existing device registered successfully as 44:D1:FA:4B:38:70, id: {uuid}" in again
+    # Restarted with its uuid and key: it sends its facts (update-info) at start.
+    restarted = run_real_agent(live, tmp_path / "restarted", f"--uuid {uuid} --key {key}")
+    assert "Device info updated on the controller" in restarted

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
@@ -91,7 +92,7 @@ class EnrollRequestSerializer(serializers.Serializer):
         candidate = Device(mac_address=value)
         try:
             candidate.clean()
-        except Exception as exc:  # django's ValidationError, with the model's own message
+        except DjangoValidationError as exc:  # with the model's own message
             raise ValidationError(exc.message_dict["mac_address"]) from None
         return candidate.mac_address
 
@@ -133,10 +134,6 @@ ERROR = {
     "properties": {"detail": {"type": "string"}, "errors": {"type": "object", "additionalProperties": True}},
     "required": ["detail"],
 }
-
-
-class Unauthenticated(Exception):
-    pass
 
 
 def bearer(request) -> str | None:
