@@ -292,3 +292,16 @@ def test_the_fleet_shows_a_connection_column(client, bob, fleet):
         '<td data-label="Connection" class="connection">MQTT <span class="conn disconnected">disconnected</span></td>'
         in html
     )
+
+
+def test_used_form_tokens_are_forgotten_after_two_days(client, alice, device_a):
+    from fleetwatch.web.models import KEEP_SUBMITTED
+
+    client.force_login(alice)
+    old, new = uuid.uuid4(), uuid.uuid4()
+    assert send(client, device_a, nonce=old).status_code == 302
+    SubmittedForm.objects.filter(nonce=old).update(
+        created=SubmittedForm.objects.get(nonce=old).created - KEEP_SUBMITTED
+    )
+    assert send(client, device_a, nonce=new).status_code == 302
+    assert list(SubmittedForm.objects.values_list("nonce", flat=True)) == [new]
