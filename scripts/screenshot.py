@@ -1,8 +1,12 @@
 """Screenshots of the running demo (`make run`) for the docs: a device page into
-docs/img/device-page.png, or the backups dashboard into docs/img/backups-dashboard.png.
+docs/img/device-page.png, the backups dashboard into docs/img/backups-dashboard.png, a device's
+connection card and command console into docs/img/device-console.png, or the registrations page
+into docs/img/registrations.png.
 
 .venv/bin/python scripts/screenshot.py [device] [--url http://127.0.0.1:8000] [--device sim-003]
 .venv/bin/python scripts/screenshot.py backups [--page /backups/] [--out FILE]
+.venv/bin/python scripts/screenshot.py console [--device <the agent's host name>]
+.venv/bin/python scripts/screenshot.py registrations
 """
 
 import argparse
@@ -22,7 +26,12 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-OUT = {"device": "device-page.png", "backups": "backups-dashboard.png"}
+OUT = {
+    "device": "device-page.png",
+    "backups": "backups-dashboard.png",
+    "console": "device-console.png",
+    "registrations": "registrations.png",
+}
 
 
 def device_page(page, args) -> None:
@@ -38,6 +47,28 @@ def backups_page(page, args) -> None:
     if page.query_selector("#backup-charts"):
         page.wait_for_selector("#backup-charts[data-loaded=true]")
     page.screenshot(path=args.out, full_page=True)
+
+
+def console_page(page, args) -> None:
+    """The device's connection card and command console (the demo user administers the demo
+    organization, so the console shows)."""
+    page.click(f"text={args.device}")
+    page.wait_for_selector("#console")
+    page.locator("#connection").screenshot(path=args.out.replace(".png", "-connection.png"))
+    page.locator("#console").screenshot(path=args.out)
+
+
+def registrations_page(page, args) -> None:
+    page.goto(f"{args.url}/registrations/")
+    page.screenshot(path=args.out, full_page=True)
+
+
+PAGES = {
+    "device": device_page,
+    "backups": backups_page,
+    "console": console_page,
+    "registrations": registrations_page,
+}
 
 
 def main() -> None:
@@ -62,7 +93,7 @@ def main() -> None:
         page.fill("input[name=username]", "demo")
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
-        (device_page if args.what == "device" else backups_page)(page, args)
+        PAGES[args.what](page, args)
         browser.close()
         print(args.out)
 

@@ -491,6 +491,7 @@ SPECTACULAR_SETTINGS = {
         "KindEnum": "fleetwatch.notifications.models.Kind",
         "CommandActionEnum": "fleetwatch.messaging.models.CommandAction",
         "CommandStatusEnum": "fleetwatch.messaging.models.CommandStatus",
+        "DeviceChannelEnum": "fleetwatch.messaging.models.Channel",
         "EnrollmentStatusEnum": "fleetwatch.inventory.models.EnrollmentStatus",
     },
     "PREPROCESSING_HOOKS": ["fleetwatch.api.schema.add_plain_views"],

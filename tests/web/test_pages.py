@@ -200,7 +200,14 @@ def test_the_fleet_table_fits_a_390_px_phone(browser, live_server, device_a, ali
         "table.devices tbody tr:first-child td",
         "tds => tds.map(td => getComputedStyle(td, '::before').content)",
     )
-    assert labels == ['"Device"', '"Organization"', '"Status"', '"Last seen"', '"MAC address"']
+    assert labels == [
+        '"Device"',
+        '"Organization"',
+        '"Status"',
+        '"Connection"',
+        '"Last seen"',
+        '"MAC address"',
+    ]
     page.click("text=ap-warehouse-north-loading-dock-ceiling-2")
     assert page.text_content("h1").startswith("ap-warehouse-north-loading-dock-ceiling-2")
     if SCREENSHOTS and username == "bob":

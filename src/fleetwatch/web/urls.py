@@ -45,3 +45,26 @@ urlpatterns += [
     path("backups/jobs/<uuid:pk>/", backups.job, name="backups-job"),
     path("backups/runs/<int:pk>/", backups.run, name="backups-run"),
 ]
+
+# Device channels (web/channels.py): the command console; registration approvals and enrollment
+# tokens (web/registration.py).
+from fleetwatch.web import channels, registration  # noqa: E402
+
+urlpatterns += [
+    path("devices/<uuid:pk>/commands/", channels.commands, name="device-commands"),
+    path(
+        "devices/<uuid:pk>/commands/<uuid:command>/output/",
+        channels.command_output,
+        name="device-command-output",
+    ),
+    path(
+        "devices/<uuid:pk>/commands/<uuid:command>/cancel/",
+        channels.command_cancel,
+        name="device-command-cancel",
+    ),
+    path("registrations/", registration.registrations, name="registrations"),
+    path("registrations/<uuid:pk>/<str:decision>/", registration.decide, name="registration-decide"),
+    path("registrations/tokens/", registration.token_create, name="enrollment-token-create"),
+    path("registrations/tokens/<uuid:pk>/", registration.token_created, name="enrollment-token"),
+    path("registrations/tokens/<uuid:pk>/revoke/", registration.token_revoke, name="enrollment-token-revoke"),
+]

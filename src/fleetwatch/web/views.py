@@ -10,8 +10,11 @@ from django.utils import timezone
 from fleetwatch.core import params
 from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
-from fleetwatch.monitoring.models import HealthStatus, StatusChange
-from fleetwatch.notifications.models import MaintenanceWindow, Notification, OpenProblem, Preference
+from fleetwatch.messaging.models import Channel
+from fleetwatch.monitoring.models import HealthStatus
+from fleetwatch.notifications.models import Notification, Preference
+from fleetwatch.web import channels
+from fleetwatch.web.devicepage import device_context
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -34,7 +37,9 @@ def unread_notifications(request) -> dict:
 
 @login_required
 def fleet(request):
-    devices = Device.objects.visible_to(request.user).select_related("organization", "location", "health")
+    devices = Device.objects.visible_to(request.user).select_related(
+        "organization", "location", "health", "channel"
+    )
     organizations = Organization.objects.visible_to(request.user)
     query = params.text(request.GET, "q").strip()
     if query:
@@ -43,9 +48,12 @@ def fleet(request):
     if org:
         devices = devices.filter(organization__slug=org)
     status = request.GET.get("status", "")
+    channel, state = channels.fleet_filters(request.GET)
+    devices = channels.filter_fleet(devices, channel, state)
     devices = list(devices.order_by("organization__name", "name"))
     for d in devices:
         d.health_status = health_status(d)
+        d.connection = channels.connection(d)
     if status:
         devices = [d for d in devices if d.health_status == status]
     return render(
@@ -58,6 +66,10 @@ def fleet(request):
             "org": org,
             "status": status,
             "statuses": HealthStatus.values,
+            "channel": channel,
+            "channels": Channel.choices,
+            "connection": state,
+            "connections": channels.CONNECTIONS,
         },
     )
 
@@ -65,17 +77,9 @@ def fleet(request):
 @login_required
 def device(request, pk):
     obj = get_object_or_404(
-        Device.objects.visible_to(request.user).select_related("organization", "health"), pk=pk
+        Device.objects.visible_to(request.user).select_related("organization", "health", "channel"), pk=pk
     )
-    now = timezone.now()
-    context = {
-        "device": obj,
-        "health_status": health_status(obj),
-        "maintenance": MaintenanceWindow.objects.active_for(obj, now).order_by("end"),
-        "open_problems": OpenProblem.objects.filter(metric__device=obj).select_related("metric"),
-        "status_changes": StatusChange.objects.filter(device=obj)[:20],
-    }
-    return render(request, "web/device.html", context)
+    return render(request, "web/device.html", device_context(request, obj))
 
 
 @login_required

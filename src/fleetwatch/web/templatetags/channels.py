@@ -1,0 +1,25 @@
+"""Template tags of the device channels' sections (``fleetwatch.web.channels``), so the device
+page shows them without its view knowing about them."""
+
+from django import template
+
+from fleetwatch.web import channels
+
+register = template.Library()
+
+
+@register.inclusion_tag("web/channels/_connection.html")
+def connection_card(device):
+    """The connection card: channel, connected/disconnected since, last message, agent and
+    whether it runs remote commands."""
+    return {"device": device, "connection": channels.connection(device)}
+
+
+@register.inclusion_tag("web/channels/_device.html", takes_context=True)
+def device_channels(context, device):
+    """Connection history, station messages, and for administrators the command console (with
+    the refused form, when the console's POST rendered the page)."""
+    request = context["request"]
+    panel = channels.panel(request, device, context.get("command_form"))
+    panel.update(request=request, user=request.user, csrf_token=context.get("csrf_token"))
+    return panel
