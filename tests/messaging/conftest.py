@@ -163,9 +163,7 @@ def broker(broker_vhost, settings):
     settings.FLEETWATCH_CHANNELS_BROKER_URL = broker_vhost.amqp_url
     settings.FLEETWATCH_CHANNELS_BROKER_API_URL = broker_vhost.api_url
     settings.FLEETWATCH_CHANNELS_MQTT_URL = broker_vhost.mqtt_url
-    settings.FLEETWATCH_CHANNELS_AMQP_URL = (
-        f"amqp://{broker_vhost.amqp_host}:{broker_vhost.amqp_port}"
-    )
+    settings.FLEETWATCH_CHANNELS_AMQP_URL = f"amqp://{broker_vhost.amqp_host}:{broker_vhost.amqp_port}"
     settings.FLEETWATCH_CHANNELS_EVENTS_VHOST = EVENTS_VHOST
     connection = broker_vhost.connection()
     try:

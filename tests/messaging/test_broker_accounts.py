@@ -26,7 +26,7 @@ def test_a_device_logs_in_over_mqtt_and_amqp_with_its_own_account(broker_device)
 def test_a_wrong_password_is_refused_over_mqtt(broker_device):
     station = broker_device()
     station.channel.broker_password = "wrong"
-    with pytest.raises(AssertionError, match="Not authorized|Bad user name or password"):
+    with pytest.raises(AssertionError, match=r"Not authorized|Bad user name or password"):
         station.mqtt_client()
 
 
