@@ -16,7 +16,10 @@ Fixtures (import them into another conftest with ``from tests.messaging.conftest
     The same :class:`TestBroker`, with the settings pointed at it: ``FLEETWATCH_CHANNELS_BROKER_URL``
     (AMQP URL of the vhost), ``…_BROKER_API_URL``, ``…_MQTT_URL``, ``…_AMQP_URL``, and
     ``…_EVENTS_VHOST`` (the vhost of ``amq.rabbitmq.event``: ``fleetwatch`` on the test broker).
-    Its queues (``fleetwatch.devices`` …) are purged before the test.
+``consumer``
+    A ``fleetwatch.messaging.consumer.Consumer`` of the ``broker`` settings, connected (its
+    topology declared, its queues purged); ``consumer.process_until_idle()`` handles what is
+    queued now. Use :func:`drain` to wait (bounded) until something arrived and was handled.
 ``broker_device``
     A factory: ``broker_device(name="st-1", organization=None, serial="")`` makes an active
     Device (in organization A of ``orgs`` unless given) and its provisioned broker account
@@ -32,6 +35,7 @@ vhost prefix and a colon before the username select it; without one the listener
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -41,8 +45,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
-BROKER_FIXTURES = ("broker_vhost", "broker", "broker_device")
+BROKER_FIXTURES = ("broker_vhost", "broker", "broker_device", "consumer")
 URL_VARIABLES = ("FLEETWATCH_TEST_AMQP_URL", "FLEETWATCH_TEST_MQTT_URL", "FLEETWATCH_TEST_BROKER_API_URL")
+# pika logs every connection at INFO: test output would drown in it.
+logging.getLogger("pika").setLevel(logging.WARNING)
 # The vhost where the test broker's event exchange lives (scripts/services/rabbitmq.sh).
 EVENTS_VHOST = "fleetwatch"
 
@@ -149,6 +155,8 @@ def broker_vhost():
         yield TestBroker(vhost, with_vhost(amqp_url, vhost), api_url, mqtt_url, api)
     finally:
         api.delete_vhost(vhost)
+        # The consumer's queue of connection events lives in the event exchange's vhost.
+        api.request("DELETE", f"/queues/{EVENTS_VHOST}/fleetwatch.connections.{vhost}", ok=(204, 404))
 
 
 def unquote_user(url: str) -> str:
@@ -159,22 +167,12 @@ def unquote_user(url: str) -> str:
 
 @pytest.fixture
 def broker(broker_vhost, settings):
-    """The session's vhost with FLEETWATCH_CHANNELS_* pointed at it and its queues purged."""
+    """The session's vhost with FLEETWATCH_CHANNELS_* pointed at it."""
     settings.FLEETWATCH_CHANNELS_BROKER_URL = broker_vhost.amqp_url
     settings.FLEETWATCH_CHANNELS_BROKER_API_URL = broker_vhost.api_url
     settings.FLEETWATCH_CHANNELS_MQTT_URL = broker_vhost.mqtt_url
     settings.FLEETWATCH_CHANNELS_AMQP_URL = f"amqp://{broker_vhost.amqp_host}:{broker_vhost.amqp_port}"
     settings.FLEETWATCH_CHANNELS_EVENTS_VHOST = EVENTS_VHOST
-    connection = broker_vhost.connection()
-    try:
-        channel = connection.channel()
-        for queue in ("fleetwatch.devices", "fleetwatch.dead-letter"):
-            try:
-                channel.queue_purge(queue)
-            except Exception:  # not declared yet in this vhost: the channel is closed, take another
-                channel = connection.channel()
-    finally:
-        connection.close()
     return broker_vhost
 
 
@@ -284,3 +282,30 @@ def wait_for(predicate, timeout: float = 10.0, step: float = 0.02, message: str 
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(step)
+
+
+@pytest.fixture
+def consumer(broker):
+    """A connected consumer of the test vhost with empty queues (see the module docstring)."""
+    from fleetwatch.messaging.consumer import CONNECTIONS_QUEUE, Consumer
+
+    instance = Consumer()
+    instance.connect()
+    instance.channel.queue_purge("fleetwatch.devices")
+    instance.channel.queue_purge("fleetwatch.dead-letter")
+    if instance.events_channel is not None:
+        instance.events_channel.queue_purge(instance.connections_queue)
+    assert instance.connections_queue == f"{CONNECTIONS_QUEUE}.{broker.vhost}"
+    yield instance
+    instance.close()
+
+
+def drain(consumer, until, timeout: float = 10.0, message: str = "the consumer to store it"):
+    """Run ``consumer.process_until_idle()`` until ``until()`` is true (bounded by ``timeout``
+    seconds): messages reach the queues asynchronously after a publish returns."""
+
+    def step():
+        consumer.process_until_idle()
+        return until()
+
+    return wait_for(step, timeout=timeout, message=message)
