@@ -202,7 +202,9 @@ def test_an_envelope_of_another_serial_is_dead_lettered(broker, broker_device, c
 
 def history(device) -> list[tuple[str, str, str]]:
     return list(
-        ConnectionEvent.objects.filter(device=device).order_by("time", "id").values_list("kind", "channel", "source")
+        ConnectionEvent.objects.filter(device=device)
+        .order_by("time", "id")
+        .values_list("kind", "channel", "source")
     )
 
 
@@ -215,23 +217,34 @@ def test_broker_connection_events_make_the_device_connected_then_disconnected(br
     assert history(station.device) == [("connected", "mqtt", "broker")]
     mqtt.disconnect()
     mqtt.loop_stop()
-    drain(consumer, lambda: not DeviceChannel.objects.get(device=station.device).connected, message="disconnected")
+    drain(
+        consumer,
+        lambda: not DeviceChannel.objects.get(device=station.device).connected,
+        message="disconnected",
+    )
     channel.refresh_from_db()
     assert channel.disconnected_since >= channel.connected_since
     assert history(station.device) == [("connected", "mqtt", "broker"), ("disconnected", "mqtt", "broker")]
 
     connection = station.amqp_connection()
-    drain(consumer, lambda: DeviceChannel.objects.get(device=station.device).connected, message="AMQP connected")
+    drain(
+        consumer, lambda: DeviceChannel.objects.get(device=station.device).connected, message="AMQP connected"
+    )
     connection.close()
     drain(consumer, lambda: len(history(station.device)) == 4, message="AMQP closed")
-    assert history(station.device)[2:] == [("connected", "amqp", "broker"), ("disconnected", "amqp", "broker")]
+    assert history(station.device)[2:] == [
+        ("connected", "amqp", "broker"),
+        ("disconnected", "amqp", "broker"),
+    ]
 
 
 def test_the_agent_status_and_its_mqtt_will(broker_device, consumer):
     station = broker_device()
     mqtt = station.mqtt_client(will=True)
     mqtt.publish(
-        station.topic("status"), json.dumps({"status": "online", "features": "c", "agent": "fleetwatch-agent/0.1.0"}), qos=1
+        station.topic("status"),
+        json.dumps({"status": "online", "features": "c", "agent": "fleetwatch-agent/0.1.0"}),
+        qos=1,
     ).wait_for_publish(5)
     drain(consumer, lambda: DeviceChannel.objects.get(device=station.device).agent, message="online status")
     channel = DeviceChannel.objects.get(device=station.device)
@@ -244,7 +257,9 @@ def test_the_agent_status_and_its_mqtt_will(broker_device, consumer):
     # The link drops without a DISCONNECT: the broker publishes the will.
     mqtt._sock.close()
     mqtt.loop_stop()
-    drain(consumer, lambda: not DeviceChannel.objects.get(device=station.device).connected, message="the will")
+    drain(
+        consumer, lambda: not DeviceChannel.objects.get(device=station.device).connected, message="the will"
+    )
     kinds = [(kind, source) for kind, _channel, source in history(station.device)]
     assert kinds[0] == ("connected", "broker")
     assert kinds[1][0] == "disconnected"

@@ -110,10 +110,14 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_counts_nothing_twice(bro
     assert first.returncode == -signal.SIGKILL
     assert 20 <= stored(path) < N  # killed mid-stream
 
-    second = subprocess.Popen([sys.executable, "-m", "fleetwatch", "consume"], env=env, stdout=log, stderr=log)
+    second = subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", "consume"], env=env, stdout=log, stderr=log
+    )
     try:
         wait_for(lambda: stored(path) == N, timeout=120, step=0.1, message=f"all {N} reports stored")
-        wait_for(lambda: broker.queue_depth("fleetwatch.devices") == 0, timeout=30, message="the queue drained")
+        wait_for(
+            lambda: broker.queue_depth("fleetwatch.devices") == 0, timeout=30, message="the queue drained"
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)

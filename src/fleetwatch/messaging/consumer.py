@@ -405,7 +405,9 @@ class Consumer:
                 if not DeviceChannel.objects.filter(device_id=device_id).exists():
                     return Outcome("ignored")
                 channel = Channel.MQTT if "mqtt" in str(text.get("protocol", "")).lower() else Channel.AMQP
-                came_online = set_connection(device_id, True, when, channel, "broker", detail=name, force=True)
+                came_online = set_connection(
+                    device_id, True, when, channel, "broker", detail=name, force=True
+                )
             elif routing_key == "connection.closed" and name:
                 opened = (
                     ConnectionEvent.objects.filter(
