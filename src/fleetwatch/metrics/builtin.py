@@ -459,6 +459,15 @@ METRICS = [
         retention="short",
     ),
     MetricType(
+        "connected",
+        "Connected",
+        "Connected",
+        "connected",
+        "connected",
+        alert=AlertDefaults("<", 1, 0),
+        retention="short",
+    ),
+    MetricType(
         "general_clients",
         "General WiFi clients",
         "General WiFi Clients",
