@@ -26,7 +26,7 @@ class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DeviceViewSet(OrganizationScopedViewSet):
-    queryset = Device.objects.select_related("organization", "health")
+    queryset = Device.objects.select_related("organization", "health", "channel")
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
     ordering = ("name", "pk")
