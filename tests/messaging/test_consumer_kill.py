@@ -82,6 +82,8 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_counts_nothing_twice(bro
     admin_channel = admin.channel()
     admin_channel.queue_declare("fleetwatch.devices", durable=True)
     admin_channel.queue_bind("fleetwatch.devices", "amq.topic", "fleetwatch.*.monitoring")
+    admin_channel.queue_purge("fleetwatch.devices")  # what earlier tests of the session left
+    admin_channel.queue_purge("fleetwatch.dead-letter")
     admin.close()
     channel = connection.channel()
     channel.confirm_delivery()
