@@ -225,7 +225,7 @@ def set_connection(
 
 def store_status(device, body: bytes, now: datetime, channel: str) -> bool:
     """The agent's ``{"status": "online"|"offline", "features": "c", "agent": "…"}`` (offline is
-    its MQTT will). Returns True when the device came online."""
+    its MQTT will). Returns True for ``online``: its pending commands are to be offered."""
     data = _json_object(body, "status")
     status = data.get("status")
     if status not in ("online", "offline"):
@@ -237,7 +237,10 @@ def store_status(device, body: bytes, now: datetime, channel: str) -> bool:
                 raise DeadLetter(f"{name} must be a string of at most {bound} characters")
             state[name] = data[name]
     source = "will" if status == "offline" and channel == Channel.MQTT else "agent"
-    return set_connection(device.pk, status == "online", now, channel, source, **state)
+    set_connection(device.pk, status == "online", now, channel, source, **state)
+    # "online" comes after the agent subscribed to its commands: offer them even when the broker's
+    # connection event did already (its offer may have preceded a first subscription).
+    return status == "online"
 
 
 def store_cmdlog(device, body: bytes, now: datetime) -> None:
