@@ -265,3 +265,27 @@ def test_the_agent_status_and_its_mqtt_will(broker_device, consumer):
     assert kinds[1][0] == "disconnected"
     assert kinds[1][1] in ("will", "broker")  # whichever the broker delivered first; the other is no change
     assert len(kinds) == 2
+
+
+def test_a_report_the_store_cannot_take_now_is_requeued_not_lost(
+    broker, broker_device, consumer, timeseries, monkeypatch
+):
+    from fleetwatch.monitoring import ingestion
+    from fleetwatch.timeseries.errors import BackendUnavailable
+
+    station = broker_device()
+    real, calls = ingestion.ingest, []
+
+    def down_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise BackendUnavailable("the store is down")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingestion, "ingest", down_once)
+    publish_amqp(station, "monitoring", report(9, T))
+    drain(consumer, lambda: consumer.counts["retry"] == 1, message="the failed store")
+    assert traffic(timeseries, station.device) == []
+    drain(consumer, lambda: len(traffic(timeseries, station.device)) == 1)
+    assert traffic(timeseries, station.device) == [(T, 9)]
+    assert (len(calls), consumer.counts["dead"]) == (2, 0)
