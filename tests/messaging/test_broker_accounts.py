@@ -81,3 +81,30 @@ def test_device_a_cannot_publish_on_device_b_topics_over_amqp(broker, broker_dev
     assert (method.routing_key, body) == (f"fleetwatch.{a.username}.monitoring", b'{"own": true}')
     assert admin_channel.basic_get(queue, auto_ack=True)[0] is None
     connection.close()
+
+
+def test_provisioning_declares_the_devices_queue_so_nothing_is_dropped_before_the_consumer_runs(
+    broker, broker_device, monkeypatch
+):
+    from urllib.parse import quote
+
+    from fleetwatch.messaging import broker as channels
+
+    broker.api.request("DELETE", f"/queues/{quote(broker.vhost, safe='')}/fleetwatch.devices", ok=(204, 404))
+    monkeypatch.setattr(channels, "_queues_ensured", set())
+    station = broker_device()
+    connection = station.amqp_connection()
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.basic_publish("amq.topic", f"fleetwatch.{station.username}.status", b'{"status": "online"}')
+    connection.close()
+    assert broker.queue_depth("fleetwatch.devices") == 1
+    bindings = broker.api.request(
+        "GET", f"/queues/{quote(broker.vhost, safe='')}/fleetwatch.devices/bindings"
+    )
+    assert sorted(b["routing_key"] for b in bindings if b["source"] == "amq.topic") == [
+        "fleetwatch.*.cmdlog",
+        "fleetwatch.*.messages",
+        "fleetwatch.*.monitoring",
+        "fleetwatch.*.status",
+    ]

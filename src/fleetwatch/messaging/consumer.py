@@ -37,7 +37,7 @@ from fleetwatch.messaging.models import Channel, ConnectionEvent, DeviceChannel,
 
 log = logging.getLogger(__name__)
 
-DEVICES_QUEUE = "fleetwatch.devices"
+DEVICES_QUEUE = broker.DEVICES_QUEUE
 CONNECTIONS_QUEUE = "fleetwatch.connections"
 DEAD_LETTER_QUEUE = "fleetwatch.dead-letter"
 EVENT_EXCHANGE = "amq.rabbitmq.event"
