@@ -132,10 +132,19 @@ class Bench:
             process.terminate()
         for process in self.consumers:
             process.wait(30)
-        self.api.delete_vhost(self.vhost)
-        self.api.request(
-            "DELETE", f"/queues/{EVENTS_VHOST}/fleetwatch.connections.{self.vhost}", ok=(204, 404)
-        )
+        from fleetwatch.messaging.broker import BrokerUnavailable, ManagementAPI
+
+        api = ManagementAPI(self.api_url, timeout=120)  # the node may be busy closing connections
+        for _attempt in range(3):
+            try:
+                api.delete_vhost(self.vhost)
+                api.request(
+                    "DELETE", f"/queues/{EVENTS_VHOST}/fleetwatch.connections.{self.vhost}", ok=(204, 404)
+                )
+                return
+            except BrokerUnavailable as exc:
+                print(f"deleting vhost {self.vhost}: {exc}", file=sys.stderr)
+                time.sleep(5)
 
     def stored(self) -> int:
         import sqlite3
@@ -375,8 +384,8 @@ def main() -> int:
     try:
         end_to_end = bench.reports()
         baseline = bench.baseline()
-        held = bench.connections() if args.connections else None
         trips = bench.round_trips() if args.round_trips else None
+        held = bench.connections() if args.connections else None
     finally:
         bench.stop()
     rate = end_to_end["stored"] / end_to_end["elapsed_s"]
