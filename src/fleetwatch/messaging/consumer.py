@@ -629,7 +629,6 @@ def main(until_idle: bool = False) -> int:
     """``fleetwatch consume``: run a consumer until SIGTERM/SIGINT (exit 0), or, with
     ``until_idle``, handle what is queued and exit. Exit 2 when channels are not configured."""
     if not broker.enabled():
-        log.error("FLEETWATCH_CHANNELS_BROKER_URL is not set: device channels are off")
         return 2
     consumer = Consumer()
     if until_idle:
