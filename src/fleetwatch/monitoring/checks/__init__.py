@@ -8,7 +8,6 @@ settings, and evaluates the threshold. Add a type by writing a class and calling
 from fleetwatch.monitoring.checks.base import BaseCheck, CheckError, Measurement
 from fleetwatch.monitoring.checks.data_collected import DataCollected
 from fleetwatch.monitoring.checks.no_report import NoReport
-from fleetwatch.monitoring.checks.not_connected import NotConnected
 from fleetwatch.monitoring.checks.ping import Ping
 from fleetwatch.monitoring.checks.wifi_clients import WifiClients
 
@@ -20,7 +19,7 @@ def register(cls: type[BaseCheck]) -> type[BaseCheck]:
     return cls
 
 
-for _cls in (Ping, DataCollected, WifiClients, NoReport, NotConnected):
+for _cls in (Ping, DataCollected, WifiClients, NoReport):
     register(_cls)
 
 __all__ = ["CHECKS", "BaseCheck", "CheckError", "Measurement", "register"]

@@ -1,11 +1,15 @@
 """Is the device connected to the broker (MQTT/AMQP device channels)? "Not connected for N minutes"
 alerts, from the connection status the consumer keeps (fleetwatch.messaging.consumer: broker
-connection events and MQTT will messages)."""
+connection events and MQTT will messages).
+
+A check type of fleetwatch.monitoring.checks, registered by this app (``MessagingConfig.ready``):
+monitoring knows nothing of device channels (no import circle between the packages)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from fleetwatch.messaging.models import DeviceChannel
 from fleetwatch.monitoring.checks.base import BaseCheck, Measurement
 
 
@@ -15,8 +19,6 @@ class NotConnected(BaseCheck):
     params = {"minutes": (15, 1, 7 * 24 * 60)}
 
     def measure(self) -> list[Measurement]:
-        from fleetwatch.messaging.models import DeviceChannel
-
         channel = DeviceChannel.objects.filter(device_id=self.device.pk).first()
         if channel is None or (channel.connected_since is None and channel.disconnected_since is None):
             return []  # never connected to the broker: unknown, not a failure
