@@ -39,7 +39,13 @@ if wants elasticsearch; then start_service elasticsearch FLEETWATCH_TEST_ELASTIC
 # Background work: the embedded filesystem queue needs nothing; RabbitMQ is started.
 brokers="${FLEETWATCH_TEST_BROKERS:-filesystem,amqp}"
 export FLEETWATCH_TEST_BROKERS="$brokers"
-if [[ ",$brokers," == *",amqp,"* ]]; then start_service rabbitmq FLEETWATCH_TEST_AMQP_URL; fi
+if [[ ",$brokers," == *",amqp,"* ]]; then
+    start_service rabbitmq FLEETWATCH_TEST_AMQP_URL
+    # Device channels (tests/messaging): MQTT devices and the management API that provisions them.
+    FLEETWATCH_TEST_MQTT_URL=$(bash scripts/services/rabbitmq.sh mqtt-url)
+    FLEETWATCH_TEST_BROKER_API_URL=$(bash scripts/services/rabbitmq.sh api-url)
+    export FLEETWATCH_TEST_MQTT_URL FLEETWATCH_TEST_BROKER_API_URL
+fi
 # Backups (tests/backups): dumps of real MariaDB and PostgreSQL servers. Set but empty means none
 # (its tests are deselected), hence ${…-…}, not ${…:-…}.
 backup_tools="${FLEETWATCH_TEST_BACKUP_TOOLS-mariadb,postgresql}"

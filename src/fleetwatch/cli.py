@@ -1,6 +1,7 @@
 """The ``fleetwatch`` command.
 
-``fleetwatch version``, ``fleetwatch serve`` and ``fleetwatch worker`` are handled here; every
+``fleetwatch version``, ``fleetwatch serve`` and ``fleetwatch worker`` are handled here (the
+worker runs ``fleetwatch consume`` beside Celery when device channels are configured); every
 other command is a Django management command (``fleetwatch migrate``, ``fleetwatch check --deploy`` …).
 
 Every command but ``version`` loads the settings first: a setting that cannot be used ends the
@@ -58,9 +59,17 @@ def _gunicorn_command(args) -> list[str]:
     ]
 
 
-def _supervise(server: subprocess.Popen, children: list[subprocess.Popen]) -> int:
+def _supervise(
+    server: subprocess.Popen,
+    children: list[subprocess.Popen],
+    command: list[str] | None = None,
+    what: str = "worker",
+) -> int:
     """Wait for the web server; start the worker again if it stops (checks and alerts would
-    otherwise stop silently while the pages go on working), at most every 10 seconds."""
+    otherwise stop silently while the pages go on working), at most every 10 seconds.
+
+    ``command``/``what``: another second process so kept going (``fleetwatch worker`` keeps the
+    device channels' consumer beside Celery this way)."""
     worker, started = children[1], time.monotonic()
     while True:
         code = server.poll()
@@ -68,12 +77,12 @@ def _supervise(server: subprocess.Popen, children: list[subprocess.Popen]) -> in
             return code
         if worker.poll() is not None and time.monotonic() - started >= 10:
             print(
-                f"  the worker stopped (exit {worker.returncode}); starting it again",
+                f"  the {what} stopped (exit {worker.returncode}); starting it again",
                 file=sys.stderr,
                 flush=True,
             )
             worker, started = (
-                subprocess.Popen(_worker_command(concurrency=1), stdout=subprocess.DEVNULL),
+                subprocess.Popen(command or _worker_command(concurrency=1), stdout=subprocess.DEVNULL),
                 time.monotonic(),
             )
             children.append(worker)
@@ -256,8 +265,40 @@ def worker(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     _setup_django()
     _system_checks()
-    os.execvp(sys.executable, _worker_command(args.concurrency, beat=not args.no_beat))
-    return 0
+    from django.conf import settings
+
+    command = _worker_command(args.concurrency, beat=not args.no_beat)
+    if not settings.FLEETWATCH_CHANNELS_BROKER_URL:
+        os.execvp(sys.executable, command)
+    return _worker_with_consumer(command)
+
+
+def _consumer_command() -> list[str]:
+    return [sys.executable, "-m", "fleetwatch", "consume"]
+
+
+def _worker_with_consumer(command: list[str]) -> int:
+    """Celery and, beside it, the device channels' consumer (``fleetwatch consume``), started
+    again when it stops; SIGTERM/SIGINT stop both. Returns Celery's exit status."""
+    import signal
+
+    celery = subprocess.Popen(command)
+    children = [celery, subprocess.Popen(_consumer_command())]
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return _supervise(celery, children, command=_consumer_command(), what="consumer")
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            child.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -365,6 +365,9 @@ FLEETWATCH_CHANNELS_BROKER_API_URL = env_url("FLEETWATCH_CHANNELS_BROKER_API_URL
 # protocols' standard ports.
 FLEETWATCH_CHANNELS_MQTT_URL = env_url("FLEETWATCH_CHANNELS_MQTT_URL", "", ("mqtt", "mqtts"))
 FLEETWATCH_CHANNELS_AMQP_URL = env_url("FLEETWATCH_CHANNELS_AMQP_URL", "", ("amqp", "amqps"))
+# The vhost holding RabbitMQ's event exchange (amq.rabbitmq.event, rabbitmq_event_exchange's
+# `event_exchange.vhost`): connection events of devices come from there. Unset: the broker URL's vhost.
+FLEETWATCH_CHANNELS_EVENTS_VHOST = env_str("FLEETWATCH_CHANNELS_EVENTS_VHOST", "")
 if FLEETWATCH_CHANNELS_BROKER_URL and not FLEETWATCH_CHANNELS_BROKER_API_URL:
     raise SettingsError(
         "FLEETWATCH_CHANNELS_BROKER_URL needs FLEETWATCH_CHANNELS_BROKER_API_URL: the RabbitMQ management "

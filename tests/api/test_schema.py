@@ -132,6 +132,8 @@ def test_lists_are_paginated_and_errors_have_one_shape(schema):
         "organization_slug",
         "name",
         "is_active",
+        "channel",
+        "connected",
     }
     assert devices["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PaginatedDeviceList"

@@ -37,6 +37,11 @@ def test_every_built_in_metric_type_is_there():
             "access_tech",
             "iperf3",
             "reporting",  # Fleetwatch's own: the generic "no report for N minutes" check
+            "connected",  # the "not connected for N minutes" check of device channels
+            # sensor stations' typed message lines (fleetwatch.ingest.stations)
+            "gps",
+            "boot_count",
+            "detections",
         ]
     )
 

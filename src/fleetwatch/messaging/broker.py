@@ -137,6 +137,29 @@ class ManagementAPI:
         self.request("DELETE", f"/vhosts/{quote(vhost, safe='')}", ok=(204, 404))
 
 
+# The consumer's queue of device messages (fleetwatch.messaging.consumer declares the same).
+DEVICES_QUEUE = "fleetwatch.devices"
+_queues_ensured: set[tuple[str, str]] = set()
+
+
+def ensure_devices_queue(api: ManagementAPI, host: str) -> None:
+    """Declare the durable queue ``fleetwatch.devices`` and its bindings through the management
+    API (idempotent; once per process and vhost): a device's messages are kept from its first
+    publish on, even before ``fleetwatch consume`` has ever run (a message nothing is bound for
+    would be dropped by the broker)."""
+    if (api.base, host) in _queues_ensured:
+        return
+    vhost_part, queue = quote(host, safe=""), quote(DEVICES_QUEUE, safe="")
+    api.request("PUT", f"/queues/{vhost_part}/{queue}", {"durable": True, "auto_delete": False})
+    for topic in DEVICE_TOPICS_OUT:
+        api.request(
+            "POST",
+            f"/bindings/{vhost_part}/e/{quote(EXCHANGE, safe='')}/q/{queue}",
+            {"routing_key": f"fleetwatch.*.{topic}"},
+        )
+    _queues_ensured.add((api.base, host))
+
+
 def provision(channel: DeviceChannel, api: ManagementAPI | None = None, now: datetime | None = None) -> bool:
     """Make (or repair) the device's broker user and permissions; records ``provisioned``.
 
@@ -149,6 +172,7 @@ def provision(channel: DeviceChannel, api: ManagementAPI | None = None, now: dat
     api.put_user(channel.username, channel.broker_password)
     api.put_permissions(host, channel.username, QUEUES, EXCHANGES_AND_QUEUES, EXCHANGES_AND_QUEUES)
     api.put_topic_permissions(host, channel.username, EXCHANGE, TOPIC_WRITE, TOPIC_READ)
+    ensure_devices_queue(api, host)
     channel.provisioned = now or datetime.now(UTC)
     DeviceChannel.objects.filter(pk=channel.pk).update(provisioned=channel.provisioned)
     return True

@@ -322,6 +322,72 @@ IPERF3_FIELDS = (
     "lost_percent",
 )
 
+# Sensor stations (fleetwatch.ingest.stations, sensor-stations.md B.2): GPS fixes, boot counts and
+# tag detections per antenna port, from their typed message lines.
+STATION_CHARTS = [
+    ChartType(
+        "gps",
+        "GPS fix",
+        "The station's position from its GPS fixes: latitude and longitude (degrees, the mean of the "
+        "fixes in the period) and altitude (metres).",
+        400,
+        "",
+        "scatter",
+        (
+            agg("mean", "lat", "latitude", digits=6),
+            agg("mean", "lon", "longitude", digits=6),
+            agg("mean", "alt", "altitude", digits=1),
+        ),
+        summary_labels=("Latitude", "Longitude", "Altitude"),
+    ),
+    ChartType(
+        "boot_count",
+        "Boot count",
+        "How many times the station has started (the highest count it reported in the period).",
+        410,
+        "",
+        "scatter",
+        (agg("max", "boot_count", "boot_count"),),
+        summary_labels=("Boot count",),
+        connect_points=True,
+    ),
+    ChartType(
+        "detections",
+        "Tag detections: port {port}",
+        'Tag detections on the antenna port "{port}": how many in the period, and their mean '
+        "signal strength (dB).",
+        420,
+        "",
+        "scatter",
+        (agg("count", "sig", "detections"), agg("mean", "sig", "signal", digits=1)),
+        required_tags=("port",),
+        summary_labels=("Detections", "Mean signal"),
+    ),
+]
+STATION_METRICS = [
+    MetricType("gps", "GPS fix", "GPS fix", "gps", "lat", ("lon", "alt"), ("gps",), notification=False),
+    MetricType(
+        "boot_count",
+        "Boot count",
+        "Boot count",
+        "boot_count",
+        "boot_count",
+        (),
+        ("boot_count",),
+        notification=False,
+    ),
+    MetricType(
+        "detections",
+        "Tag detections",
+        "Tag detections",
+        "detections",
+        "sig",
+        ("freq", "noise", "tag"),
+        ("detections",),
+        notification=False,
+    ),
+]
+
 METRICS = [
     MetricType(
         "ping",
@@ -389,6 +455,15 @@ METRICS = [
         "Reporting",
         "reporting",
         "reporting",
+        alert=AlertDefaults("<", 1, 0),
+        retention="short",
+    ),
+    MetricType(
+        "connected",
+        "Connected",
+        "Connected",
+        "connected",
+        "connected",
         alert=AlertDefaults("<", 1, 0),
         retention="short",
     ),
@@ -495,7 +570,7 @@ def device_data_query(pk: str) -> ReadQuery:
 
 
 def register_builtin() -> None:
-    for chart in CHARTS:
+    for chart in CHARTS + STATION_CHARTS:
         register_chart(chart.name, chart)
-    for metric in METRICS:
+    for metric in METRICS + STATION_METRICS:
         register_metric(metric.name, metric)

@@ -1,6 +1,7 @@
 """Query parameters of the inventory lists (django-filter; a malformed value is a 400 naming
 the parameter, see ``fleetwatch.api.exceptions``)."""
 
+from django.db.models import Q
 from django_filters import rest_framework as filters
 
 from fleetwatch.inventory.models import Device, Organization
@@ -14,10 +15,25 @@ class OrganizationFilterSet(filters.FilterSet):
 
 class DeviceFilterSet(filters.FilterSet):
     """``organization=<uuid>``, ``organization_slug=<slug>``, ``is_active=true|false``,
-    ``name=<exact name>``."""
+    ``name=<exact name>``, ``channel=http|mqtt|amqp`` (the channel it last spoke over; a device
+    never heard over the broker is ``http``), ``connected=true|false`` (to the broker now)."""
 
     organization = filters.UUIDFilter(field_name="organization_id")
     organization_slug = filters.CharFilter(field_name="organization__slug")
+    channel = filters.ChoiceFilter(
+        choices=[("http", "HTTP"), ("mqtt", "MQTT"), ("amqp", "AMQP")], method="filter_channel"
+    )
+    connected = filters.BooleanFilter(method="filter_connected")
+
+    def filter_channel(self, queryset, name, value):
+        if value == "http":
+            return queryset.filter(Q(channel__channel="http") | Q(channel__isnull=True))
+        return queryset.filter(channel__channel=value)
+
+    def filter_connected(self, queryset, name, value):
+        if value:
+            return queryset.filter(channel__connected=True)
+        return queryset.exclude(channel__connected=True)
 
     class Meta:
         model = Device

@@ -20,8 +20,24 @@ def health_status(device) -> str:
     return health.status if health is not None else "unknown"
 
 
+class ConnectionSerializer(serializers.Serializer):
+    """A device's channel state (fleetwatch.messaging.models.DeviceChannel): the channel it last
+    spoke over (``http``, ``mqtt``, ``amqp``), whether it is connected to the broker now and since
+    when, its last message over any channel, and whether its agent runs remote commands (null: it
+    never said)."""
+
+    channel = serializers.CharField(read_only=True)
+    connected = serializers.BooleanField(read_only=True)
+    connected_since = serializers.DateTimeField(read_only=True, allow_null=True)
+    disconnected_since = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_message = serializers.DateTimeField(read_only=True, allow_null=True)
+    commands_enabled = serializers.BooleanField(read_only=True, allow_null=True)
+
+
 class DeviceSerializer(serializers.ModelSerializer):
     health_status = serializers.SerializerMethodField()
+    # Null for a device that never had a channel row (HTTP only, never heard over the broker).
+    connection = ConnectionSerializer(source="channel", read_only=True, allow_null=True)
     # Ids among the user's organizations' rows only: another organization's id is answered as an
     # unknown one (fleetwatch.api.fields); creating into one the user only reads is the view's 403.
     organization = ScopedPrimaryKeyRelatedField(queryset=Organization.objects.all())
@@ -42,9 +58,10 @@ class DeviceSerializer(serializers.ModelSerializer):
             "management_ip",
             "location",
             "health_status",
+            "connection",
             "created",
         ]
-        read_only_fields = ["id", "key", "last_seen", "health_status", "created"]
+        read_only_fields = ["id", "key", "last_seen", "health_status", "connection", "created"]
 
     def get_health_status(self, device) -> str:
         return health_status(device)

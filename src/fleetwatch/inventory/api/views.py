@@ -74,7 +74,7 @@ class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DeviceViewSet(OrganizationScopedViewSet):
-    queryset = Device.objects.select_related("organization", "health")
+    queryset = Device.objects.select_related("organization", "health", "channel")
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
     ordering = ("name", "pk")
