@@ -1,5 +1,6 @@
 """The demo's real host (fleetwatch.monitoring.demo_agent): one device for this machine, found
-again at the next start, and an agent configuration the agent accepts, commands enabled."""
+again at the next start, and an agent configuration the agent accepts, commands enabled and a
+command poll of a few seconds; its device page says commands are enabled, and by which file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import stat
 from fleetwatch_agent.config import load
 
 from fleetwatch.inventory.models import Device
+from fleetwatch.messaging import commands
 from fleetwatch.monitoring import demo_agent
 
 
@@ -25,7 +27,30 @@ def test_one_device_for_this_machine_and_its_agent_configuration(orgs, tmp_path)
         device.key,
     )
     assert (config.commands, config.interval, config.channel) == (True, 60.0, "http")
+    # the console answers within seconds: a fixed 3 s poll (a real agent: 90 s growing to 1 h)
+    assert (config.poll_min, config.poll_max, config.poll_growth) == (3.0, 3.0, 1.0)
     assert config.state_dir == tmp_path / "demo-agent" / "state"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert demo_agent.available() is True
     assert demo_agent.command(path)[1:] == ["-m", "fleetwatch_agent", "--config", str(path)]
+
+
+def test_the_device_page_names_the_file_that_enabled_commands(
+    client, alice, orgs, device_a, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    device, path = demo_agent.prepare(orgs[0], "http://127.0.0.1:8000", demo_agent.folder())
+    assert path == tmp_path / "demo-agent" / "agent.toml"
+    commands.http_answer(device, features="c", agent="fleetwatch-agent/0.1.0")  # the agent's poll
+    client.force_login(alice)
+    page = client.get(f"/devices/{device.pk}/").content.decode()
+    assert (
+        '<p class="commands-note enabled" id="commands-note">Remote commands are enabled on this device.</p>'
+        in page
+    )
+    assert f'id="commands-demo">Enabled for the demo by its agent configuration, <code>{path}</code>' in page
+    # another device, or the file turning commands off, has no such line
+    assert 'id="commands-demo"' not in client.get(f"/devices/{device_a.pk}/").content.decode()
+    path.write_text(path.read_text().replace("commands = true", "commands = false"))
+    assert demo_agent.commands_enabled_by(device) is None
+    assert 'id="commands-demo"' not in client.get(f"/devices/{device.pk}/").content.decode()
