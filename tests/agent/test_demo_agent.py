@@ -5,6 +5,7 @@ command poll of a few seconds; its device page says commands are enabled, and by
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 from fleetwatch_agent.config import load
 
@@ -53,4 +54,7 @@ def test_the_device_page_names_the_file_that_enabled_commands(
     assert 'id="commands-demo"' not in client.get(f"/devices/{device_a.pk}/").content.decode()
     path.write_text(path.read_text().replace("commands = true", "commands = false"))
     assert demo_agent.commands_enabled_by(device) is None
+    # `make run` serves from the checkout: the page shows var/demo-agent/agent.toml
+    assert demo_agent.shown(Path.cwd() / "var" / "demo-agent" / "agent.toml") == "var/demo-agent/agent.toml"
+    assert demo_agent.shown(path) == str(path)
     assert 'id="commands-demo"' not in client.get(f"/devices/{device.pk}/").content.decode()

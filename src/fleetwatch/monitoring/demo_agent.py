@@ -98,3 +98,12 @@ def commands_enabled_by(device: Device) -> Path | None:
     if config.get("device_id") == str(device.pk) and config.get("commands") is True:
         return path
     return None
+
+
+def shown(path: Path) -> str:
+    """``path`` as the page shows it: relative to the server's working directory when inside it
+    (``var/demo-agent/agent.toml`` for ``make run``), else whole."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

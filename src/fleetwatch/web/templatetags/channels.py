@@ -13,10 +13,11 @@ register = template.Library()
 def connection_card(device):
     """The connection card: channel, connected/disconnected since, last message, agent and
     whether it runs remote commands (and, for the demo's own host, which file enabled them)."""
+    demo_config = demo_agent.commands_enabled_by(device)
     return {
         "device": device,
         "connection": channels.connection(device),
-        "demo_config": demo_agent.commands_enabled_by(device),
+        "demo_config": demo_config and demo_agent.shown(demo_config),
     }
 
 
