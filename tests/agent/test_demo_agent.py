@@ -4,6 +4,7 @@ command poll of a few seconds; its device page says commands are enabled, and by
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from fleetwatch_agent.config import load
 from fleetwatch.inventory.models import Device
 from fleetwatch.messaging import commands
 from fleetwatch.monitoring import demo_agent
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_one_device_for_this_machine_and_its_agent_configuration(orgs, tmp_path):
@@ -49,7 +52,17 @@ def test_the_device_page_names_the_file_that_enabled_commands(
         '<p class="commands-note enabled" id="commands-note">Remote commands are enabled on this device.</p>'
         in page
     )
-    assert f'id="commands-demo">Enabled for the demo by its agent configuration, <code>{path}</code>' in page
+    note = re.search(r'<p class="meta" id="commands-demo">(.*?)</p>', page).group(1)
+    assert note == (
+        f"Enabled for the demo by its agent configuration, <code>{path}</code> (<code>commands = true</code>), "
+        "written by <code>fleetwatch serve --demo</code>; on a real machine its owner decides."
+    )
+    # docs/web.md quotes it as `make run` shows it
+    docs = " ".join((ROOT / "docs" / "web.md").read_text().split())
+    quoted = (
+        note.replace(str(path), "var/demo-agent/agent.toml").replace("<code>", "`").replace("</code>", "`")
+    )
+    assert f'"{quoted}"' in docs
     # another device, or the file turning commands off, has no such line
     assert 'id="commands-demo"' not in client.get(f"/devices/{device_a.pk}/").content.decode()
     path.write_text(path.read_text().replace("commands = true", "commands = false"))

@@ -5,7 +5,7 @@ report, the connection card saying commands are enabled and by which file, and t
 running ``test`` and ``exec uptime`` on this machine, each answered within seconds (the demo's
 agent polls every 3 s).
 
-With FLEETWATCH_SCREENSHOTS=1 the page is saved into docs/img/demo-host.png.
+docs/img/demo-host.png comes from the real `make run` (`scripts/screenshot.py host`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMG = ROOT / "docs" / "img"
 BIND = "127.0.0.1:18931"
 URL = f"http://{BIND}"
 START_TIMEOUT = 180  # seconds: migrations of a fresh database on a busy machine, then the agent
@@ -133,9 +132,3 @@ def test_make_run_shows_this_host_with_charts_and_a_working_console(browser, dem
     assert re.search(rf"fleetwatch-agent/\S+ on {re.escape(socket.gethostname())}: up \d+ s", history)
     assert "remote commands enabled" in history
     assert "load average:" in history  # uptime's own output, run on this machine
-    if os.environ.get("FLEETWATCH_SCREENSHOTS") == "1":
-        page.goto(f"{URL}/devices/{device_id}/")
-        page.select_option("select[name=time]", "1d")
-        page.click("#range button[type=submit]")
-        page.wait_for_selector("#charts[data-loaded=true]")
-        page.screenshot(path=str(IMG / "demo-host.png"), full_page=True)
