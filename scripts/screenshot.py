@@ -1,16 +1,21 @@
 """Screenshots of the running demo (`make run`) for the docs: a device page into
 docs/img/device-page.png, the backups dashboard into docs/img/backups-dashboard.png, a device's
-connection card and command console into docs/img/device-console.png, or the registrations page
-into docs/img/registrations.png.
+connection card and command console into docs/img/device-console.png, the registrations page
+into docs/img/registrations.png, or the demo's own host (the agent on this machine: its last
+hour of charts, connection card and console after `test` and `exec uptime`) into
+docs/img/demo-host.png.
 
 .venv/bin/python scripts/screenshot.py [device] [--url http://127.0.0.1:8000] [--device sim-003]
 .venv/bin/python scripts/screenshot.py backups [--page /backups/] [--out FILE]
 .venv/bin/python scripts/screenshot.py console [--device <the agent's host name>]
 .venv/bin/python scripts/screenshot.py registrations
+.venv/bin/python scripts/screenshot.py host      # after a quarter of an hour of `make run`
 """
 
 import argparse
 import os
+import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -31,6 +36,7 @@ OUT = {
     "backups": "backups-dashboard.png",
     "console": "device-console.png",
     "registrations": "registrations.png",
+    "host": "demo-host.png",
 }
 
 
@@ -58,6 +64,24 @@ def console_page(page, args) -> None:
     page.locator("#console").screenshot(path=args.out)
 
 
+def host_page(page, args) -> None:
+    """The demo host's page (its id from the demo's agent configuration): the last hour, and the
+    console after `test` and `exec uptime` (the demo's agent answers within seconds)."""
+    device = tomllib.loads((args.data_dir / "demo-agent" / "agent.toml").read_text())["device_id"]
+    end = datetime.now(UTC).replace(microsecond=0)
+    span = f"start={end - timedelta(hours=1):%Y-%m-%d %H:%M:%S}&end={end:%Y-%m-%d %H:%M:%S}&tz=UTC"
+    for action, argument in (("test", ""), ("exec", "uptime")):
+        page.goto(f"{args.url}/devices/{device}/")
+        page.select_option("#command-form select[name=action]", action)
+        page.fill("#command-form input[name=argument]", argument)
+        page.click("#command-form button[type=submit]")
+        page.wait_for_url("**#console")
+        page.wait_for_selector("#command-history tbody tr:first-child:is(.ok, .err)", timeout=30_000)
+    page.goto(f"{args.url}/devices/{device}/?{span}")
+    page.wait_for_selector("#charts[data-loaded=true]")
+    page.screenshot(path=args.out, full_page=True)
+
+
 def registrations_page(page, args) -> None:
     page.goto(f"{args.url}/registrations/")
     page.screenshot(path=args.out, full_page=True)
@@ -68,6 +92,7 @@ PAGES = {
     "backups": backups_page,
     "console": console_page,
     "registrations": registrations_page,
+    "host": host_page,
 }
 
 
@@ -81,9 +106,9 @@ def main() -> None:
     parser.add_argument("--password", default=None, help="default: var/demo-password")
     args = parser.parse_args()
     args.out = args.out or str(ROOT / "docs" / "img" / OUT[args.what])
-    data_dir = Path(os.environ.get("FLEETWATCH_DATA_DIR", ROOT / "var"))
+    args.data_dir = data_dir = Path(os.environ.get("FLEETWATCH_DATA_DIR", ROOT / "var"))
     password = args.password or (data_dir / "demo-password").read_text().strip()
-    height = 1500 if args.what == "device" else 900
+    height = 1500 if args.what in ("device", "host") else 900
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         page = browser.new_context(

@@ -204,17 +204,13 @@ def _serve_demo(args) -> int:
 
 def _demo_agent(url: str) -> list[subprocess.Popen]:
     """This machine as a demo device: fleetwatch-agent reporting to the demo (if installed)."""
-    from django.conf import settings
-
     from fleetwatch.inventory.models import Organization
     from fleetwatch.monitoring import demo_agent
 
     if not demo_agent.available():
         print("  fleetwatch-agent is not installed (make installs it): no real host in the demo", flush=True)
         return []
-    device, config = demo_agent.prepare(
-        Organization.objects.get(slug="demo"), url, settings.DATA_DIR / "demo-agent"
-    )
+    device, config = demo_agent.prepare(Organization.objects.get(slug="demo"), url, demo_agent.folder())
     print(
         f"  This machine reports as {device.name!r} through fleetwatch-agent, remote commands ENABLED "
         f"(demo only: {config})\n",

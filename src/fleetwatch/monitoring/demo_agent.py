@@ -4,7 +4,12 @@
 The device is made once in the demo organization (found again by its serial, the machine id)
 and the agent gets its id and key in ``<data dir>/demo-agent/agent.toml``, written at each
 start, with remote commands **enabled** (the demo's command console needs them: on a real
-machine its owner decides) and a report every minute, so the charts move while one watches.
+machine its owner decides), a report every minute, so the charts move while one watches, and
+a command poll every :data:`POLL` seconds, so a command sent from the console comes back
+within seconds (a real agent starts at 90 s and grows to an hour between polls).
+
+The device page names that file under its "remote commands are enabled" note
+(:func:`commands_enabled_by`), so nobody takes the demo's setting for a default.
 """
 
 from __future__ import annotations
@@ -13,11 +18,22 @@ import importlib.util
 import json
 import socket
 import sys
+import tomllib
 from pathlib import Path
+
+from django.conf import settings
 
 from fleetwatch.inventory.models import Device, Organization
 
 INTERVAL = 60  # seconds between the demo host's reports
+# Seconds between command polls, fixed (poll_min = poll_max, no growth): the console feels live
+# at the cost of one small request every 3 s, which a demo on loopback affords.
+POLL = 3
+
+
+def folder() -> Path:
+    """Where the demo keeps the agent's configuration and state: ``<data dir>/demo-agent``."""
+    return settings.DATA_DIR / "demo-agent"
 
 
 def machine_serial() -> str:
@@ -56,8 +72,10 @@ def prepare(organization: Organization, url: str, folder: Path) -> tuple[Device,
         f"interval = {INTERVAL}\n"
         "# Enabled for the demo's command console; a real machine's owner decides.\n"
         "commands = true\n"
-        "poll_min = 10\n"
-        "poll_max = 60\n"
+        "# A command poll every few seconds, so the console answers at once (a real agent: 90 s to 1 h).\n"
+        f"poll_min = {POLL}\n"
+        f"poll_max = {POLL}\n"
+        "poll_growth = 1\n"
     )
     path.chmod(0o600)  # it holds the device key
     return device, path
@@ -66,3 +84,26 @@ def prepare(organization: Organization, url: str, folder: Path) -> tuple[Device,
 def command(config: Path) -> list[str]:
     """The agent's command line, with this interpreter."""
     return [sys.executable, "-m", "fleetwatch_agent", "--config", str(config)]
+
+
+def commands_enabled_by(device: Device) -> Path | None:
+    """The demo's agent configuration file if it is ``device``'s and enables remote commands
+    (what the device page names under its note), else None (no demo, another device, or an
+    unreadable file: the page then says only what the agent declared)."""
+    path = folder() / "agent.toml"
+    try:
+        config = tomllib.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if config.get("device_id") == str(device.pk) and config.get("commands") is True:
+        return path
+    return None
+
+
+def shown(path: Path) -> str:
+    """``path`` as the page shows it: relative to the server's working directory when inside it
+    (``var/demo-agent/agent.toml`` for ``make run``), else whole."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -3,6 +3,7 @@ page shows them without its view knowing about them."""
 
 from django import template
 
+from fleetwatch.monitoring import demo_agent
 from fleetwatch.web import channels
 
 register = template.Library()
@@ -11,8 +12,13 @@ register = template.Library()
 @register.inclusion_tag("web/channels/_connection.html")
 def connection_card(device):
     """The connection card: channel, connected/disconnected since, last message, agent and
-    whether it runs remote commands."""
-    return {"device": device, "connection": channels.connection(device)}
+    whether it runs remote commands (and, for the demo's own host, which file enabled them)."""
+    demo_config = demo_agent.commands_enabled_by(device)
+    return {
+        "device": device,
+        "connection": channels.connection(device),
+        "demo_config": demo_config and demo_agent.shown(demo_config),
+    }
 
 
 @register.inclusion_tag("web/channels/_device.html", takes_context=True)
