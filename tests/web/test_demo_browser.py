@@ -21,22 +21,17 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from bench.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-BIND = "127.0.0.1:18931"
-URL = f"http://{BIND}"
+PORTS = range(18931, 18941)  # this test's own live-server ports
 START_TIMEOUT = 180  # seconds: migrations of a fresh database on a busy machine, then the agent
-
-
-def _port_free() -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", 18931)) != 0
 
 
 @pytest.fixture
 def demo(tmp_path):
-    """The running demo: (password, the host's device id, its agent configuration file)."""
-    assert _port_free(), f"{BIND} is taken: another demo test or server is running"
+    """The running demo: (its URL, password, the host's device id, its agent configuration file)."""
+    bind = f"127.0.0.1:{free_port(PORTS)}"
     data = tmp_path / "var"
     env = {
         **os.environ,
@@ -49,7 +44,7 @@ def demo(tmp_path):
         env.pop(name, None)  # the demo's own embedded stack, not the test run's
     log = (tmp_path / "serve.log").open("w+")
     server = subprocess.Popen(
-        [sys.executable, "-m", "fleetwatch", "serve", "--demo", "--bind", BIND, "--workers", "1"],
+        [sys.executable, "-m", "fleetwatch", "serve", "--demo", "--bind", bind, "--workers", "1"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -68,7 +63,7 @@ def demo(tmp_path):
         config_path = data / "demo-agent" / "agent.toml"
         assert f"(demo only: {config_path})" in printed
         config = tomllib.loads(config_path.read_text())
-        yield password, config["device_id"], config_path
+        yield f"http://{bind}", password, config["device_id"], config_path
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -80,17 +75,17 @@ def demo(tmp_path):
 
 
 def test_make_run_shows_this_host_with_charts_and_a_working_console(browser, demo):
-    password, device_id, config_path = demo
+    url, password, device_id, config_path = demo
     page = browser.new_context(viewport={"width": 1200, "height": 1500}).new_page()
     page.set_default_timeout(30_000)
-    page.goto(f"{URL}/login/")
+    page.goto(f"{url}/login/")
     page.fill("input[name=username]", "demo")
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{URL}/")
+    page.wait_for_url(f"{url}/")
     host = socket.gethostname()[:64]
     page.click(f"a[href='/devices/{device_id}/']")
-    page.wait_for_url(f"{URL}/devices/{device_id}/")
+    page.wait_for_url(f"{url}/devices/{device_id}/")
     assert page.inner_text("h1").startswith(host)
 
     # The agent's first report (sent as it starts) may still be on its way: look again, bounded.
@@ -121,12 +116,12 @@ def test_make_run_shows_this_host_with_charts_and_a_working_console(browser, dem
     # the history by itself.
     page.select_option("#command-form select[name=action]", "test")
     page.click("#command-form button[type=submit]")
-    page.wait_for_url(f"{URL}/devices/{device_id}/#console")
+    page.wait_for_url(f"{url}/devices/{device_id}/#console")
     page.wait_for_selector("#command-history tr[data-seq='1'].ok", timeout=12_000)
     page.select_option("#command-form select[name=action]", "exec")
     page.fill("#command-form input[name=argument]", "uptime")
     page.click("#command-form button[type=submit]")
-    page.wait_for_url(f"{URL}/devices/{device_id}/#console")
+    page.wait_for_url(f"{url}/devices/{device_id}/#console")
     page.wait_for_selector("#command-history tr[data-seq='2'].ok", timeout=12_000)
     history = page.inner_text("#command-history")
     assert re.search(rf"fleetwatch-agent/\S+ on {re.escape(socket.gethostname())}: up \d+ s", history)
