@@ -14,6 +14,7 @@ Deselected unless ``amqp`` is in FLEETWATCH_TEST_BROKERS (the ``broker_vhost`` f
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -130,13 +131,15 @@ class Fleet:
             return json.loads(response.read())
 
     def stop(self) -> None:
-        if self.consumer is not None:
-            self.consumer.terminate()
-            try:
-                assert self.consumer.wait(timeout=30) == 0, (self.dir / "consume.log").read_text()
-            finally:
+        try:
+            if self.consumer is not None:
+                self.consumer.terminate()
+                status = self.consumer.wait(timeout=30)
                 self.consumer_log.close()
-        self.server.stop()
+                assert status == 0, (self.dir / "consume.log").read_text()
+        finally:
+            self.server.stop()
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
