@@ -20,8 +20,8 @@ PORTS = range(18750, 18800)
 class LiveFleetwatch(Server):
     """A throwaway Fleetwatch on SQLite files, one worker."""
 
-    def __init__(self):
-        super().__init__(port=free_port(PORTS), workers=1, threads=4, log="gunicorn.log")
+    def __init__(self, ports=PORTS):
+        super().__init__(port=free_port(ports), workers=1, threads=4, log="gunicorn.log")
         for name in ("FLEETWATCH_TIMESERIES", "FLEETWATCH_DATABASE"):
             self.env.pop(name, None)
         self.dir = Path(self.dir)
@@ -32,6 +32,11 @@ class LiveFleetwatch(Server):
         lines = self.manage("device", "create", "--org", f"org-{n}", "--name", f"host-{n}")
         fields = dict(line.split(": ", 1) for line in lines.strip().splitlines())
         return {"id": fields["id"], "key": fields["key"]}
+
+    def shell(self, code: str) -> str:
+        """``code`` run by ``fleetwatch shell`` on the server's database; its last line of output."""
+        out = self.manage("shell", "-c", code).strip()
+        return out.splitlines()[-1] if out else ""
 
     def read(self, measurement: str, device: dict, **tags) -> list:
         backend = load_backend({"BACKEND": "sqlite", "NAME": str(self.dir / "timeseries.sqlite3")})

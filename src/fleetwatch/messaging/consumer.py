@@ -478,11 +478,8 @@ class Consumer:
         """Publish the device's pending commands (``commands.offer``) on
         ``fleetwatch.<id>.commands``; ``only_queued``: not those delivered before (the sweep).
         Returns how many were published."""
-        try:
-            from fleetwatch.messaging import commands
-        except ImportError:  # the command queue is not there: nothing to offer
-            return 0
         from fleetwatch.inventory.models import Device
+        from fleetwatch.messaging import commands
         from fleetwatch.messaging.models import Command, CommandStatus
 
         device = Device.objects.get(pk=device_id)
@@ -502,10 +499,6 @@ class Consumer:
 
     def sweep(self, now: datetime | None = None) -> int:
         """Offer the queued commands of connected devices (queued while connected)."""
-        try:
-            from fleetwatch.messaging import commands  # noqa: F401
-        except ImportError:  # the command queue is not there: nothing to offer
-            return 0
         from fleetwatch.messaging.models import CommandStatus
 
         now = now or _now()
