@@ -211,14 +211,15 @@ def _demo_agent(url: str) -> list[subprocess.Popen]:
         print("  fleetwatch-agent is not installed (make installs it): no real host in the demo", flush=True)
         return []
     device, config = demo_agent.prepare(Organization.objects.get(slug="demo"), url, demo_agent.folder())
+    # Its log beside its configuration: a refused report or command is explained there.
+    log = config.parent / "agent.log"
     print(
         f"  This machine reports as {device.name!r} through fleetwatch-agent, remote commands ENABLED "
-        f"(demo only: {config})\n",
+        f"(demo only: {config}; its log: {log})\n",
         flush=True,
     )
-    return [
-        subprocess.Popen(demo_agent.command(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ]
+    with log.open("ab") as output:
+        return [subprocess.Popen(demo_agent.command(config), stdout=output, stderr=subprocess.STDOUT)]
 
 
 def _demo_login(password: str) -> None:

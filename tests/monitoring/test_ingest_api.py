@@ -291,3 +291,13 @@ def test_an_interface_name_line_protocol_cannot_carry_is_400_on_every_backend(cl
         "detail": 'Invalid data in "#/interfaces/0/name", validator says: '
         "'wan\\\\' has a backslash at its end or before ',', '=' or a space"
     }
+
+
+def test_a_refused_report_leaves_its_reason_in_the_log(client, device_a, timeseries, caplog):
+    # The agent drops a report answered 400 for good: the server's log is where it can be read.
+    with caplog.at_level("WARNING", logger="fleetwatch.monitoring.api.views"):
+        response = post(client, device_a, {"type": "Wrong"})
+    assert response.status_code == 400
+    assert [r.getMessage() for r in caplog.records if r.name == "fleetwatch.monitoring.api.views"] == [
+        f"report of {device_a.pk} refused (400): {response.json()['detail']}"
+    ]

@@ -61,7 +61,7 @@ def demo(tmp_path):
             printed = log.read()
         password = re.search(r"Log in as: demo / (\S+)", printed).group(1)
         config_path = data / "demo-agent" / "agent.toml"
-        assert f"(demo only: {config_path})" in printed
+        assert f"(demo only: {config_path}; its log: {config_path.parent / 'agent.log'})" in printed
         config = tomllib.loads(config_path.read_text())
         yield f"http://{bind}", password, config["device_id"], config_path
     finally:

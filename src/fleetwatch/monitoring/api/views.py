@@ -78,6 +78,8 @@ def agent_report(request, pk):
 
             return JsonResponse(http_answer(device, features))
     except ReportRejected as exc:
+        # The agent drops a refused report for good: the reason is kept here, once per report.
+        log.warning("report of %s refused (400): %s", pk, exc)
         return JsonResponse({"detail": str(exc)}, status=400)
     except BackendUnavailable as exc:
         log.warning("report of %s not stored, time-series store unavailable: %s", pk, exc)
