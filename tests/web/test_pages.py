@@ -260,3 +260,13 @@ def test_the_404_page_looks_like_the_site(browser, live_server, bob):
     assert page.eval_on_selector("header", "h => getComputedStyle(h).backgroundColor") == "rgb(13, 27, 42)"
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/error-404.png")
+
+
+def test_the_device_header_leaves_out_a_mac_address_it_does_not_have(client, bob, device_a):
+    # A host enrolled without a MAC (or the demo's own host) must not show an empty item.
+    client.force_login(bob)
+    device_a.mac_address = ""
+    device_a.save()
+    html = client.get(f"/devices/{device_a.pk}/").content.decode()
+    assert "<code></code>" not in html
+    assert f"{device_a.organization.name} ·\n  last seen never" in html
