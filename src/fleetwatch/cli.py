@@ -59,6 +59,15 @@ def _gunicorn_command(args) -> list[str]:
     ]
 
 
+def _stop(children: list[subprocess.Popen]) -> None:
+    """Terminate the children still running, last started first, and wait for each (30 s)."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        child.wait(timeout=30)
+
+
 def _supervise(
     server: subprocess.Popen,
     children: list[subprocess.Popen],
@@ -195,11 +204,7 @@ def _serve_demo(args) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+        _stop(children)
 
 
 def _demo_agent(url: str) -> list[subprocess.Popen]:
@@ -291,11 +296,7 @@ def _worker_with_consumer(command: list[str]) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+        _stop(children)
 
 
 def main(argv: list[str] | None = None) -> int:
