@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "fleetwatch.notifications",
     "fleetwatch.backups",
     "fleetwatch.messaging",
+    "fleetwatch.usage",
     "fleetwatch.web",
 ]
 
