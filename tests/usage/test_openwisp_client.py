@@ -116,6 +116,8 @@ def collector():
     for name in ("FLEETWATCH_TIMESERIES", "FLEETWATCH_DATABASE"):
         server.env.pop(name, None)
     server.env["FLEETWATCH_USAGE_COLLECTOR"] = "true"
+    # The collector reports nothing about itself: what it stores is OpenWISP's alone.
+    server.env["FLEETWATCH_USAGE_METRICS"] = "false"
     server.start()
     yield server
     server.stop()
