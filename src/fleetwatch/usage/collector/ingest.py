@@ -23,8 +23,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from fleetwatch.usage import payload
 from fleetwatch.usage.models import ActivePeriod, DailyTally, Instance, Period, Report
@@ -205,93 +204,105 @@ def store(groups: list[Group]) -> tuple[int, int]:
 def _store(group: Group) -> bool:
     day, instance, digest, snapshot = group.day, group.instance, group.digest(), group.snapshot()
     kept = [{k: e[k] for k in ("action", "name", "value", "times")} for e in group.events]
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                Report.objects.create(
-                    day=day,
-                    category=group.category,
-                    instance=instance,
-                    digest=digest,
-                    site=group.site,
-                    events=kept,
-                    **snapshot,
-                )
-        except IntegrityError:
+    # One statement per table, each an INSERT … ON CONFLICT that SQLite and PostgreSQL read the
+    # same way: a duplicate report inserts nothing (and stops here); the other tables take
+    # min/max or "the later snapshot wins", so a race or any arrival order ends the same.
+    with transaction.atomic(), connection.cursor() as cursor:
+        report = {
+            "day": day,
+            "category": group.category,
+            "instance": instance,
+            "digest": digest,
+            "site": group.site,
+            "events": _EVENTS.get_db_prep_value(kept, connection),
+            **snapshot,
+        }
+        cursor.execute(
+            _insert(Report, report, "ON CONFLICT (category, digest, day) DO NOTHING"), list(report.values())
+        )
+        if cursor.rowcount != 1:
             return False
-        _tally(day, group.category, not instance, snapshot)
+        tally = {
+            "day": day,
+            "category": group.category,
+            "anonymous": not instance,
+            **{k: snapshot[k] for k in SNAPSHOT_KEYS},
+            "count": 1,
+        }
+        cursor.execute(_insert(DailyTally, tally, _TALLY), list(tally.values()))
         if instance:
-            _instance(instance, day, group.category, snapshot["product"])
+            row = {
+                "instance": instance,
+                "product": snapshot["product"],
+                "installed_on": day if group.category == payload.INSTALL else None,
+                "first_seen": day,
+                "last_seen": day if group.category in payload.ACTIVE else None,
+                "withdrawn_on": day if group.category == payload.CONSENT_WITHDRAWN else None,
+            }
+            cursor.execute(_insert(Instance, row, _INSTANCE), list(row.values()))
             if group.category in payload.ACTIVE:
                 latest = f"{day.isoformat()}|{RANK[group.category]}|{digest}"
                 for period in Period.values:
-                    _active(instance, period, period_start(day, period), latest, snapshot)
+                    row = {
+                        "instance": instance,
+                        "period": period,
+                        "start": period_start(day, period),
+                        "latest": latest,
+                        **{k: snapshot[k] for k in SNAPSHOT_KEYS},
+                    }
+                    cursor.execute(_insert(ActivePeriod, row, _ACTIVE), list(row.values()))
     return True
 
 
-def _tally(day: date, category: str, anonymous: bool, snapshot: dict) -> None:
-    key = dict(
-        day=day,
-        category=category,
-        anonymous=anonymous,
-        product=snapshot["product"],
-        version=snapshot["version"],
-        install_method=snapshot["install_method"],
-        os=snapshot["os"],
-        backend=snapshot["backend"],
-    )
-    if DailyTally.objects.filter(**key).update(count=F("count") + 1):
-        return
-    try:
-        with transaction.atomic():
-            DailyTally.objects.create(count=1, **key)
-    except IntegrityError:  # created meanwhile by another request
-        DailyTally.objects.filter(**key).update(count=F("count") + 1)
+_EVENTS = Report._meta.get_field("events")
+# The snapshot columns DailyTally and ActivePeriod keep (kernel and platform stay in Report).
+SNAPSHOT_KEYS = ("product", "version", "install_method", "os", "backend")
 
 
-def _instance(instance: str, day: date, category: str, product: str) -> None:
-    row, created = Instance.objects.get_or_create(
-        instance=instance,
-        defaults=dict(
-            product=product,
-            first_seen=day,
-            installed_on=day if category == payload.INSTALL else None,
-            last_seen=day if category in payload.ACTIVE else None,
-            withdrawn_on=day if category == payload.CONSENT_WITHDRAWN else None,
-        ),
-    )
-    if created:
-        return
-    row = Instance.objects.select_for_update().get(pk=row.pk)
-    changed = {}
-    if day < row.first_seen:
-        changed["first_seen"] = day
-    if category == payload.INSTALL and (row.installed_on is None or day < row.installed_on):
-        changed["installed_on"] = day  # installed twice (a database restored?): the first counts
-    if category in payload.ACTIVE and (row.last_seen is None or day > row.last_seen):
-        changed["last_seen"] = day
-    if category == payload.CONSENT_WITHDRAWN and (row.withdrawn_on is None or day > row.withdrawn_on):
-        changed["withdrawn_on"] = day  # withdrawn, given again, withdrawn again: the last counts
-    if product and not row.product:
-        changed["product"] = product
-    if changed:
-        Instance.objects.filter(pk=row.pk).update(**changed)
+def _insert(Model, values: dict, tail: str) -> str:
+    table = Model._meta.db_table
+    columns = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) {tail}"
 
 
-def _active(instance: str, period: str, start: date, latest: str, snapshot: dict) -> None:
-    values = dict(
-        latest=latest,
-        product=snapshot["product"],
-        version=snapshot["version"],
-        install_method=snapshot["install_method"],
-        os=snapshot["os"],
-        backend=snapshot["backend"],
+def _earliest(table: str, column: str) -> str:
+    """``column`` becomes the earlier non-null of the stored and the new value."""
+    return (
+        f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} < {table}.{column} "
+        f"THEN COALESCE(excluded.{column}, {table}.{column}) ELSE {table}.{column} END"
     )
-    row, created = ActivePeriod.objects.get_or_create(
-        instance=instance, period=period, start=start, defaults=values
+
+
+def _latest(table: str, column: str) -> str:
+    """``column`` becomes the later non-null of the stored and the new value."""
+    return (
+        f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} > {table}.{column} "
+        f"THEN COALESCE(excluded.{column}, {table}.{column}) ELSE {table}.{column} END"
     )
-    if created:
-        return
-    row = ActivePeriod.objects.select_for_update().get(pk=row.pk)
-    if latest > row.latest:  # only a later report's snapshot replaces the stored one
-        ActivePeriod.objects.filter(pk=row.pk).update(**values)
+
+
+_TALLY = (
+    "ON CONFLICT (day, category, anonymous, product, version, install_method, os, backend) "
+    f"DO UPDATE SET count = {DailyTally._meta.db_table}.count + 1"
+)
+_table = Instance._meta.db_table
+_INSTANCE = "ON CONFLICT (instance) DO UPDATE SET " + ", ".join(
+    [
+        _earliest(_table, "first_seen"),
+        # Installed twice (a database restored?): the first counts.
+        _earliest(_table, "installed_on"),
+        _latest(_table, "last_seen"),
+        # Withdrawn, given again, withdrawn again: the last counts.
+        _latest(_table, "withdrawn_on"),
+        f"product = CASE WHEN {_table}.product = '' THEN excluded.product ELSE {_table}.product END",
+    ]
+)
+_table = ActivePeriod._meta.db_table
+# Only a later report's snapshot replaces the stored one.
+_ACTIVE = (
+    "ON CONFLICT (instance, period, start) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ("latest", *SNAPSHOT_KEYS))
+    + f" WHERE excluded.latest > {_table}.latest"
+)
+del _table
