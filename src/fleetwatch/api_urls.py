@@ -54,5 +54,6 @@ urlpatterns = [
     path("backups/", include("fleetwatch.backups.api.urls")),
     path("", include("fleetwatch.messaging.api.urls")),
     path("enroll/", EnrollView.as_view(), name="enroll"),
+    path("usage/", include("fleetwatch.usage.api.urls")),
     *router.urls,
 ]

@@ -355,6 +355,18 @@ if FLEETWATCH_BACKUP_IMPORT_URL:
         "schedule": FLEETWATCH_BACKUP_IMPORT_INTERVAL,
     }
 
+# ---------------------------------------------------------------- usage metrics (collector)
+# This server is a collector of anonymous usage metrics (Clean Insights uploads, ours and
+# OpenWISP's): POST /api/v1/usage/collect/ and the Usage pages (docs/usage-collector.md).
+FLEETWATCH_USAGE_COLLECTOR = env_bool("FLEETWATCH_USAGE_COLLECTOR", False)
+# Uploads accepted per source address (DRF's "<n>/<second|minute|hour|day>"); more is a 429.
+FLEETWATCH_USAGE_COLLECT_RATE = env_str("FLEETWATCH_USAGE_COLLECT_RATE", "120/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", FLEETWATCH_USAGE_COLLECT_RATE):
+    raise SettingsError(
+        "FLEETWATCH_USAGE_COLLECT_RATE must be <count>/<second|minute|hour|day>, e.g. 120/minute, not "
+        f"{FLEETWATCH_USAGE_COLLECT_RATE!r}"
+    )
+
 # ---------------------------------------------------------------- device channels
 # MQTT and AMQP through RabbitMQ (fleetwatch.messaging, docs/channels.md). The server's own AMQP
 # account (configure rights on the vhost in the URL's path) for `fleetwatch consume`; unset, device

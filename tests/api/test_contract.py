@@ -53,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 from django.http import JsonResponse
 from django.test import Client
@@ -84,6 +85,7 @@ from tests.api.contract import (
     seen,
 )
 from tests.ingest.payloads import example_report
+from tests.usage.payloads import fleetwatch_upload
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -119,6 +121,10 @@ def token_body(world) -> dict:
 
 def enrollment_token_body(world) -> dict:
     return {"organization": org_a(world), "name": "stations", "requires_approval": True}
+
+
+def usage_upload(world) -> dict:
+    return fleetwatch_upload("Heartbeat", START.date())
 
 
 def enroll_body(world) -> dict:
@@ -252,6 +258,19 @@ CONTRACT: dict[str, Entry] = {
             outsider=201,
             member=201,
             admin=201,
+        ),
+        others=NOT_ALLOWED_TO_ANYONE,
+    ),
+    # Any deployment reports its usage metrics, without credentials (the server is a collector).
+    "usage-collect": entry(
+        POST=call(
+            "create",
+            body=usage_upload,
+            invalid=(lambda world: {**usage_upload(world), "idsite": "five"}, "idsite"),
+            anonymous=204,
+            outsider=204,
+            member=204,
+            admin=204,
         ),
         others=NOT_ALLOWED_TO_ANYONE,
     ),
@@ -898,6 +917,9 @@ def world(db, timeseries, settings):
 
     # A loopback webhook URL is then valid without a DNS lookup; nothing is ever delivered.
     settings.FLEETWATCH_WEBHOOK_ALLOW_PRIVATE = True
+    # The usage collector is on, its per-address counts from zero (every persona is 127.0.0.1).
+    settings.FLEETWATCH_USAGE_COLLECTOR = True
+    cache.clear()
     org_a = Organization.objects.create(name="Org A", slug="org-a")
     org_b = Organization.objects.create(name="Org B", slug="org-b")
     users, tokens = {}, {}

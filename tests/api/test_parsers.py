@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import serializers
+from django.core.cache import cache
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from fleetwatch.api.parsers import MAX_DEPTH
@@ -23,6 +24,13 @@ pytestmark = pytest.mark.django_db
 def fast_passwords(settings):
     # Dozens of tests create users; the default hasher would take most of their time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def usage_collector(settings):
+    # The usage collector's door is open (404 otherwise), its per-address counts from zero.
+    settings.FLEETWATCH_USAGE_COLLECTOR = True
+    cache.clear()
 
 
 # Plain Django views under /api/v1/, parsed by themselves (the agent endpoint, see ingestion;

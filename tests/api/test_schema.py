@@ -86,6 +86,7 @@ def test_every_endpoint_is_described(schema):
         "/api/v1/notifications/webhooks/{id}/deliveries/",
         "/api/v1/notifications/{id}/",
         "/api/v1/notifications/{id}/read/",
+        "/api/v1/usage/collect/",
     ]
 
 

@@ -10,10 +10,11 @@ written); ``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`` makes them the default of
 
 from __future__ import annotations
 
+import io
 import json
 
 from django.conf import settings
-from rest_framework import parsers
+from rest_framework import parsers, status
 from rest_framework.exceptions import ParseError
 
 # One set of JSON rules for agent reports and REST bodies (depth counted the same way).
@@ -50,6 +51,40 @@ class JSONParser(parsers.JSONParser):
         if deeper_than(data, MAX_DEPTH):
             raise ParseError(TOO_DEEP)
         return data
+
+
+class BodyTooLarge(ParseError):
+    """413: the body is above the view's limit; nothing was read past it, nothing stored."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def check_body_size(request, limit: int) -> None:
+    """Raise :class:`BodyTooLarge` before reading a body whose ``Content-Length`` is above
+    ``limit`` bytes (a chunked body is bounded by :class:`BoundedJSONParser` as it is read)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise BodyTooLarge(f"The body is larger than {limit} bytes; nothing was stored.")
+
+
+class BoundedJSONParser(parsers.BaseParser):
+    """:class:`JSONParser`'s rules on at most ``limit`` bytes (a subclass sets it): a larger
+    body, with or without ``Content-Length``, is a 413. Not a ``JSONParser`` subclass on
+    purpose: DRF gives those ``request.body``, which Django caps at ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    (2.5 MB) with a bare 400; this parser reads the request's stream itself."""
+
+    media_type = "application/json"
+    limit: int = 0
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = stream.read(self.limit + 1) if stream is not None else b""
+        if len(data) > self.limit:
+            raise BodyTooLarge(f"The body is larger than {self.limit} bytes; nothing was stored.")
+        return JSONParser().parse(io.BytesIO(data), media_type, parser_context)
 
 
 class FormParser(parsers.FormParser):

@@ -10,7 +10,6 @@ Who may do what: :mod:`fleetwatch.backups.api.access`. Every write of a run goes
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 
@@ -24,16 +23,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch.api.downloads import attachment
 from fleetwatch.api.exceptions import Conflict
-from fleetwatch.api.parsers import JSONParser
+from fleetwatch.api.parsers import BoundedJSONParser, JSONParser, check_body_size
 from fleetwatch.api.querysets import scoped
 from fleetwatch.api.viewsets import INTEGER_LOOKUP, OrganizationScopedViewSet
 from fleetwatch.backups import prometheus
@@ -80,34 +78,12 @@ def refused(exc: RunRefused) -> ValidationError:
     return ValidationError(exc.errors or {"non_field_errors": [exc.detail]})
 
 
-class BodyTooLarge(ParseError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+class LargeJSONParser(BoundedJSONParser):
+    """The API's strict JSON for bodies up to :data:`MAX_BODY` bytes, above Django's
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB), which a file list of tens of thousands of files
+    exceeds."""
 
-
-def check_body_size(request, limit: int) -> None:
-    """413 before reading a body whose ``Content-Length`` is above ``limit`` bytes."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit:
-        raise BodyTooLarge(f"The body is larger than {limit} bytes; nothing was stored.")
-
-
-class LargeJSONParser(BaseParser):
-    """The API's strict JSON (:class:`fleetwatch.api.parsers.JSONParser`) for bodies up to
-    :data:`MAX_BODY` bytes, above Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB), which a
-    file list of tens of thousands of files exceeds. (DRF reads ``request.body``, and so meets
-    that limit, for its own JSON parser only.)"""
-
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = stream.read(MAX_BODY + 1)
-        if len(data) > MAX_BODY:  # a chunked body, without Content-Length
-            raise BodyTooLarge(f"The body is larger than {MAX_BODY} bytes; nothing was stored.")
-        return JSONParser().parse(io.BytesIO(data), media_type, parser_context)
+    limit = MAX_BODY
 
 
 class BackupsViewMixin:

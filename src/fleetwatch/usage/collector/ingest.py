@@ -1,0 +1,308 @@
+"""The collector's write path: a Clean Insights upload is checked whole, then stored once.
+
+``parse`` refuses an upload that could never be acceptable (``PayloadError``: a 400, nothing
+written) and splits the rest into one :class:`Group` per category. ``store`` writes each group as
+one :class:`~fleetwatch.usage.models.Report` and, for a new one only, keeps the tables the answers
+read (instances, active periods, daily tallies). A re-sent upload finds its reports already there
+and changes nothing; the tables end the same whatever order reports arrive in (min/max and
+"latest by content" updates only).
+
+Validation (issue 16; reference usage-metrics C.9, C.10): ``idsite`` an integer; ``events`` a
+non-empty list; per event ``category`` and ``action`` non-empty strings, ``times`` ≥ 1 (1 when
+absent), ``period_start`` ≤ ``period_end`` (unix seconds, not before 2000, not more than a day
+ahead of this server's clock). What is kept is low resolution by design: the UTC day, never the
+second, and nothing of the request (no address, no header).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection, transaction
+
+from fleetwatch.usage import payload
+from fleetwatch.usage.models import ActivePeriod, DailyTally, Instance, Period, Report
+
+MAX_EVENTS = 1000  # an upload of ours has ~15; OpenWISP's a few more
+MAX_TEXT = 255  # category, action and name
+MAX_CATEGORY = 50
+MAX_INSTANCE = 64
+MAX_SITE = 2**31 - 1
+MAX_TIMES = 2**31 - 1
+EARLIEST = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
+AHEAD = 86400  # a client's clock may run this far ahead of ours
+# Snapshot columns read from the events: action -> column.
+SNAPSHOT = {
+    payload.INSTALLATION_METHOD: "install_method",
+    payload.OS_VERSION: "os",
+    payload.KERNEL_VERSION: "kernel",
+    payload.HARDWARE_PLATFORM: "platform",
+    payload.TIMESERIES_BACKEND: "backend",
+}
+COLUMN = 100  # the snapshot columns' length
+# On one day, which report's snapshot is the latest (an Upgrade carries the day's newest versions).
+RANK = {payload.INSTALL: 0, payload.HEARTBEAT: 1, payload.UPGRADE: 2}
+
+
+class PayloadError(ValueError):
+    """The upload can never be accepted: ``field`` (e.g. ``"events[2].times"``) and ``message``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Group:
+    """The events of one category in one upload, checked; ``events`` as
+    ``[{"action", "name", "value", "times", "period_start", "period_end"}]``."""
+
+    site: int
+    category: str
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def instance(self) -> str:
+        """The ``"Instance ID"`` event's name, or '' (an anonymous upload)."""
+        for item in self.events:
+            if item["action"] == payload.INSTANCE_ID:
+                return item["name"] or ""
+        return ""
+
+    @property
+    def day(self) -> date:
+        """The UTC day of the group's earliest ``period_start``: the only time kept."""
+        return datetime.fromtimestamp(min(e["period_start"] for e in self.events), UTC).date()
+
+    def digest(self) -> str:
+        """SHA-256 of the content: site, category, and the sorted (action, name, value, times),
+        plus the timestamps when there is no instance id (see ``Report``)."""
+        keys = ("action", "name", "value", "times")
+        if not self.instance:
+            keys += ("period_start", "period_end")
+        items = sorted(json.dumps([e[k] for k in keys]) for e in self.events)
+        text = json.dumps([self.site, self.category, items])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def snapshot(self) -> dict:
+        """``{"product", "version", "install_method", "os", "kernel", "platform", "backend"}``
+        from the events (HTML entities undone: OpenWISP escapes what it sends)."""
+        found = dict.fromkeys(("product", "version", *SNAPSHOT.values()), "")
+        for item in self.events:
+            text = html.unescape(item["name"] or "")[:COLUMN]
+            if item["action"] in payload.PRODUCTS:
+                found["product"] = payload.PRODUCTS[item["action"]]
+                found["version"] = text
+            elif item["action"] in SNAPSHOT:
+                found[SNAPSHOT[item["action"]]] = text
+        return found
+
+
+def _integer(value, where: str, low: int, high: int) -> int:
+    # JSON numbers: 3 and 3.0 are the same number; booleans are not numbers.
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(where, "A whole number is required.")
+    if not low <= value <= high:
+        raise PayloadError(where, f"Must be between {low} and {high}.")
+    return value
+
+
+def _text(value, where: str, limit: int, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and not required:
+        value = str(value)  # a version sent as a number
+    if not isinstance(value, str):
+        raise PayloadError(where, "A string is required.")
+    if required and not value.strip():
+        raise PayloadError(where, "This field may not be blank.")
+    if len(value) > limit:
+        raise PayloadError(where, f"At most {limit} characters.")
+    return value
+
+
+def _event(item, where: str, latest: int) -> dict:
+    if not isinstance(item, dict):
+        raise PayloadError(where, "An event is a JSON object.")
+    for name in ("category", "action", "period_start", "period_end"):
+        if name not in item:
+            raise PayloadError(f"{where}.{name}", "This field is required.")
+    value = item.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PayloadError(f"{where}.value", "A number is required.")
+    checked = {
+        "category": _text(item["category"], f"{where}.category", MAX_CATEGORY, True).strip(),
+        "action": _text(item["action"], f"{where}.action", MAX_TEXT, True),
+        "name": _text(item.get("name"), f"{where}.name", MAX_TEXT, False),
+        "value": value,
+        "times": _integer(item.get("times", 1), f"{where}.times", 1, MAX_TIMES),
+        "period_start": _integer(item["period_start"], f"{where}.period_start", EARLIEST, latest),
+        "period_end": _integer(item["period_end"], f"{where}.period_end", EARLIEST, latest),
+    }
+    if checked["period_start"] > checked["period_end"]:
+        raise PayloadError(f"{where}.period_end", "Must not be before period_start.")
+    return checked
+
+
+def parse(data, now: datetime | None = None) -> list[Group]:
+    """The upload ``data`` (decoded JSON) as one :class:`Group` per category, in first-seen
+    order. Raises :class:`PayloadError` for the first problem found; ``now`` (default: the
+    clock) bounds ``period_*``."""
+    if not isinstance(data, dict):
+        raise PayloadError("non_field_errors", 'Send a JSON object: {"idsite": …, "events": […]}.')
+    if "idsite" not in data:
+        raise PayloadError("idsite", "This field is required.")
+    site = _integer(data["idsite"], "idsite", 0, MAX_SITE)
+    events = data.get("events")
+    if not isinstance(events, list) or not events:
+        raise PayloadError("events", "A non-empty list of events is required.")
+    if len(events) > MAX_EVENTS:
+        raise PayloadError("events", f"At most {MAX_EVENTS} events in one upload.")
+    latest = int((now or datetime.now(UTC)).timestamp()) + AHEAD
+    groups: dict[str, Group] = {}
+    for index, item in enumerate(events):
+        checked = _event(item, f"events[{index}]", latest)
+        group = groups.setdefault(checked["category"], Group(site, checked["category"]))
+        group.events.append({k: v for k, v in checked.items() if k != "category"})
+    for group in groups.values():
+        ids = {e["name"] or "" for e in group.events if e["action"] == payload.INSTANCE_ID}
+        if len(ids) > 1:
+            raise PayloadError("events", f"One {payload.INSTANCE_ID!r} per category, not {len(ids)}.")
+        if ids and not (0 < len(next(iter(ids))) <= MAX_INSTANCE):
+            raise PayloadError("events", f"An {payload.INSTANCE_ID!r} of 1 to {MAX_INSTANCE} characters.")
+    return list(groups.values())
+
+
+def period_start(day: date, period: str) -> date:
+    """The first day of ``day``'s ISO week (Monday) or month."""
+    if period == Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def store(groups: list[Group]) -> tuple[int, int]:
+    """Store each group once; returns (stored, duplicates). Each group is its own transaction:
+    a duplicate (same category, digest and day) is recognised by the unique constraint, so two
+    servers receiving one re-send at once still store it once."""
+    stored = duplicates = 0
+    for group in groups:
+        if _store(group):
+            stored += 1
+        else:
+            duplicates += 1
+    return stored, duplicates
+
+
+def _store(group: Group) -> bool:
+    day, instance, digest, snapshot = group.day, group.instance, group.digest(), group.snapshot()
+    kept = [{k: e[k] for k in ("action", "name", "value", "times")} for e in group.events]
+    # One statement per table, each an INSERT … ON CONFLICT that SQLite and PostgreSQL read the
+    # same way: a duplicate report inserts nothing (and stops here); the other tables take
+    # min/max or "the later snapshot wins", so a race or any arrival order ends the same.
+    with transaction.atomic(), connection.cursor() as cursor:
+        report = {
+            "day": day,
+            "category": group.category,
+            "instance": instance,
+            "digest": digest,
+            "site": group.site,
+            "events": _EVENTS.get_db_prep_value(kept, connection),
+            **snapshot,
+        }
+        cursor.execute(
+            _insert(Report, report, "ON CONFLICT (category, digest, day) DO NOTHING"), list(report.values())
+        )
+        if cursor.rowcount != 1:
+            return False
+        tally = {
+            "day": day,
+            "category": group.category,
+            "anonymous": not instance,
+            **{k: snapshot[k] for k in SNAPSHOT_KEYS},
+            "count": 1,
+        }
+        cursor.execute(_insert(DailyTally, tally, _TALLY), list(tally.values()))
+        if instance:
+            row = {
+                "instance": instance,
+                "product": snapshot["product"],
+                "installed_on": day if group.category == payload.INSTALL else None,
+                "first_seen": day,
+                "last_seen": day if group.category in payload.ACTIVE else None,
+                "withdrawn_on": day if group.category == payload.CONSENT_WITHDRAWN else None,
+            }
+            cursor.execute(_insert(Instance, row, _INSTANCE), list(row.values()))
+            if group.category in payload.ACTIVE:
+                latest = f"{day.isoformat()}|{RANK[group.category]}|{digest}"
+                for period in Period.values:
+                    row = {
+                        "instance": instance,
+                        "period": period,
+                        "start": period_start(day, period),
+                        "latest": latest,
+                        **{k: snapshot[k] for k in SNAPSHOT_KEYS},
+                    }
+                    cursor.execute(_insert(ActivePeriod, row, _ACTIVE), list(row.values()))
+    return True
+
+
+_EVENTS = Report._meta.get_field("events")
+# The snapshot columns DailyTally and ActivePeriod keep (kernel and platform stay in Report).
+SNAPSHOT_KEYS = ("product", "version", "install_method", "os", "backend")
+
+
+def _insert(Model, values: dict, tail: str) -> str:
+    table = Model._meta.db_table
+    columns = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) {tail}"
+
+
+def _earliest(table: str, column: str) -> str:
+    """``column`` becomes the earlier non-null of the stored and the new value."""
+    return (
+        f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} < {table}.{column} "
+        f"THEN COALESCE(excluded.{column}, {table}.{column}) ELSE {table}.{column} END"
+    )
+
+
+def _latest(table: str, column: str) -> str:
+    """``column`` becomes the later non-null of the stored and the new value."""
+    return (
+        f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} > {table}.{column} "
+        f"THEN COALESCE(excluded.{column}, {table}.{column}) ELSE {table}.{column} END"
+    )
+
+
+_TALLY = (
+    "ON CONFLICT (day, category, anonymous, product, version, install_method, os, backend) "
+    f"DO UPDATE SET count = {DailyTally._meta.db_table}.count + 1"
+)
+_table = Instance._meta.db_table
+_INSTANCE = "ON CONFLICT (instance) DO UPDATE SET " + ", ".join(
+    [
+        _earliest(_table, "first_seen"),
+        # Installed twice (a database restored?): the first counts.
+        _earliest(_table, "installed_on"),
+        _latest(_table, "last_seen"),
+        # Withdrawn, given again, withdrawn again: the last counts.
+        _latest(_table, "withdrawn_on"),
+        f"product = CASE WHEN {_table}.product = '' THEN excluded.product ELSE {_table}.product END",
+    ]
+)
+_table = ActivePeriod._meta.db_table
+# Only a later report's snapshot replaces the stored one.
+_ACTIVE = (
+    "ON CONFLICT (instance, period, start) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ("latest", *SNAPSHOT_KEYS))
+    + f" WHERE excluded.latest > {_table}.latest"
+)
+del _table
