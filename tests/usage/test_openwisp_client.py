@@ -4,8 +4,8 @@ docs/usage-collector.md says, sends Install, Heartbeat, Upgrade and Consent With
 own code (tests/usage/openwisp_client.py runs each step in a small OpenWISP-like Django project);
 the collector stores exactly those events and counts them.
 
-The venv is built on the first run (pip, about ten seconds with a warm cache) and reused after
-(a stamp). If it cannot be built, the test fails with pip's reason: it is never skipped.
+The venv is built on the first run (pip: about 10 s with a warm pip cache, 30 s without) and
+reused after (a stamp). If it cannot be built, the test fails with pip's reason: it is never skipped.
 """
 
 from __future__ import annotations
