@@ -3,13 +3,17 @@ that could identify the deployment (issue 16, reference usage-metrics C.3)."""
 
 from __future__ import annotations
 
+import json
 import platform
+import re
 import socket
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
 import fleetwatch
+from fleetwatch.usage import payload
 from fleetwatch.usage.sender import facts
 
 MODULES = {
@@ -114,3 +118,23 @@ def test_nothing_of_the_host_is_sent(machine, settings):
     text = repr(facts.facts("x"))
     for private in (socket.gethostname(), "10.1.2.3", "secret", "fw"):
         assert private not in text
+
+
+def test_the_example_in_the_docs_is_what_the_sender_builds(machine, monkeypatch, settings):
+    """docs/usage-metrics.md's heartbeat, built from the same facts."""
+
+    def version(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", version)
+    settings.FLEETWATCH_INSTALL_METHOD = "pip"
+    text = (Path(__file__).resolve().parents[2] / "docs" / "usage-metrics.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)\n```", text, re.S).group(1))
+    built = payload.upload(
+        1,
+        [
+            payload.event("Heartbeat", action, name, 1796126400)
+            for action, name in facts.facts("0b6a1a3c-5f0e-4d4e-9a59-2b8f4f6f2c11")
+        ],
+    )
+    assert example == built

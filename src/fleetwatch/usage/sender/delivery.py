@@ -48,9 +48,7 @@ BACKOFF_MAX = timedelta(hours=6)
 LEASE = timedelta(seconds=60)
 RETRYABLE_STATUSES = frozenset({408, 429})
 
-_pool = urllib3.PoolManager(
-    timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT), retries=False
-)
+_pool = urllib3.PoolManager(retries=False)
 
 
 @dataclass(frozen=True)
@@ -91,6 +89,7 @@ def post(url: str, document: dict) -> Answer:
                 "User-Agent": f"Fleetwatch/{fleetwatch.__version__}",
             },
             redirect=False,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
         )
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         return Answer(None, f"{type(exc).__name__}: {exc}"[:300])

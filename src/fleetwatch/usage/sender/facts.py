@@ -38,18 +38,19 @@ OS_KEYS = (payload.OS_VERSION, payload.KERNEL_VERSION, payload.HARDWARE_PLATFORM
 
 
 def modules() -> dict[str, str]:
-    """``{module: version}``: the enabled ``fleetwatch.<app>`` apps, then the agent if installed
-    (sorted by name)."""
-    found = {
-        config.name: fleetwatch.__version__
+    """``{module: version}``: the enabled ``fleetwatch.<app>`` apps sorted by name, then the
+    agent if installed."""
+    names = sorted(
+        config.name
         for config in apps.get_app_configs()
         if config.name.startswith("fleetwatch.") and config.name.count(".") == 1
-    }
+    )
+    found = dict.fromkeys(names, fleetwatch.__version__)
     try:
         found[AGENT_DISTRIBUTION] = metadata.version(AGENT_DISTRIBUTION)
     except metadata.PackageNotFoundError:
         pass
-    return dict(sorted(found.items()))
+    return found
 
 
 def os_version() -> str:
