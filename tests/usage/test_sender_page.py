@@ -8,9 +8,11 @@ import re
 import uuid
 
 import pytest
+from celery import current_app
 from django.test import Client
 
 import fleetwatch
+from fleetwatch.celery import app as celery_app
 from fleetwatch.usage import payload
 from fleetwatch.usage.models import Consent, Outbox
 from fleetwatch.usage.sender import events, facts, tasks
@@ -24,6 +26,12 @@ def sender(settings, monkeypatch):
     settings.DEBUG = False
     settings.FLEETWATCH_INSTALL_METHOD = "pip"
     monkeypatch.setattr(fleetwatch, "__version__", "0.1.0")
+    # The page queues the delivery with flush_outbox.delay(): a shared task runs on the current
+    # Celery app, which the suite's broker tests (tests/tasks) leave set to an app of their own.
+    previous = current_app._get_current_object()
+    celery_app.set_current()
+    yield
+    previous.set_current()
 
 
 @pytest.fixture
