@@ -86,6 +86,7 @@ class Bench:
             FLEETWATCH_CHANNELS_BROKER_URL=self.amqp_vhost,
             FLEETWATCH_CHANNELS_BROKER_API_URL=self.api_url,
             FLEETWATCH_CHANNELS_EVENTS_VHOST=EVENTS_VHOST,
+            FLEETWATCH_USAGE_METRICS="false",  # no usage metrics from a benchmark (loopback only)
             DJANGO_SETTINGS_MODULE="fleetwatch.settings",
             PYTHONPATH=str(ROOT / "src"),
         )

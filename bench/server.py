@@ -72,6 +72,8 @@ class Server:
             **os.environ,
             "FLEETWATCH_DATA_DIR": self.dir,
             "DJANGO_SETTINGS_MODULE": "fleetwatch.settings",
+            # A benchmark's server reports no usage metrics (loopback only).
+            "FLEETWATCH_USAGE_METRICS": "false",
         }
         if timeseries:
             self.env["FLEETWATCH_TIMESERIES"] = timeseries

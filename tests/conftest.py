@@ -1,11 +1,20 @@
 """Suite-wide hooks and fixtures: a per-backend tally of the conformance suite at the end of every
 run, and ``browser``, Debian's Chromium driven by Playwright (every browser test uses it)."""
 
+import os
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+
+# A test run never reports usage metrics (fleetwatch.usage.sender): pytest-django has loaded the
+# settings before this file, so the setting is switched off here, and the variable for the
+# servers and workers tests start as subprocesses. Tests of the sender switch it on, against a
+# receiver of their own on 127.0.0.1.
+os.environ["FLEETWATCH_USAGE_METRICS"] = "false"
+settings.FLEETWATCH_USAGE_METRICS = False
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

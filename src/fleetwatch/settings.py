@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "fleetwatch.backups",
     "fleetwatch.messaging",
     "fleetwatch.usage",
+    "fleetwatch.usage.sender",  # the sender half: its receiver and tasks (usage/sender/apps.py)
     "fleetwatch.web",
 ]
 
@@ -403,6 +404,31 @@ CELERY_BEAT_SCHEDULE["expire-commands"] = {
     "task": "fleetwatch.messaging.tasks.expire_commands",
     "schedule": 60,
 }
+
+# ---------------------------------------------------------------- usage metrics (docs/usage-metrics.md)
+# Fleetwatch reports its versions, OS, install method and time-series backend anonymously
+# (opt-out on the System information page); false switches the whole sender off. Nothing is
+# ever sent while DEBUG is on.
+FLEETWATCH_USAGE_METRICS = env_bool("FLEETWATCH_USAGE_METRICS", True)
+# Where the reports go (a Clean Insights collector). The project must own this address before a
+# release ships with it as the default.
+FLEETWATCH_USAGE_COLLECTOR_URL = env_url(
+    "FLEETWATCH_USAGE_COLLECTOR_URL", "https://usage.fleetwatch.org/api/v1/usage/collect/", ("http", "https")
+)
+# The payload's `idsite` (the collector's site id).
+FLEETWATCH_USAGE_SITE_ID = env_int("FLEETWATCH_USAGE_SITE_ID", 1, minimum=0)
+# How this deployment was installed, as reported: pip, docker, ansible, deb …
+FLEETWATCH_INSTALL_METHOD = env_str("FLEETWATCH_INSTALL_METHOD", "unspecified")
+if FLEETWATCH_USAGE_METRICS:
+    CELERY_BEAT_SCHEDULE["usage-heartbeat"] = {
+        "task": "fleetwatch.usage.sender.tasks.send_heartbeat",
+        "schedule": 86400,
+    }
+    # Delivers queued reports; retries follow their backoff (fleetwatch.usage.sender.delivery).
+    CELERY_BEAT_SCHEDULE["usage-outbox"] = {
+        "task": "fleetwatch.usage.sender.tasks.flush_outbox",
+        "schedule": 60,
+    }
 
 # ---------------------------------------------------------------- notifications
 # Links in e-mails and webhook payloads point here. Unset, it follows the served address:

@@ -139,3 +139,100 @@ class DailyTally(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.category} ×{self.count}"
+
+
+# ---------------------------------------------------------------------------- the sender's state
+# What Fleetwatch keeps about its own reports (sender/, reference usage-metrics C.2, C.7): the
+# operator's consent, the versions last reported, what was sent each day, and what is still
+# waiting to be delivered.
+
+
+class Consent(models.Model):
+    """The deployment's answer about usage metrics: one row (pk 1, ``Consent.load()``).
+
+    Opt-out (C.2): ``user_consented`` starts true. ``shown_once``: the one-time notice was shown
+    to a superuser. ``instance_id``: a random UUID4 (``uuid.uuid4()``, never derived from the
+    hardware, host name or addresses) made with the row at install; emptied when consent is
+    withdrawn, and a new one is made when consent is given again, so the two periods cannot be
+    joined by the collector."""
+
+    SINGLETON = 1
+
+    user_consented = models.BooleanField(
+        default=True,
+        verbose_name="Help improve Fleetwatch by sending anonymous usage metrics",
+    )
+    shown_once = models.BooleanField(default=False)
+    instance_id = models.CharField(max_length=36, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return "consented" if self.user_consented else "withdrawn"
+
+    @classmethod
+    def load(cls) -> Consent:
+        """The row, made on first use with a new instance id."""
+        consent, _ = cls.objects.get_or_create(pk=cls.SINGLETON, defaults={"instance_id": new_instance_id()})
+        return consent
+
+
+def new_instance_id() -> str:
+    """A random UUID4 as text: nothing of this machine goes into it."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+class VersionSnapshot(models.Model):
+    """The versions reported by an Install or Upgrade (C.2): ``versions`` maps the payload's
+    action names (Fleetwatch's version, each module, the OS keys) to their values. A row is
+    written only when something was installed or upgraded; the newest is the reference the next
+    run compares with."""
+
+    created = models.DateTimeField(auto_now_add=True)
+    versions = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        get_latest_by = ["created", "id"]
+
+    def __str__(self):
+        return f"snapshot {self.created:%Y-%m-%d %H:%M}"
+
+
+class SentEvent(models.Model):
+    """A payload taken for sending: at most one per (category, content without timestamps, UTC
+    day) (C.7, with the timestamps left out of ``digest``). Written in the transaction that puts
+    the payload in the outbox, so two concurrent runs cannot both send it."""
+
+    category = models.CharField(max_length=50)
+    digest = models.CharField(max_length=64)
+    day = models.DateField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["category", "digest", "day"], name="usage_sent_once")]
+
+    def __str__(self):
+        return f"{self.category} {self.day}"
+
+
+class Outbox(models.Model):
+    """A payload not delivered yet (``sender/delivery.py``): ``payload`` is the whole upload
+    document; ``attempts`` made so far, the next one not before ``next_attempt``;
+    ``last_error`` says why the last one failed. Deleted once delivered, refused (a 4xx) or
+    given up (the bound in ``delivery.py``)."""
+
+    category = models.CharField(max_length=50)
+    payload = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt"])]
+
+    def __str__(self):
+        return f"{self.category} ×{self.attempts}"

@@ -68,3 +68,10 @@ urlpatterns += [
     path("registrations/tokens/<uuid:pk>/", registration.token_created, name="enrollment-token"),
     path("registrations/tokens/<uuid:pk>/revoke/", registration.token_revoke, name="enrollment-token-revoke"),
 ]
+
+# System information and the usage-metrics consent (web/system.py): superusers only.
+from fleetwatch.web import system  # noqa: E402
+
+urlpatterns += [
+    path("system/", system.system, name="system"),
+]

@@ -15,6 +15,7 @@ from fleetwatch.monitoring.models import HealthStatus
 from fleetwatch.notifications.models import Notification, Preference
 from fleetwatch.web import channels
 from fleetwatch.web.devicepage import device_context
+from fleetwatch.web.system import usage_notice
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -37,6 +38,7 @@ def unread_notifications(request) -> dict:
 
 @login_required
 def fleet(request):
+    usage_notice(request)
     devices = Device.objects.visible_to(request.user).select_related(
         "organization", "location", "health", "channel"
     )
@@ -103,5 +105,6 @@ def notifications(request):
 
 @login_required
 def dashboard(request):
+    usage_notice(request)
     organizations = Organization.objects.visible_to(request.user).filter(is_active=True)
     return render(request, "web/dashboard.html", {"organizations": organizations})
