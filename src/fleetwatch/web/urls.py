@@ -68,3 +68,8 @@ urlpatterns += [
     path("registrations/tokens/<uuid:pk>/", registration.token_created, name="enrollment-token"),
     path("registrations/tokens/<uuid:pk>/revoke/", registration.token_revoke, name="enrollment-token-revoke"),
 ]
+
+# The usage collector's answers (web/usage.py): superusers, on a server that is a collector.
+from fleetwatch.web import usage  # noqa: E402
+
+urlpatterns += [path("usage/", usage.usage, name="usage")]
