@@ -79,7 +79,8 @@ def test_a_superuser_reads_the_answers_in_the_tables(client, collector, root):
         'href="/api/v1/usage/active/?period=week&amp;since=2025-12-29&amp;until=2026-02-08&amp;format=csv"'
         in body
     )
-    assert 'id="usage-data"' in body and "fleetwatch/usage.js" in body
+    assert 'id="usage-data"' in body
+    assert "fleetwatch/usage.js" in body
     assert "cdn" not in body.lower()
     assert 'id="usage-link"' in body
 
