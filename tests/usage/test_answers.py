@@ -361,6 +361,9 @@ BAD = {
     "installs/?since=2026-02-01&until=2026-01-01": ("until", "Must not be before since."),
     "adoption/?since=1999-12-31": ("since", "Must not be before 2000-01-01."),
     "adoption/?since=2000-01-01&until=2020-01-01": ("until", "At most ten years after since."),
+    "active/?period=month&until=9999-12-31": ("until", "Must not be after 2999-12-31."),
+    "shares/?day=9999-12-31": ("day", "Must not be after 2999-12-31."),
+    "active/?since=": ("since", "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."),
     "shares/?dimension=cpu": ("dimension", '"cpu" is not a valid choice.'),
     "survival/?format=xml": ("format", '"xml" is not a valid choice.'),
 }

@@ -82,6 +82,16 @@ def test_a_superuser_reads_the_answers_in_the_tables(client, collector, root):
     assert 'id="usage-data"' in body
     assert "fleetwatch/usage.js" in body
     assert "cdn" not in body.lower()
+    with freeze_time(NOW):
+        chosen = client.get("/usage/?day=2026-02-05")
+    assert rows(chosen, "shares-install_method") == [
+        ["pip", "2", "50 %"],
+        ["ansible", "1", "25 %"],
+        ["docker", "1", "25 %"],
+    ]
+    assert 'href="/api/v1/usage/shares/?dimension=os&amp;period=week&amp;day=2026-02-05&amp;format=csv"' in (
+        chosen.content.decode()
+    )
     assert 'id="usage-link"' in body
 
 

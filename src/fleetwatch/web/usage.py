@@ -6,7 +6,8 @@ and a link to the API's CSV of it.
 The numbers are the API's (:mod:`fleetwatch.usage.collector.answers`, one call each), so page,
 API and CSV agree. Superusers only: anonymous visitors go to the login, other users get the 403
 page; 404 for everyone when this server is not a collector (``FLEETWATCH_USAGE_COLLECTOR``).
-``?period=week|month&since=&until=`` (checked as the API checks them: a bad one is a 400 page).
+``?period=week|month&since=&until=`` and ``day`` (the shares' period; default the latest complete
+one), checked as the API checks them: a bad one is a 400 page.
 """
 
 from __future__ import annotations
@@ -51,17 +52,18 @@ def usage(request):
         "active": answers.active(period, since, until),
         "installs": answers.installs(period, since, until),
         "adoption": answers.adoption(period, since, until),
-        "shares": {name: answers.shares(name, period) for name in answers.DIMENSIONS},
+        "shares": {name: answers.shares(name, period, query["day"]) for name in answers.DIMENSIONS},
         "survival": answers.survival(),
     }
     ranged = urlencode({"period": period, "since": since.isoformat(), "until": until.isoformat()})
+    chosen = urlencode({"period": period, **({"day": query["day"].isoformat()} if query["day"] else {})})
     csv = {
         "active": f"/api/v1/usage/active/?{ranged}&format=csv",
         "installs": f"/api/v1/usage/installs/?{ranged}&format=csv",
         "adoption": f"/api/v1/usage/adoption/?{ranged}&format=csv",
         "survival": "/api/v1/usage/survival/?format=csv",
         **{
-            f"shares_{name}": f"/api/v1/usage/shares/?dimension={name}&period={period}&format=csv"
+            f"shares_{name}": f"/api/v1/usage/shares/?dimension={name}&{chosen}&format=csv"
             for name in answers.DIMENSIONS
         },
     }

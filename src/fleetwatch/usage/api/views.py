@@ -27,6 +27,7 @@ from fleetwatch.usage.api.collect import ERROR, TAGS, collector_enabled
 from fleetwatch.usage.collector import answers
 
 EARLIEST = date(2000, 1, 1)
+LATEST = date(2999, 12, 31)  # a period's end must stay a date (9999-12-31 + 6 days is none)
 MAX_SPAN = timedelta(days=3660)  # ten years of weeks (523 rows) or months in one answer
 
 
@@ -41,7 +42,7 @@ class IsSuperuser(permissions.BasePermission):
 
 class AnswerQuery(serializers.Serializer):
     """The query parameters of every answer; each view reads those it documents. ``since`` and
-    ``until``: UTC days (``YYYY-MM-DD``) from 2000-01-01, ``since`` ≤ ``until``, at most ten years
+    ``until`` (and ``day``): UTC days (``YYYY-MM-DD``) from 2000-01-01 to 2999-12-31, ``since`` ≤ ``until``, at most ten years
     apart; defaults: ``until`` today, ``since`` 26 weeks or 12 months before (the current period
     included)."""
 
@@ -56,6 +57,8 @@ class AnswerQuery(serializers.Serializer):
         for name in ("since", "until", "day"):
             if name in data and data[name] < EARLIEST:
                 raise ValidationError({name: [f"Must not be before {EARLIEST.isoformat()}."]})
+            if name in data and data[name] > LATEST:
+                raise ValidationError({name: [f"Must not be after {LATEST.isoformat()}."]})
         since, until = data.get("since"), data.get("until")
         if since and until:
             if since > until:

@@ -46,6 +46,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count, F, Func, IntegerField, Q, Sum
 from django.db.models.functions import Coalesce
+from packaging.version import InvalidVersion, Version
 
 from fleetwatch.usage import payload
 from fleetwatch.usage.collector.ingest import period_start
@@ -212,8 +213,6 @@ def installs(period: str, since: date, until: date, today: date | None = None) -
 # --------------------------------------------------------------------------- adoption and shares
 def version_key(version: str):
     """Versions in release order where they parse (PEP 440), the others after them by text."""
-    from packaging.version import InvalidVersion, Version
-
     try:
         return (0, Version(version), version)
     except InvalidVersion:
