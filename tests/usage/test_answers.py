@@ -415,3 +415,35 @@ def test_no_answer_when_this_server_is_no_collector(settings, root):
             404,
             {"detail": "This server is not a usage-metrics collector (FLEETWATCH_USAGE_COLLECTOR is off)."},
         )
+
+
+# --------------------------------------------------------------------------------- the schema
+def test_every_answer_is_as_the_openapi_schema_describes_it(api):
+    """Each answer on the population validates against its 200 schema (exact properties, no
+    others), as served at /api/v1/schema/."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Client().get("/api/v1/schema/").content)
+    for path in [
+        "active/?since=2025-12-29&until=2026-02-22",
+        "installs/?period=month&since=2026-01-01",
+        "adoption/?since=2025-12-29&until=2026-03-01",
+        "shares/?dimension=backend&day=2026-01-01",
+        "survival/",
+    ]:
+        operation = schema["paths"][f"/api/v1/usage/{path.split('?')[0]}"]["get"]
+        shape = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        # OpenAPI 3.0's "nullable" is JSON Schema's null type.
+        jsonschema.validate(api(path).json(), _nullable(shape))
+
+
+def _nullable(shape):
+    if isinstance(shape, dict):
+        shape = {k: _nullable(v) for k, v in shape.items()}
+        if shape.pop("nullable", False):
+            shape["type"] = [shape["type"], "null"]
+        return shape
+    if isinstance(shape, list):
+        return [_nullable(item) for item in shape]
+    return shape

@@ -204,7 +204,109 @@ REFUSALS = {
     403: OpenApiResponse(ERROR, description="Not a superuser."),
     404: OpenApiResponse(ERROR, description="This server is not a collector."),
 }
-OBJECT = {"type": "object", "additionalProperties": True}
+DATE = {"type": "string", "format": "date"}
+INTEGER = {"type": "integer", "minimum": 0}
+SHARE = {"type": "number", "minimum": 0, "maximum": 1, "nullable": True}
+
+
+def _object(properties: dict) -> dict:
+    """An object with exactly these properties, all present."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+SPAN = {"start": DATE, "end": DATE, "complete": {"type": "boolean"}}
+HEADER = {
+    "period": {"type": "string", "enum": list(answers.PERIODS)},
+    "since": DATE,
+    "until": DATE,
+    "today": DATE,
+}
+BASIS = {"type": "string", "enum": ["instances", "heartbeats", None], "nullable": True}
+ACTIVE_SHAPE = _object(
+    {
+        **HEADER,
+        "estimated": {"type": "array", "items": {"type": "string"}},
+        "periods": {
+            "type": "array",
+            "items": _object(
+                {
+                    **SPAN,
+                    "instances": INTEGER,
+                    "anonymous_heartbeats": INTEGER,
+                    "days": INTEGER,
+                    "anonymous_per_day": {"type": "number", "minimum": 0, "nullable": True},
+                }
+            ),
+        },
+    }
+)
+INSTALLS_SHAPE = _object(
+    {
+        **HEADER,
+        "periods": {"type": "array", "items": _object({**SPAN, "installs": INTEGER, "upgrades": INTEGER})},
+    }
+)
+ADOPTION_SHAPE = _object(
+    {
+        **HEADER,
+        "versions": {"type": "array", "items": {"type": "string"}},
+        "periods": {
+            "type": "array",
+            "items": _object(
+                {
+                    **SPAN,
+                    "basis": BASIS,
+                    "estimate": {"type": "boolean"},
+                    "total": INTEGER,
+                    "counts": {"type": "object", "additionalProperties": INTEGER},
+                    "shares": {"type": "object", "additionalProperties": SHARE},
+                }
+            ),
+        },
+    }
+)
+SHARES_SHAPE = _object(
+    {
+        "dimension": {"type": "string", "enum": list(answers.DIMENSIONS)},
+        "period": HEADER["period"],
+        **SPAN,
+        "today": DATE,
+        "basis": BASIS,
+        "estimate": {"type": "boolean"},
+        "total": INTEGER,
+        "shares": {
+            "type": "array",
+            "items": _object({"value": {"type": "string"}, "count": INTEGER, "share": SHARE}),
+        },
+    }
+)
+SURVIVAL_SHAPE = _object(
+    {
+        "today": DATE,
+        "weeks": {"type": "array", "items": INTEGER},
+        "cohorts": {
+            "type": "array",
+            "items": _object(
+                {
+                    "cohort": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                    "instances": INTEGER,
+                    "withdrawn": INTEGER,
+                    "survival": {
+                        "type": "array",
+                        "items": _object(
+                            {"weeks": INTEGER, "at_risk": INTEGER, "surviving": INTEGER, "share": SHARE}
+                        ),
+                    },
+                }
+            ),
+        },
+    }
+)
 
 
 def described(operation: str, summary: str, description: str, parameters: list, shape: dict):
@@ -249,19 +351,6 @@ class AnswerView(APIView):
         return Response(answer)
 
 
-ACTIVE_SHAPE = {
-    "type": "object",
-    "properties": {
-        "period": {"type": "string"},
-        "since": {"type": "string", "format": "date"},
-        "until": {"type": "string", "format": "date"},
-        "today": {"type": "string", "format": "date"},
-        "estimated": {"type": "array", "items": {"type": "string"}},
-        "periods": {"type": "array", "items": OBJECT},
-    },
-}
-
-
 class ActiveView(AnswerView):
     name = "active"
     to_csv = staticmethod(active_csv)
@@ -291,10 +380,7 @@ class InstallsView(AnswerView):
         "Installs and upgrades per week or month",
         "Install and Upgrade reports of the period's days, with or without an instance id.",
         [PERIOD, SINCE, UNTIL],
-        {
-            **ACTIVE_SHAPE,
-            "properties": {k: v for k, v in ACTIVE_SHAPE["properties"].items() if k != "estimated"},
-        },
+        INSTALLS_SHAPE,
     )
     def get(self, request):
         return super().get(request)
@@ -314,13 +400,7 @@ class AdoptionView(AnswerView):
         'period). Without active instances but with anonymous Heartbeats: `"basis": '
         '"heartbeats"`, shares of those (an estimate).',
         [PERIOD, SINCE, UNTIL],
-        {
-            "type": "object",
-            "properties": {
-                **ACTIVE_SHAPE["properties"],
-                "versions": {"type": "array", "items": {"type": "string"}},
-            },
-        },
+        ADOPTION_SHAPE,
     )
     def get(self, request):
         return super().get(request)
@@ -348,7 +428,7 @@ class SharesView(AnswerView):
             PERIOD,
             _param("day", OpenApiTypes.DATE, "A UTC day of the period. Default: the latest complete period."),
         ],
-        {"type": "object", "properties": {"shares": {"type": "array", "items": OBJECT}}},
+        SHARES_SHAPE,
     )
     def get(self, request):
         return super().get(request)
@@ -368,7 +448,7 @@ class SurvivalView(AnswerView):
         "before that day excluded), surviving (last report on or after that day), their share. "
         "`since`/`until` choose cohort months (default: all).",
         [SINCE, UNTIL],
-        {"type": "object", "properties": {"cohorts": {"type": "array", "items": OBJECT}}},
+        SURVIVAL_SHAPE,
     )
     def get(self, request):
         return super().get(request)
