@@ -25,6 +25,9 @@ API_PREFIX = "api/v1/"
 ANONYMOUS, OUTSIDER, MEMBER, ADMIN = "anonymous", "outsider", "member", "admin"
 # Every entry states a status for each of these, for every method.
 PERSONAS = (ANONYMOUS, OUTSIDER, MEMBER, ADMIN)
+# A user with ``is_superuser`` (and no membership): an extra persona, named by the entries of
+# endpoints that treat superusers apart (the usage collector's answers), with session and token.
+SUPERUSER = "superuser"
 # The methods probed on every route: a method an entry does not list must be refused. HEAD is
 # probed too and must answer as GET does (Django and DRF serve HEAD with the GET handler);
 # OPTIONS (DRF's metadata, no object data) is not.

@@ -15,7 +15,9 @@ PATCH and DELETE as each persona and compares the status with the entry (and a 4
 
 each authenticated persona once with a session and once with a token
 (``Authorization: Token …``). An entry may add personas of its own: the agent endpoint has
-``device_key`` (the device's own ``?key=``) and ``wrong_key`` (another device's key). A method an
+``device_key`` (the device's own ``?key=``) and ``wrong_key`` (another device's key); the usage
+collector's answers have ``superuser`` (a user with ``is_superuser`` and no membership, with a
+session and with a token, like the four). A method an
 entry does not list must be refused as its ``others`` say (``NOT_ALLOWED``: anonymous 401, anyone
 else 405). Every request runs in a rolled-back transaction, so one persona's DELETE does not
 change the next one's answer. Bodies are valid, so a status reflects permission, not validation;
@@ -72,6 +74,7 @@ from tests.api.contract import (
     NOT_ALLOWED_TO_ANYONE,
     OUTSIDER,
     PROBED,
+    SUPERUSER,
     Entry,
     Route,
     api_routes,
@@ -129,6 +132,16 @@ def usage_upload(world) -> dict:
 
 def enroll_body(world) -> dict:
     return {"token": world.enrollment_tokens["a"], "serial": "SG-5113RPI4A1B2", "model": "Raspberry Pi 4"}
+
+
+# The usage collector's answers: superusers only (anyone else authenticated 403), for GET; any
+# other method 405 to a superuser (DRF checks permissions before it looks for a handler).
+SUPERUSERS_ONLY = {"anonymous": 401, "outsider": 403, "member": 403, "admin": 403, SUPERUSER: 200}
+NOT_ALLOWED_TO_SUPERUSERS_ONLY = refused(anonymous=401, outsider=403, member=403, admin=403, superuser=405)
+
+
+def usage_answer() -> Entry:
+    return entry(GET=call("retrieve", **SUPERUSERS_ONLY), others=NOT_ALLOWED_TO_SUPERUSERS_ONLY)
 
 
 # Enrollment tokens and requests: administrators only. A user who administers no organization
@@ -274,6 +287,12 @@ CONTRACT: dict[str, Entry] = {
         ),
         others=NOT_ALLOWED_TO_ANYONE,
     ),
+    # What the collector answers: superusers only.
+    "usage-active": usage_answer(),
+    "usage-installs": usage_answer(),
+    "usage-adoption": usage_answer(),
+    "usage-shares": usage_answer(),
+    "usage-survival": usage_answer(),
     "enrollment-token-list": entry(
         GET=call(
             "list",
@@ -931,6 +950,8 @@ def world(db, timeseries, settings):
         users[persona] = get_user_model().objects.create_user(persona)  # no password: no hashing
         Membership.objects.create(user=users[persona], organization=org, role=role)
         tokens[persona] = Token.objects.create(user=users[persona]).key
+    users[SUPERUSER] = get_user_model().objects.create_superuser(SUPERUSER)  # in no organization
+    tokens[SUPERUSER] = Token.objects.create(user=users[SUPERUSER]).key
     device_a = Device.objects.create(organization=org_a, name="ap-a", mac_address="00:11:22:33:44:01")
     device_b = Device.objects.create(organization=org_b, name="ap-b", mac_address="00:11:22:33:44:02")
     StatusChange.objects.create(device=device_a, previous="unknown", status="ok", time=START)
@@ -1009,7 +1030,7 @@ def callers(item: Entry) -> list[tuple[str, str]]:
     """(persona, how it authenticates) for every run of an entry."""
     runs = []
     for persona in item.personas():
-        if persona in (OUTSIDER, MEMBER, ADMIN):
+        if persona in (OUTSIDER, MEMBER, ADMIN, SUPERUSER):
             runs += [(persona, "session"), (persona, "token")]
         elif persona in HEADER_PERSONAS:
             runs.append((persona, "header"))

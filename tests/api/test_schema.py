@@ -86,7 +86,12 @@ def test_every_endpoint_is_described(schema):
         "/api/v1/notifications/webhooks/{id}/deliveries/",
         "/api/v1/notifications/{id}/",
         "/api/v1/notifications/{id}/read/",
+        "/api/v1/usage/active/",
+        "/api/v1/usage/adoption/",
         "/api/v1/usage/collect/",
+        "/api/v1/usage/installs/",
+        "/api/v1/usage/shares/",
+        "/api/v1/usage/survival/",
     ]
 
 

@@ -75,3 +75,7 @@ from fleetwatch.web import system  # noqa: E402
 urlpatterns += [
     path("system/", system.system, name="system"),
 ]
+# The usage collector's answers (web/usage.py): superusers, on a server that is a collector.
+from fleetwatch.web import usage  # noqa: E402
+
+urlpatterns += [path("usage/", usage.usage, name="usage")]
