@@ -17,6 +17,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.request import Request, urlopen
 
 import pytest
 from bench.server import Server, free_port
@@ -77,6 +78,14 @@ print(json.dumps({
     "instances": Instance.objects.count(),
     "active_periods": ActivePeriod.objects.count(),
 }, default=str))
+"""
+
+# A superuser's API token on the live collector: only superusers read the answers.
+ADMIN_TOKEN = """\
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+print(Token.objects.create(user=get_user_model().objects.create_superuser("usage-admin")).key)
 """
 
 
@@ -251,3 +260,27 @@ def test_openwisp_utils_sends_its_four_events_and_the_collector_stores_and_count
         key=lambda t: t["category"],
     )
     assert (stored["instances"], stored["active_periods"]) == (0, 0)  # OpenWISP sends no instance id
+
+    # The charts: the answers API over the days of the run, per week.
+    token = collector.manage("shell", "-c", ADMIN_TOKEN).strip().splitlines()[-1]
+
+    def answer(name: str) -> list[dict]:
+        query = f"period=week&since={first_day.isoformat()}&until={last_day.isoformat()}"
+        request = Request(
+            f"{collector.url}/api/v1/usage/{name}/?{query}", headers={"Authorization": f"Token {token}"}
+        )
+        with urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            return json.load(response)["periods"]
+
+    weeks = answer("installs")
+    assert (sum(w["installs"] for w in weeks), sum(w["upgrades"] for w in weeks)) == (1, 1)
+    weeks = answer("active")
+    # Without an instance id, no deployment is counted exactly: one anonymous Heartbeat is.
+    assert (sum(w["instances"] for w in weeks), sum(w["anonymous_heartbeats"] for w in weeks)) == (0, 1)
+    [week] = [w for w in answer("adoption") if w["total"]]
+    assert (week["basis"], week["estimate"], week["counts"]) == (
+        "heartbeats",
+        True,
+        {heartbeat["collected"]["OpenWISP Version"]: 1},
+    )
