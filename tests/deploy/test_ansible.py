@@ -181,6 +181,9 @@ def test_ansible_lint_passes(ansible_bin, tmp_path):
 @pytest.mark.parametrize("variant", requested_variants())
 def test_role_deploys_idempotently(variant, ansible_bin):
     playbook = doc_commands()[VARIANTS.index(variant)]
+    # Reasons to fail, not to skip: the role installs Debian packages and switches users.
+    assert os.geteuid() == 0, "the role's test runs as root (apt, runuser, PostgreSQL's own user)"
+    assert shutil.which("systemd-analyze"), "systemd-analyze (Debian's systemd package) is needed"
     # A root the PostgreSQL user can traverse (pytest's tmp_path is private to root).
     root = Path(tempfile.mkdtemp(prefix="fleetwatch-ansible-"))
     root.chmod(0o755)
