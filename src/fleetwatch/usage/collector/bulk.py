@@ -26,88 +26,116 @@ SNAPSHOT = ("product", "version", "install_method", "os", "kernel", "platform", 
 # Reports are inserted with executemany (Django's bulk_create spent half the load compiling
 # them), each value prepared by its field as bulk_create would.
 REPORT_COLUMNS = ("day", "category", "instance", "digest", "site", *SNAPSHOT, "events")
+TALLY = ("product", "version", "install_method", "os", "backend")
+TALLY_KEY = ("day", "category", "anonymous", *TALLY)
 
 
 class NotEmpty(RuntimeError):
     """The collector's tables already hold reports: load only into empty ones."""
 
 
-def load(uploads: Iterable[dict], batch: int = BATCH) -> tuple[int, int]:
-    """Store ``uploads`` (decoded Clean Insights documents) into the empty collector tables, as
-    ``ingest.store(ingest.parse(upload))`` for each would; returns (stored, duplicates) reports.
-    Raises :class:`ingest.PayloadError` for an upload the endpoint would refuse (nothing is
-    written then: one transaction), :class:`NotEmpty` if a table holds rows."""
+def _check_empty() -> None:
     for model in (Report, Instance, ActivePeriod, DailyTally):
         if model.objects.exists():
             raise NotEmpty(f"{model._meta.db_table} is not empty")
-    seen: set[tuple[str, str, date]] = set()
-    instances: dict[str, Instance] = {}
-    active: dict[tuple[str, str, date], ActivePeriod] = {}
-    tallies: dict[tuple, int] = {}
-    reports: list[tuple] = []
-    events_field = Report._meta.get_field("events")
-    adapt_day = connection.ops.adapt_datefield_value
 
-    def adapt_events(events):
-        return events_field.get_db_prep_save(events, connection)
 
-    stored = duplicates = 0
-    with transaction.atomic():
-        for document in uploads:
-            for group in ingest.parse(document):
-                day, instance, digest = group.day, group.instance, group.digest()
-                if (group.category, digest, day) in seen:
-                    duplicates += 1
-                    continue
-                seen.add((group.category, digest, day))
-                stored += 1
-                snapshot = group.snapshot()
-                events = [{k: e[k] for k in ("action", "name", "value", "times")} for e in group.events]
-                reports.append(
-                    (
-                        adapt_day(day),
-                        group.category,
-                        instance,
-                        digest,
-                        group.site,
-                        *(snapshot[k] for k in SNAPSHOT),
-                        adapt_events(events),
-                    )
+class Loader:
+    """The rows of many uploads, computed in memory by ``ingest``'s rules (:meth:`add`), then
+    written (:meth:`write_reports`, :meth:`write_rest`). ``stored``/``duplicates`` count reports."""
+
+    def __init__(self):
+        self.seen: set[tuple[str, str, date]] = set()
+        self.instances: dict[str, Instance] = {}
+        self.active: dict[tuple[str, str, date], ActivePeriod] = {}
+        self.tallies: dict[tuple, int] = {}
+        self.reports: list[tuple] = []  # REPORT_COLUMNS, values prepared for the database
+        self.stored = self.duplicates = 0
+        self._events = Report._meta.get_field("events")
+
+    def add(self, document) -> None:
+        """Check ``document`` (``ingest.parse``: raises ``PayloadError``) and account for its groups."""
+        for group in ingest.parse(document):
+            day, instance, digest = group.day, group.instance, group.digest()
+            if (group.category, digest, day) in self.seen:
+                self.duplicates += 1
+                continue
+            self.seen.add((group.category, digest, day))
+            self.stored += 1
+            snapshot = group.snapshot()
+            events = [{k: e[k] for k in ("action", "name", "value", "times")} for e in group.events]
+            self.reports.append(
+                (
+                    connection.ops.adapt_datefield_value(day),
+                    group.category,
+                    instance,
+                    digest,
+                    group.site,
+                    *(snapshot[k] for k in SNAPSHOT),
+                    self._events.get_db_prep_save(events, connection),
                 )
-                if len(reports) >= batch:
-                    _insert_reports(reports)
-                columns = ("product", "version", "install_method", "os", "backend")
-                key = (day, group.category, not instance, *(snapshot[k] for k in columns))
-                tallies[key] = tallies.get(key, 0) + 1
-                if instance:
-                    _instance(instances, instance, day, group.category, snapshot["product"])
-                    if group.category in payload.ACTIVE:
-                        latest = f"{day.isoformat()}|{ingest.RANK[group.category]}|{digest}"
-                        for period in Period.values:
-                            _active(
-                                active, instance, period, ingest.period_start(day, period), latest, snapshot
-                            )
-        _insert_reports(reports)
-        Instance.objects.bulk_create(instances.values(), batch_size=batch)
-        ActivePeriod.objects.bulk_create(active.values(), batch_size=batch)
+            )
+            key = (day, group.category, not instance, *(snapshot[k] for k in TALLY))
+            self.tallies[key] = self.tallies.get(key, 0) + 1
+            if instance:
+                _instance(self.instances, instance, day, group.category, snapshot["product"])
+                if group.category in payload.ACTIVE:
+                    latest = f"{day.isoformat()}|{ingest.RANK[group.category]}|{digest}"
+                    for period in Period.values:
+                        start = ingest.period_start(day, period)
+                        _active(self.active, instance, period, start, latest, snapshot)
+
+    def write_reports(self) -> None:
+        """Insert the reports added since the last call."""
+        _insert_reports(self.reports)
+
+    def write_rest(self, batch: int = BATCH) -> None:
+        """Insert the instances, active periods and tallies (once, after every report)."""
+        Instance.objects.bulk_create(self.instances.values(), batch_size=batch)
+        ActivePeriod.objects.bulk_create(self.active.values(), batch_size=batch)
         DailyTally.objects.bulk_create(
             [
-                DailyTally(
-                    day=key[0],
-                    category=key[1],
-                    anonymous=key[2],
-                    product=key[3],
-                    version=key[4],
-                    install_method=key[5],
-                    os=key[6],
-                    backend=key[7],
-                    count=count,
-                )
-                for key, count in tallies.items()
+                DailyTally(count=count, **dict(zip(TALLY_KEY, key, strict=True)))
+                for key, count in self.tallies.items()
             ],
             batch_size=batch,
         )
-    return stored, duplicates
+
+
+def load(uploads: Iterable[dict], batch: int = BATCH) -> tuple[int, int]:
+    """Store ``uploads`` (decoded Clean Insights documents) into the empty collector tables, as
+    ``ingest.store(ingest.parse(upload))`` for each would; returns (stored, duplicates) reports.
+    Reports are written ``batch`` at a time as they come (memory stays bounded by the dedupe keys
+    and the small tables). Raises :class:`ingest.PayloadError` for an upload the endpoint would
+    refuse (nothing is written then: one transaction), :class:`NotEmpty` if a table holds rows."""
+    _check_empty()
+    loader = Loader()
+    with transaction.atomic():
+        for document in uploads:
+            loader.add(document)
+            if len(loader.reports) >= batch:
+                loader.write_reports()
+        loader.write_reports()
+        loader.write_rest(batch)
+    return loader.stored, loader.duplicates
+
+
+def prepare(uploads: Iterable[dict]) -> Loader:
+    """Compute every row of ``uploads`` in memory, writing nothing (no lock held meanwhile)."""
+    loader = Loader()
+    for document in uploads:
+        loader.add(document)
+    return loader
+
+
+def write(loader: Loader) -> tuple[int, int]:
+    """Write a prepared :class:`Loader`'s rows into the empty tables in one transaction (short:
+    plain inserts); returns (stored, duplicates). Raises :class:`NotEmpty`."""
+    with transaction.atomic():
+        _check_empty()
+        loader.write_reports()
+        loader.write_rest()
+    return loader.stored, loader.duplicates
 
 
 def _insert_reports(rows: list[tuple]) -> None:
