@@ -4,15 +4,20 @@ once, in-process and over HTTP alike; and the bulk loader writes the tables inge
 from __future__ import annotations
 
 import http.server
+import io
 import json
+import re
+import shlex
 import shutil
 import threading
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from bench.server import Server, free_port
 from django.core import serializers
+from django.core.management import call_command
 
 from fleetwatch.usage import payload
 from fleetwatch.usage.collector import bulk, ingest, simulate
@@ -238,3 +243,28 @@ def test_a_429_is_waited_out_and_sent_again_on_the_same_connection():
 def test_a_collector_out_of_reach_stops_the_run():
     with pytest.raises(simulate.DeliveryError, match=r"^http://127\.0\.0\.1:1/api/v1/usage/collect/: "):
         simulate.post(population(), "http://127.0.0.1:1", concurrency=2)
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "usage-collector.md"
+
+
+def test_the_docs_example_prints_what_the_docs_show():
+    section = DOC.read_text(encoding="utf-8").split("## Simulator", 1)[1].split("\n## ", 1)[0]
+    (command,) = re.findall(r"```sh\n(.*?)\n```", section, flags=re.S)
+    (shown,) = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+    words = shlex.split(command)
+    assert words[:3] == ["fleetwatch", "usage", "simulate"]
+    out = io.StringIO()
+    call_command(*words[1:], stdout=out)
+    assert out.getvalue() == shown
+    again = io.StringIO()
+    call_command(*words[1:], stdout=again)
+    assert again.getvalue().splitlines()[-1] == "stored: 0 reports, 1504 already stored"
+
+
+def test_the_command_refuses_a_last_day_in_the_future():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="^--end 2999-01-01 is after today"):
+        call_command("usage", "simulate", "--instances", "1", "--days", "1", "--end", "2999-01-01")
+    assert not Report.objects.exists()
