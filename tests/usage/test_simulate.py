@@ -265,6 +265,6 @@ def test_the_docs_example_prints_what_the_docs_show():
 def test_the_command_refuses_a_last_day_in_the_future():
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="^--end 2999-01-01 is after today"):
+    with pytest.raises(CommandError, match=r"^--end 2999-01-01 is after today"):
         call_command("usage", "simulate", "--instances", "1", "--days", "1", "--end", "2999-01-01")
     assert not Report.objects.exists()
