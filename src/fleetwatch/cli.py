@@ -16,6 +16,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 
 EXIT_SETTINGS = 2  # a setting cannot be used (like a usage error: nothing was started)
@@ -147,6 +148,9 @@ def _serve_demo(args) -> int:
     # A demo shows checks and alerts within minutes: checks every minute, no tolerance.
     os.environ.setdefault("FLEETWATCH_CHECK_INTERVAL", "60")
     os.environ.setdefault("FLEETWATCH_ALERT_TOLERANCE", "0")
+    # The demo is a usage-metrics collector, its pages filled with a simulated population
+    # (usage/demo.py); it sends no usage metrics of its own.
+    os.environ.setdefault("FLEETWATCH_USAGE_COLLECTOR", "true")
     webhook = settings.FLEETWATCH_DEMO_WEBHOOK
     if webhook:
         # The demo's receiver is usually on this machine (server and worker read this).
@@ -160,11 +164,14 @@ def _serve_demo(args) -> int:
     server = subprocess.Popen(_gunicorn_command(args))
     # Checks, alerts and notifications: the worker and its schedule, on the embedded broker.
     children = [server, subprocess.Popen(_worker_command(concurrency=1), stdout=subprocess.DEVNULL)]
+    usage = threading.Thread(target=_demo_usage, name="usage-demo", daemon=True)
+    usage.start()
     try:
         # The backup matrix with 30 days of history and three problems (backups/demo.py),
         # written while the server starts (under a second), before the login is printed.
         from fleetwatch.backups import demo as backups_demo
         from fleetwatch.inventory.models import Organization
+        from fleetwatch.usage import demo as usage_demo
 
         backups_demo.build(Organization.objects.get(slug="demo"))
         for _ in range(120):
@@ -174,6 +181,11 @@ def _serve_demo(args) -> int:
             except OSError:
                 time.sleep(0.5)
         print(f"\n  Fleetwatch is running: {url}/\n  Log in as: demo / {password}\n", flush=True)
+        print(
+            f"  A usage-metrics collector too ({url}/usage/): {usage_demo.INSTANCES} simulated deployments "
+            f"over {usage_demo.DAYS} days, filled in the background within a minute\n",
+            flush=True,
+        )
         children.extend(_demo_agent(url))
         children.append(
             subprocess.Popen(
@@ -207,6 +219,21 @@ def _serve_demo(args) -> int:
         _stop(children)
 
 
+def _demo_usage() -> None:
+    """The collector's demo population (usage/demo.py), in a thread: it takes seconds to compute
+    and holds the database only for its short final write."""
+    from django.db import connection
+
+    from fleetwatch.usage import demo
+
+    try:
+        demo.build()
+    except Exception as exc:  # the rest of the demo goes on without it
+        print(f"  the usage-metrics demo could not be filled: {exc!r}", file=sys.stderr, flush=True)
+    finally:
+        connection.close()
+
+
 def _demo_agent(url: str) -> list[subprocess.Popen]:
     """This machine as a demo device: fleetwatch-agent reporting to the demo (if installed)."""
     from fleetwatch.inventory.models import Organization
@@ -228,7 +255,8 @@ def _demo_agent(url: str) -> list[subprocess.Popen]:
 
 
 def _demo_login(password: str) -> None:
-    """The ``demo`` user, administrator of the ``demo`` organization, with the printed password.
+    """The ``demo`` user, administrator of the ``demo`` organization, with the printed password,
+    and a superuser (the usage-metrics collector's pages are for superusers only).
     Its password is set only when it does not match (first start, or the password file was
     replaced): ``user create`` refuses existing users, and setting it again would end sessions."""
     from django.contrib.auth import get_user_model
@@ -236,8 +264,12 @@ def _demo_login(password: str) -> None:
     from fleetwatch.inventory.models import Membership, Organization, Role
 
     user, created = get_user_model().objects.get_or_create(username="demo")
+    changed = not user.is_superuser
+    user.is_superuser = True
     if created or not user.check_password(password):
         user.set_password(password)
+        changed = True
+    if changed:
         user.save()
     Membership.objects.update_or_create(
         user=user, organization=Organization.objects.get(slug="demo"), defaults={"role": Role.ADMIN}
