@@ -30,6 +30,15 @@ FLAGS = [
 
 
 @pytest.fixture
+def load(monkeypatch, tmp_path):
+    """``load(**env)``: settings.py run afresh (not the one Django uses) with only these
+    FLEETWATCH_* variables set; returns its globals."""
+    from tests.settings_env import load_settings
+
+    return lambda **env: load_settings(monkeypatch, tmp_path, env)
+
+
+@pytest.fixture
 def browser(monkeypatch):
     """A headless Chromium (``playwright.sync_api.Browser``), closed after the test.
 

@@ -2,14 +2,11 @@
 for running behind a TLS-terminating proxy, also what the settings do to requests and cookies.
 Login throttling itself is tested in tests/web/test_login_throttling.py."""
 
-import runpy
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
-
-import fleetwatch.settings
 
 VARIABLES = (
     "FLEETWATCH_SECURE_COOKIES",
@@ -18,21 +15,6 @@ VARIABLES = (
     "FLEETWATCH_LOGIN_FAILURES",
     "FLEETWATCH_LOGIN_COOLOFF",
 )
-
-
-@pytest.fixture
-def load(monkeypatch, tmp_path):
-    """Runs the settings module afresh (not the one Django uses) with these variables set."""
-
-    def load(**env):
-        monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
-        for name in VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        return runpy.run_path(fleetwatch.settings.__file__)
-
-    return load
 
 
 def test_defaults_assume_plain_http(load):

@@ -5,13 +5,11 @@ through Django's test client with the Host header a LAN router would send."""
 import json
 import os
 import re
-import runpy
 import subprocess
 from pathlib import Path
 
 import pytest
 
-import fleetwatch.settings
 from fleetwatch.core.hosts import bind_host, default_allowed_hosts
 
 LOOPBACK = ["127.0.0.1", "localhost", "[::1]"]
@@ -25,21 +23,6 @@ def lan_address() -> str:
         if not address.startswith("127."):
             return address
     pytest.fail("this machine has no non-loopback IPv4 address to test with")
-
-
-@pytest.fixture
-def load(monkeypatch, tmp_path):
-    """The settings module run afresh with these variables."""
-
-    def load(**env):
-        monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
-        monkeypatch.delenv("FLEETWATCH_ALLOWED_HOSTS", raising=False)
-        monkeypatch.delenv("FLEETWATCH_BIND", raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        return runpy.run_path(fleetwatch.settings.__file__)
-
-    return load
 
 
 @pytest.mark.parametrize(

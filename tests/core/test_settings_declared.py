@@ -2,9 +2,7 @@
 in docs/configuration.md; the rest of the code reads settings, never the environment, and never
 with a made-up default (``getattr(settings, name, default)``)."""
 
-import ast
 import re
-import runpy
 from pathlib import Path
 
 import pytest
@@ -12,20 +10,10 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 import fleetwatch.settings
+from tests.settings_env import SETTINGS, variables_read_in_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "fleetwatch"
-SETTINGS = SRC / "settings.py"
-
-
-def variables_read_in_settings() -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(SETTINGS.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("env_"):
-            first = node.args[0]
-            assert isinstance(first, ast.Constant), f"line {node.lineno}: a variable name must be a literal"
-            names.add(first.value)
-    return names
 
 
 def variables_documented() -> set[str]:
@@ -63,22 +51,6 @@ def test_every_fleetwatch_setting_the_code_uses_is_declared():
 
 
 # ------------------------------------------------------------------ what the variables turn into
-@pytest.fixture
-def load(monkeypatch, tmp_path):
-    """Runs the settings module afresh with only these FLEETWATCH_* variables set."""
-
-    def load(**env):
-        for name in variables_read_in_settings():
-            monkeypatch.delenv(name, raising=False)
-            monkeypatch.delenv(f"{name}_FILE", raising=False)
-        monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        return runpy.run_path(str(SETTINGS))
-
-    return load
-
-
 def test_defaults(load):
     loaded = load()
     assert loaded["CHECK_INTERVAL_SECONDS"] == 300.0

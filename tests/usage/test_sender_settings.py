@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import os
-import runpy
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-
-from tests.core.test_settings_declared import SETTINGS, variables_read_in_settings
-
-
-@pytest.fixture
-def load(monkeypatch, tmp_path):
-    def load(**env):
-        for name in variables_read_in_settings():
-            monkeypatch.delenv(name, raising=False)
-            monkeypatch.delenv(f"{name}_FILE", raising=False)
-        monkeypatch.setenv("FLEETWATCH_DATA_DIR", str(tmp_path))
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        return runpy.run_path(str(SETTINGS))
-
-    return load
 
 
 def test_defaults(load):
