@@ -31,6 +31,7 @@ import json
 import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -138,27 +139,101 @@ def env_file(path: Path) -> dict[str, str]:
     return {name: value for name, value in pairs}
 
 
-@pytest.fixture(scope="module")
-def openwisp_venv():
-    """scripts/openwisp/setup.sh (its venv: OpenWISP Monitoring 1.3 from PyPI, Fleetwatch editable),
-    installed on the first run and then cached under .services/ with a stamp."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "openwisp" / "setup.sh")], capture_output=True, text=True
-    )
-    assert done.returncode == 0, f"scripts/openwisp/setup.sh failed:\n{done.stderr[-3000:]}"
-    return VENV_PYTHON
+REQUESTED = [b for b in BACKENDS if b in requested_backends()]
 
 
-def server_url(backend: str, tmp_path: Path) -> str:
+def server_url(backend: str, tmp_path: Path) -> str | None:
+    """The URL of the backend's test server (``FLEETWATCH_TEST_<BACKEND>_URL``); SQLite: a file."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'timeseries.sqlite3'}"
-    variable = f"FLEETWATCH_TEST_{backend.upper()}_URL"
-    url = os.environ.get(variable)
-    if not url:
-        pytest.fail(
-            f"backend {backend!r} is requested but {variable} is not set: run `make test`", pytrace=False
-        )
-    return url
+    return os.environ.get(f"FLEETWATCH_TEST_{backend.upper()}_URL")
+
+
+def check_backend(backend: str, url: str, tmp_path: Path, python: Path, redis_url: str) -> dict:
+    """Renders both deployments' settings for ``backend`` at ``url`` and runs them (see the module
+    docstring); returns the rendered Ansible fragment and both processes' results."""
+    # ansible-openwisp2: the vars file, with the URL given as an extra var.
+    ansible = tmp_path / "ansible_settings.py"
+    vars_file = DEPLOY / "ansible" / f"fleetwatch-{backend}.yml"
+    ansible.write_text(render_ansible(vars_file, {"fleetwatch_timeseries_url": url}))
+    # docker-openwisp: its settings' time-series part, then our custom_django_settings.py, in the
+    # environment of the image and .env with the backend's lines; INFLUXDB_NAME (the namespace) is
+    # the test's own.
+    docker_base = tmp_path / "docker_settings.py"
+    docker_base.write_text(DOCKER_BASE)
+    docker_env = {**DOCKER_ENV, **env_file(DEPLOY / "docker" / f"fleetwatch-{backend}.env")}
+    docker_env.update(FLEETWATCH_TIMESERIES_URL=url, INFLUXDB_NAME=f"fleetwatch_deploy_{backend}")
+    docker_files = [docker_base, DEPLOY / "docker" / "custom_django_settings.py"]
+    env = {
+        **os.environ,
+        "OPENWISP_TSDB": f"fleetwatch-{backend}",
+        "PYTHONPATH": str(PROJECT),
+        # pytest-django's (Fleetwatch's settings) must not leak into OpenWISP's project
+        "DJANGO_SETTINGS_MODULE": "openwisp2.settings",
+        "FLEETWATCH_TEST_REDIS_URL": redis_url,
+    }
+    docker = subprocess.run(
+        [str(python), "manage.py", "shell", "-c", SMOKE],
+        cwd=PROJECT,
+        env={**env, **docker_env, "FLEETWATCH_OPENWISP_SETTINGS": os.pathsep.join(map(str, docker_files))},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # OpenWISP Monitoring's own time-series client tests on the Ansible rendering.
+    suite = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "openwisp" / "run.sh"), f"fleetwatch-{backend}"],
+        cwd=ROOT,
+        env={
+            **env,
+            "OPENWISP_LABELS": "openwisp_monitoring.db",
+            "FLEETWATCH_OPENWISP_SETTINGS": str(ansible),
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return {"ansible": ansible.read_text(), "docker": docker, "suite": suite}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every requested backend checked at once (one thread each: the processes mostly wait on
+    servers and on each other's CPU), after scripts/openwisp/setup.sh (its venv: OpenWISP
+    Monitoring 1.3 from PyPI, Fleetwatch editable; installed on the first run, then cached under
+    .services/ with a stamp) and with Redis started here, so that no run.sh stops it under another.
+    Maps backend to check_backend's answer, or to the reason it could not run."""
+    setup = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "openwisp" / "setup.sh")], capture_output=True, text=True
+    )
+    assert setup.returncode == 0, f"scripts/openwisp/setup.sh failed:\n{setup.stderr[-3000:]}"
+    redis = ["bash", str(ROOT / "scripts" / "services" / "redis.sh")]
+    ours = subprocess.run([*redis, "status"], capture_output=True).returncode != 0
+    started = subprocess.run([*redis, "start"], capture_output=True, text=True)
+    assert started.returncode == 0, f"scripts/services/redis.sh start failed:\n{started.stderr[-3000:]}"
+    redis_url = started.stdout.splitlines()[-1]
+    answers, futures = {}, {}
+    try:
+        with ThreadPoolExecutor(max_workers=len(REQUESTED) or 1) as pool:
+            for backend in REQUESTED:
+                url = server_url(backend, tmp_path_factory.mktemp(backend))
+                if url is None:
+                    variable = f"FLEETWATCH_TEST_{backend.upper()}_URL"
+                    answers[backend] = (
+                        f"backend {backend!r} is requested but {variable} is not set: run `make test`"
+                    )
+                    continue
+                tmp = tmp_path_factory.mktemp(f"{backend}-settings")
+                futures[backend] = (
+                    url,
+                    pool.submit(check_backend, backend, url, tmp, VENV_PYTHON, redis_url),
+                )
+            for backend, (url, future) in futures.items():
+                answers[backend] = {"url": url, **future.result()}
+    finally:
+        if ours:
+            subprocess.run([*redis, "stop"], capture_output=True)
+    return answers
 
 
 def test_every_backend_has_its_ansible_vars_and_docker_override():
@@ -222,16 +297,13 @@ print(json.dumps({"settings": settings.TIMESERIES_DATABASE, "client": type(times
 """
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b in requested_backends()])
-def test_the_rendered_settings_pass_openwisps_suite_subset(backend, tmp_path, openwisp_venv):
-    url = server_url(backend, tmp_path)
-
-    # ansible-openwisp2: the vars file, with the URL given as an extra var.
-    ansible = tmp_path / "ansible_settings.py"
-    ansible.write_text(
-        render_ansible(DEPLOY / "ansible" / f"fleetwatch-{backend}.yml", {"fleetwatch_timeseries_url": url})
-    )
-    assert ansible.read_text() == (
+@pytest.mark.parametrize("backend", REQUESTED)
+def test_the_rendered_settings_pass_openwisps_suite_subset(backend, runs):
+    answer = runs[backend]
+    if isinstance(answer, str):
+        pytest.fail(answer, pytrace=False)
+    url, docker, suite = answer["url"], answer["docker"], answer["suite"]
+    assert answer["ansible"] == (
         "TIMESERIES_DATABASE = {\n"
         "    'BACKEND': 'fleetwatch.openwisp',\n"
         "    'USER': '',\n"
@@ -243,38 +315,11 @@ def test_the_rendered_settings_pass_openwisps_suite_subset(backend, tmp_path, op
         "OPENWISP_MONITORING_DEFAULT_RETENTION_POLICY = '26280h0m0s'\n"
         f'TIMESERIES_DATABASE["OPTIONS"] = {{"url": "{url}"}}\n'
     )
-    # docker-openwisp: its settings' time-series part, then our custom_django_settings.py, in the
-    # environment of the image and .env with the backend's lines; INFLUXDB_NAME (the namespace) is
-    # the test's own.
-    docker_base = tmp_path / "docker_settings.py"
-    docker_base.write_text(DOCKER_BASE)
-    docker_env = {**DOCKER_ENV, **env_file(DEPLOY / "docker" / f"fleetwatch-{backend}.env")}
-    docker_env.update(FLEETWATCH_TIMESERIES_URL=url, INFLUXDB_NAME="fleetwatch_deploy_check")
-    env = {
-        **os.environ,
-        "OPENWISP_TSDB": f"fleetwatch-{backend}",
-        "PYTHONPATH": str(PROJECT),
-        # pytest-django's (Fleetwatch's settings) must not leak into OpenWISP's project
-        "DJANGO_SETTINGS_MODULE": "openwisp2.settings",
-    }
-
-    docker = subprocess.run(
-        [str(openwisp_venv), "manage.py", "shell", "-c", SMOKE],
-        cwd=PROJECT,
-        env={
-            **env,
-            **docker_env,
-            "FLEETWATCH_OPENWISP_SETTINGS": f"{docker_base}{os.pathsep}{DEPLOY / 'docker' / 'custom_django_settings.py'}",
-        },
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
     assert docker.returncode == 0, docker.stderr[-3000:]
     assert json.loads(docker.stdout.splitlines()[-1]) == {
         "settings": {
             "BACKEND": "fleetwatch.openwisp",
-            "NAME": "fleetwatch_deploy_check",
+            "NAME": f"fleetwatch_deploy_{backend}",
             "USER": "",
             "PASSWORD": "",
             "HOST": "",
@@ -285,20 +330,6 @@ def test_the_rendered_settings_pass_openwisps_suite_subset(backend, tmp_path, op
         "rows": [1.5],
         "retention": "26280h0m0s",
     }
-
-    # OpenWISP Monitoring's own time-series client tests on the Ansible rendering.
-    suite = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "openwisp" / "run.sh"), f"fleetwatch-{backend}"],
-        cwd=ROOT,
-        env={
-            **env,
-            "OPENWISP_LABELS": "openwisp_monitoring.db",
-            "FLEETWATCH_OPENWISP_SETTINGS": str(ansible),
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
     assert suite.returncode == 0, suite.stdout + suite.stderr[-3000:]
     summary = suite.stdout.splitlines()
     assert summary[1].startswith(
