@@ -336,3 +336,57 @@ def test_the_rendered_settings_pass_openwisps_suite_subset(backend, runs):
         f"fleetwatch-{backend}: 23 run, 23 passed, 0 failed, 0 errors, 3 excluded, 0 skipped"
     ), summary
     assert summary[2] == "openwisp: 23 passed, 0 failed, 0 skipped"
+
+
+DOC = ROOT / "docs" / "deploy-openwisp.md"
+
+
+def doc_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), re.S)
+
+
+def test_the_documented_rendering_is_what_the_vars_file_renders():
+    (playbook,) = doc_blocks("yaml")
+    assert yaml.safe_load(playbook)[0]["vars_files"] == ["fleetwatch-postgresql.yml"]
+    (documented,) = doc_blocks("python")
+    rendered = render_ansible(DEPLOY / "ansible" / "fleetwatch-postgresql.yml", {})
+    ours, theirs = {}, {}
+    exec(documented, ours)
+    exec(rendered, theirs)
+    assert (
+        ours["TIMESERIES_DATABASE"]
+        == theirs["TIMESERIES_DATABASE"]
+        == {
+            "BACKEND": "fleetwatch.openwisp",
+            "USER": "",
+            "PASSWORD": "",
+            "NAME": "openwisp2",
+            "HOST": "",
+            "PORT": "",
+            "OPTIONS": {"url": "postgresql://openwisp2:CHANGE-ME@127.0.0.1:5432/openwisp2"},
+        }
+    )
+    assert ours["OPENWISP_MONITORING_DEFAULT_RETENTION_POLICY"] == "26280h0m0s"
+
+
+def test_the_documented_docker_steps_put_the_files_in_place(tmp_path):
+    """The shell block of the docker-openwisp section, run in a copy of docker-openwisp's
+    directory (an empty docker-compose.yml and .env stand in), except its `docker compose` lines:
+    no container engine here."""
+    (steps,) = doc_blocks("sh")
+    (tmp_path / "deploy").symlink_to(ROOT / "deploy")
+    (tmp_path / ".env").write_text("INFLUXDB_NAME=openwisp\n")
+    lines = [line for line in steps.splitlines() if not line.startswith("docker compose ")]
+    assert len(lines) == 6
+    done = subprocess.run(["bash", "-euc", "\n".join(lines)], cwd=tmp_path, capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (tmp_path / "fleetwatch" / "Dockerfile").read_text() == (
+        DEPLOY / "docker" / "Dockerfile"
+    ).read_text()
+    settings = tmp_path / "customization" / "configuration" / "django"
+    assert sorted(p.name for p in settings.iterdir()) == ["__init__.py", "custom_django_settings.py"]
+    compose = yaml.safe_load((tmp_path / "docker-compose.fleetwatch-postgresql.yml").read_text())
+    assert compose["services"]["dashboard"]["build"]["context"] == "./fleetwatch"
+    env = env_file(tmp_path / ".env")
+    assert env["INFLUXDB_NAME"] == "openwisp"
+    assert env["FLEETWATCH_TIMESERIES_URL"] == "postgresql://admin:admin@postgres:5432/openwisp_db"
