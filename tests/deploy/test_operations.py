@@ -4,13 +4,18 @@ Debian's ``nginx -t`` (installed by scripts/deploy/nginx.sh when absent; a faile
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
+from bench.server import free_port
 
 from fleetwatch.timeseries import load_backend
 from fleetwatch.timeseries.model import Point, ReadQuery
@@ -201,3 +206,110 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
     )
     assert broken.returncode == 1
     assert "[emerg] host not found in upstream" in broken.stderr
+
+
+def request(port: int, path: str, headers: dict | None = None, tls: ssl.SSLContext | None = None):
+    """(status, headers, body) of a GET to 127.0.0.1:port, as fleetwatch.example.org."""
+    if tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=tls)
+        conn.sock = tls.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=30),
+            server_hostname="fleetwatch.example.org",
+        )
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Host": "fleetwatch.example.org", **(headers or {})})
+        answer = conn.getresponse()
+        return answer.status, dict(answer.getheaders()), answer.read()
+    finally:
+        conn.close()
+
+
+def test_nginx_serves_fleetwatch_over_tls(tmp_path, clean_env):
+    """The site for real: nginx on two ports of this test's range in front of ``fleetwatch serve``
+    with the proxy settings of the docs and HTTPS redirects on: through nginx's TLS the health
+    check answers 200 (Django saw HTTPS from X-Forwarded-Proto, even when the client sends
+    ``http`` itself); plain HTTP to nginx and to Fleetwatch directly is redirected."""
+    nginx = nginx_binary()
+    http_port, https_port, app_port = (free_port(range(first, 18860)) for first in (18850, 18853, 18856))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fleetwatch.example.org",
+         "-addext", "subjectAltName=DNS:fleetwatch.example.org",
+         "-keyout", str(tmp_path / "site.key"), "-out", str(tmp_path / "site.pem")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    site = (ROOT / "deploy" / "nginx" / "fleetwatch.conf").read_text()
+    for old, new in [
+        ("/etc/ssl/certs/fleetwatch.example.org.pem", str(tmp_path / "site.pem")),
+        ("/etc/ssl/private/fleetwatch.example.org.key", str(tmp_path / "site.key")),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};"),
+        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
+        ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        ("    listen [::]:80;\n", ""),
+        ("    listen [::]:443 ssl http2;\n", ""),
+    ]:
+        assert site.count(old) == 1, old
+        site = site.replace(old, new)
+    (tmp_path / "fleetwatch.conf").write_text(site)
+    temp = "".join(
+        f"    {kind}_temp_path {tmp_path}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n    access_log {tmp_path}/access.log;\n{temp}    include {tmp_path}/fleetwatch.conf;\n}}\n"
+    )
+    env = {
+        **clean_env,
+        "FLEETWATCH_ALLOWED_HOSTS": "fleetwatch.example.org",
+        "FLEETWATCH_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+        "FLEETWATCH_SSL_REDIRECT": "true",
+        "FLEETWATCH_SECURE_COOKIES": "true",
+    }
+    app = nginx_process = None
+    try:
+        app = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fleetwatch.cli",
+                "serve",
+                "--bind",
+                f"127.0.0.1:{app_port}",
+                "--workers",
+                "1",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=open(tmp_path / "serve.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+        nginx_process = subprocess.Popen(
+            [nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf"),
+             "-g", "daemon off;"],
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        tls = ssl.create_default_context(cafile=str(tmp_path / "site.pem"))
+        for _ in range(600):  # up to a minute: serve migrates and collects static files first
+            assert app.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert nginx_process.poll() is None, nginx_process.stderr.read().decode()
+            try:
+                status, _, _ = request(https_port, "/api/v1/health/", tls=tls)
+            except OSError:
+                status = None
+            if status not in (None, 502):
+                break
+            time.sleep(0.1)  # polling a starting server, not waiting for time to pass
+        assert request(https_port, "/api/v1/health/", tls=tls)[0] == 200
+        assert request(https_port, "/api/v1/health/", {"X-Forwarded-Proto": "http"}, tls)[0] == 200
+        status, headers, _ = request(http_port, "/api/v1/health/?a=1")
+        assert (status, headers["Location"]) == (301, "https://fleetwatch.example.org/api/v1/health/?a=1")
+        status, headers, _ = request(app_port, "/api/v1/health/")
+        assert (status, headers["Location"]) == (301, "https://fleetwatch.example.org/api/v1/health/")
+    finally:
+        for process in (nginx_process, app):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
