@@ -389,4 +389,4 @@ def test_the_documented_docker_steps_put_the_files_in_place(tmp_path):
     assert compose["services"]["dashboard"]["build"]["context"] == "./fleetwatch"
     env = env_file(tmp_path / ".env")
     assert env["INFLUXDB_NAME"] == "openwisp"
-    assert env["FLEETWATCH_TIMESERIES_URL"] == "postgresql://admin:admin@postgres:5432/openwisp_db"
+    assert env["FLEETWATCH_TIMESERIES_URL"] == "postgresql://admin:admin@postgres:5432/openwisp"
