@@ -21,6 +21,11 @@ Driven by scripts/openwisp/run.sh; every knob comes from the environment:
     Where the SpatiaLite file and MEDIA_ROOT live; default ``<repo>/.services/openwisp``.
 ``FLEETWATCH_OPENWISP_EXCLUDED``
     The exclusion list read by the test runner; default ``<repo>/tests/openwisp/excluded.txt``.
+``FLEETWATCH_OPENWISP_SETTINGS``
+    Settings files of a deployment (``os.pathsep``-separated), executed in this module's namespace
+    in order, after everything else, with ``TIMESERIES_DATABASE`` removed first: they must set it,
+    as the settings that ansible-openwisp2 and docker-openwisp render do
+    (tests/deploy/test_openwisp_settings.py).
 """
 
 import os
@@ -281,3 +286,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("OW_LOG_LEVEL", "WARNING")},
 }
+
+
+# --------------------------------------------------------------------------- a deployment's settings
+_deployment = [p for p in os.environ.get("FLEETWATCH_OPENWISP_SETTINGS", "").split(os.pathsep) if p]
+if _deployment:
+    del TIMESERIES_DATABASE  # the deployment's files must set it themselves
+    for _path in _deployment:
+        exec(compile(Path(_path).read_text(), _path, "exec"), globals())
+    if "TIMESERIES_DATABASE" not in globals():
+        raise ImproperlyConfigured(f"FLEETWATCH_OPENWISP_SETTINGS={_deployment}: no TIMESERIES_DATABASE set")
