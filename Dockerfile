@@ -24,7 +24,7 @@ RUN mkdir -p src/fleetwatch \
     && touch README.md src/fleetwatch/__init__.py \
     && /opt/fleetwatch/bin/pip install '.[postgres,influxdb,influxdb2,elasticsearch]' \
     && /opt/fleetwatch/bin/pip uninstall --yes fleetwatch \
-    && rm -rf src README.md
+    && rm -rf src README.md build
 COPY README.md ./
 COPY src ./src
 # The package itself (no dependency resolution: they are all there), then pip, setuptools and
@@ -35,13 +35,16 @@ RUN /opt/fleetwatch/bin/pip install --no-deps . \
 
 FROM ${BASE_IMAGE}
 # fping: the ping check (the worker runs it). Debian's version of the base's release; pinning an
-# exact version would break the build at the next security update of the distribution.
+# exact version would break the build at the next security update of the distribution. The
+# base's own pip and setuptools (the official image has them) go: nothing installs at run time.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fping \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 fleetwatch \
-    && useradd --system --uid 10001 --gid fleetwatch --home-dir /var/lib/fleetwatch \
+    && if python3 -m pip --version >/dev/null 2>&1; then \
+        python3 -m pip uninstall --yes --disable-pip-version-check pip setuptools wheel; fi \
+    && groupadd --gid 10001 fleetwatch \
+    && useradd --no-log-init --uid 10001 --gid fleetwatch --home-dir /var/lib/fleetwatch \
         --create-home --shell /usr/sbin/nologin fleetwatch
 COPY --from=build /opt/fleetwatch /opt/fleetwatch
 COPY deploy/container/entrypoint.sh /usr/local/bin/fleetwatch-entrypoint
@@ -50,7 +53,8 @@ ENV PATH=/opt/fleetwatch/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     FLEETWATCH_DATA_DIR=/var/lib/fleetwatch \
     FLEETWATCH_BIND=0.0.0.0:8000
-USER fleetwatch
+# Numeric, so that a runtime can tell it is not root without reading /etc/passwd (runAsNonRoot).
+USER 10001:10001
 WORKDIR /var/lib/fleetwatch
 EXPOSE 8000
 # GET /api/v1/health/ on the web process: 200 when Fleetwatch answers and reaches its store.

