@@ -26,8 +26,12 @@
 CACHE="${FLEETWATCH_DEPLOY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fleetwatch/deploy}"
 
 podman_env() {
+    # overlay as root where the kernel has it and the cache is not itself on overlayfs (inside
+    # a container, e.g. a CI job's, it usually is: overlay cannot stack on it), vfs otherwise.
     local driver=vfs
-    if [[ $(id -u) -eq 0 ]] && grep -qw overlay /proc/filesystems 2>/dev/null; then
+    mkdir -p "$CACHE/containers"
+    if [[ $(id -u) -eq 0 ]] && grep -qw overlay /proc/filesystems 2>/dev/null \
+        && [[ "$(stat -f -c %T "$CACHE/containers" 2>/dev/null)" != overlayfs ]]; then
         driver=overlay
     fi
     local base="$CACHE/containers/$driver"

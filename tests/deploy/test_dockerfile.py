@@ -98,23 +98,6 @@ def test_the_image_has_no_build_tools_and_runs_as_uid_10001(podman, image):
     assert lines[-1] == __version__  # the installed package is this checkout's, not a placeholder
 
 
-def test_the_image_entry_point_derives_the_urls(podman, image):
-    result = podman(
-        *RUN,
-        "-e",
-        "FLEETWATCH_TIMESERIES_BACKEND=timescaledb",
-        "-e",
-        "POSTGRES_PASSWORD=s3cret",
-        image,
-        "urls",
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[:2] == [
-        "FLEETWATCH_TIMESERIES=postgresql://fleetwatch:***@timescaledb:5432/fleetwatch",
-        "FLEETWATCH_DATABASE=postgresql://fleetwatch:***@timescaledb:5432/fleetwatch",
-    ]
-
-
 def test_the_web_container_serves_and_passes_its_health_check(podman, image):
     port = free_port()
     name = f"fleetwatch-test-{uuid.uuid4().hex[:8]}"

@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from tests.deploy.conftest import ENTRYPOINT, ROOT, fleetwatch_environment, install
+from tests.deploy.conftest import ENTRYPOINT, ROOT, fleetwatch_environment
 from tests.deploy.test_compose import project
 
 CONTAINERS = ROOT / "docs" / "deploy-containers.md"
@@ -58,7 +58,7 @@ def test_the_first_user_block_runs_through_the_entry_point(tmp_path):
 
 
 def test_the_image_block_builds_and_runs_the_image(tmp_path):
-    install("image", timeout=3600)  # the block's first line again, with the test's reporting
+    """`tools.sh image`, then the entry point's ``urls`` role in a container of that image."""
     result = bash(blocks(CONTAINERS)[2], cwd=ROOT, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == [
