@@ -85,6 +85,38 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{backend:<12} {total} tests: {detail}")
 
 
+# --------------------------------------------------------------------------- CI partition
+# scripts/ci/run.sh selects tests by these markers: a job per backend runs `-m backend` with
+# FLEETWATCH_TEST_BACKENDS naming it, the browser job `-m browser`, the SQLite job `-m "not
+# browser"` (docs/ci.md). Tests tied to one backend are the parametrised ones (their id names it,
+# as in the tally above) and the modules of one server's own tests.
+_BACKEND_MODULES = {
+    "tests/timeseries/influxdb/": "influxdb",
+    "tests/timeseries/influxdb2/": "influxdb2",
+    "tests/timeseries/elasticsearch/": "elasticsearch",
+    "tests/monitoring/test_copy_fleet.py": "influxdb",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "browser: drives Chromium (uses the browser fixture); tagged at collection"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        match = _BACKEND_ID.search(item.nodeid)
+        backend = match.group(1) if match else None
+        for prefix, name in _BACKEND_MODULES.items():
+            if item.nodeid.startswith(prefix):
+                backend = name
+        if backend:
+            item.add_marker(pytest.mark.backend(backend))
+
+
 # --------------------------------------------------------------------------- Django personas
 import pytest  # noqa: E402
 
