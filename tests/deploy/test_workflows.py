@@ -68,13 +68,19 @@ def test_every_job_calls_the_entry_point_with_its_own_name():
     assert workflow[True] == {"push": {"branches": ["main"]}, "pull_request": None}
 
 
-def test_the_local_gate_runs_every_job_through_the_same_entry_point():
+def test_the_local_gate_runs_the_readmes_test_command_and_the_jobs_openwisp_runs():
+    """`make test` is what every job together selects (one pytest run, every test once: the test
+    below); then the lint job through the entry point, and OpenWISP's suite over five backends."""
     lines = [
         line
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line and not line.startswith("#") and line not in ("set -euo pipefail", 'cd "$(dirname "$0")/.."')
     ]
-    assert lines == ["bash scripts/ci/run.sh " + " ".join(JOBS)]
+    assert lines == [
+        "make test",
+        "bash scripts/ci/run.sh lint",
+        'make test-openwisp OPENWISP_TSDB="' + " ".join(f"fleetwatch-{name}" for name in ALL_BACKENDS) + '"',
+    ]
 
 
 def dry_run(*jobs: str) -> list[str]:
