@@ -117,6 +117,11 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from django.core.management import call_command
 
+    if args.demo:
+        # The demo reports no usage metrics of its own (docs/usage-metrics.md): off here, before
+        # its migrate would queue an Install, and in every process it starts.
+        os.environ["FLEETWATCH_USAGE_METRICS"] = "false"
+        settings.FLEETWATCH_USAGE_METRICS = False
     # The web processes and the worker started here load the settings afresh: with the bind
     # address in their environment, links follow it unless FLEETWATCH_BASE_URL is set.
     os.environ.update(FLEETWATCH_BIND=args.bind)  # a write: settings.py alone reads the variables

@@ -110,7 +110,7 @@ def test_given_up_after_ten_attempts_with_one_error_log(receiver, caplog):
     assert len(receiver.requests) == 10
     assert Outbox.objects.count() == 0
     assert usage_errors(caplog) == [
-        "Usage metrics: gave up on a Heartbeat payload after 10 attempts since 2026-12-01T12:00:00+00:00; "
+        "Usage metrics: gave up on the Heartbeat payload after 10 attempts since 2026-12-01T12:00:00+00:00; "
         "last error: HTTP 502"
     ]
     assert now - NOON == timedelta(minutes=511)  # 1 + 2 + … + 256 minutes of trying
@@ -122,7 +122,7 @@ def test_given_up_when_older_than_three_days(receiver, caplog):
     assert delivery.flush(now=NOON + timedelta(days=3)) == delivery.Outcome(dropped=1)
     assert len(receiver.requests) == 1
     assert usage_errors(caplog) == [
-        "Usage metrics: gave up on a Heartbeat payload after 1 attempts since 2026-12-01T12:00:00+00:00; "
+        "Usage metrics: gave up on the Heartbeat payload after 1 attempts since 2026-12-01T12:00:00+00:00; "
         "last error: HTTP 500"
     ]
 
@@ -136,7 +136,7 @@ def test_a_refusal_is_dropped_with_one_error_log(receiver, caplog, status):
     assert delivery.flush(now=NOON + timedelta(hours=1)) == delivery.Outcome()
     assert len(receiver.requests) == 1
     assert usage_errors(caplog) == [
-        f"Usage metrics: the collector refused a Heartbeat payload (HTTP {status}); dropped"
+        f"Usage metrics: the collector refused the Heartbeat payload (HTTP {status}); dropped"
     ]
 
 

@@ -14,10 +14,12 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import tomllib
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,7 @@ def demo(tmp_path):
     }
     for name in ("DJANGO_SETTINGS_MODULE", "FLEETWATCH_DATABASE_URL", "FLEETWATCH_TIMESERIES_URL"):
         env.pop(name, None)  # the demo's own embedded stack, not the test run's
+    env.pop("FLEETWATCH_USAGE_METRICS", None)  # as `make run` meets it: the sender's default (on)
     log = (tmp_path / "serve.log").open("w+")
     server = subprocess.Popen(
         [sys.executable, "-m", "fleetwatch", "serve", "--demo", "--bind", bind, "--workers", "1"],
@@ -63,6 +66,13 @@ def demo(tmp_path):
         config_path = data / "demo-agent" / "agent.toml"
         assert f"(demo only: {config_path}; its log: {config_path.parent / 'agent.log'})" in printed
         config = tomllib.loads(config_path.read_text())
+        # The demo reports no usage metrics of its own: nothing queued, nothing recorded as sent.
+        with closing(sqlite3.connect(data / "fleetwatch.sqlite3")) as db:
+            queued = [
+                db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("usage_outbox", "usage_sentevent")
+            ]
+        assert queued == [0, 0]
         yield f"http://{bind}", password, config["device_id"], config_path
     finally:
         os.killpg(server.pid, signal.SIGTERM)

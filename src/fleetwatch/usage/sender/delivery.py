@@ -125,13 +125,15 @@ def flush(now: datetime | None = None) -> Outcome:
             outcome.delivered += 1
         elif not answer.retryable:
             logger.error(
-                "Usage metrics: the collector refused a %s payload (%s); dropped", row.category, answer.error
+                "Usage metrics: the collector refused the %s payload (%s); dropped",
+                row.category,
+                answer.error,
             )
             Outbox.objects.filter(pk=row.pk).delete()
             outcome.dropped += 1
         elif attempts >= MAX_ATTEMPTS or now - row.created >= MAX_AGE:
             logger.error(
-                "Usage metrics: gave up on a %s payload after %d attempts since %s; last error: %s",
+                "Usage metrics: gave up on the %s payload after %d attempts since %s; last error: %s",
                 row.category,
                 attempts,
                 row.created.isoformat(timespec="seconds"),
@@ -141,7 +143,7 @@ def flush(now: datetime | None = None) -> Outcome:
             outcome.dropped += 1
         else:
             logger.info(
-                "Usage metrics: a %s payload was not delivered (%s); attempt %d of %d in %s",
+                "Usage metrics: the %s payload was not delivered (%s); attempt %d of %d in %s",
                 row.category,
                 answer.error,
                 attempts + 1,
