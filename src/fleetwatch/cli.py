@@ -120,7 +120,7 @@ def serve(argv: list[str]) -> int:
     if args.demo:
         # The demo reports no usage metrics of its own (docs/usage-metrics.md): off here, before
         # its migrate would queue an Install, and in every process it starts.
-        os.environ["FLEETWATCH_USAGE_METRICS"] = "false"
+        os.environ.update(FLEETWATCH_USAGE_METRICS="false")  # a write: settings.py alone reads it
         settings.FLEETWATCH_USAGE_METRICS = False
     # The web processes and the worker started here load the settings afresh: with the bind
     # address in their environment, links follow it unless FLEETWATCH_BASE_URL is set.
@@ -154,7 +154,7 @@ def _serve_demo(args) -> int:
     os.environ.setdefault("FLEETWATCH_CHECK_INTERVAL", "60")
     os.environ.setdefault("FLEETWATCH_ALERT_TOLERANCE", "0")
     # The demo is a usage-metrics collector, its pages filled with a simulated population
-    # (usage/demo.py); it sends no usage metrics of its own.
+    # (usage/collector/demo.py); it sends no usage metrics of its own.
     os.environ.setdefault("FLEETWATCH_USAGE_COLLECTOR", "true")
     webhook = settings.FLEETWATCH_DEMO_WEBHOOK
     if webhook:
@@ -176,7 +176,7 @@ def _serve_demo(args) -> int:
         # written while the server starts (under a second), before the login is printed.
         from fleetwatch.backups import demo as backups_demo
         from fleetwatch.inventory.models import Organization
-        from fleetwatch.usage import demo as usage_demo
+        from fleetwatch.usage.collector import demo as usage_demo
 
         backups_demo.build(Organization.objects.get(slug="demo"))
         for _ in range(120):
@@ -225,11 +225,11 @@ def _serve_demo(args) -> int:
 
 
 def _demo_usage() -> None:
-    """The collector's demo population (usage/demo.py), in a thread: it takes seconds to compute
+    """The collector's demo population (usage/collector/demo.py), in a thread: it takes seconds to compute
     and holds the database only for its short final write."""
     from django.db import connection
 
-    from fleetwatch.usage import demo
+    from fleetwatch.usage.collector import demo
 
     try:
         demo.build()

@@ -9,8 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from fleetwatch.cli import _demo_login
-from fleetwatch.usage import demo
-from fleetwatch.usage.collector import simulate
+from fleetwatch.usage.collector import demo, simulate
 from fleetwatch.usage.models import ActivePeriod, DailyTally, Instance, Report
 from tests.usage.test_simulate import stored_tables
 
