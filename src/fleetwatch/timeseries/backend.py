@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import ConfigurationError, InvalidInput, InvalidQuery
 from fleetwatch.timeseries.model import (
@@ -27,6 +28,7 @@ from fleetwatch.timeseries.model import (
     check_query_name,
     normalise_tag_filters,
     require_aware,
+    to_micros,
 )
 
 DEFAULT_RETENTION = {"short": 24 * 3600, "default": 3 * 365 * 24 * 3600}
@@ -88,6 +90,8 @@ class Features:
 
     supports_point_delete = True
     supports_exact_count_distinct = True
+    # Keeps hourly and daily rollups current on every write (see ``rollups``) and answers
+    # ``_rollup_partials``; charts then read them where whole hours and days fit.
     supports_rollups = False
     max_write_batch = 50_000
     # Whether several chart queries run side by side finish sooner than one after another.
@@ -105,6 +109,9 @@ class BaseBackend:
         self.clock = clock or (lambda: datetime.now(UTC))
         if "default" not in config.retention:
             raise ConfigurationError("retention tiers must include 'default'")
+        # Charts read rollups where they can; ``rollups=false`` reads raw points only (to
+        # compare, or to rule rollups out when investigating a chart).
+        self.use_rollups = flag(config.options.get("rollups", True))
 
     # ------------------------------------------------------------------ time & retention
 
@@ -217,7 +224,11 @@ class BaseBackend:
         concrete = self._resolve_top_fields(query, lower, end)
         if concrete is None:
             return Result(times=bucketing.starts())
-        raw = self._chart(concrete, bucketing, lower, end) if lower <= end else {}
+        if lower > end:
+            raw = {}
+        else:
+            rolled = self._from_rollups(concrete, bucketing, lower, end, chart=True, summary=False)
+            raw = rolled[0] if rolled else self._chart(concrete, bucketing, lower, end)
         return self._shape(concrete, bucketing, raw)
 
     def chart_and_summary(self, query: ChartQuery) -> tuple[Result, dict[str, Any]]:
@@ -228,10 +239,61 @@ class BaseBackend:
         if concrete is None or concrete.group_by is not None:
             return self.chart(query), self.summary(query)
         bucketing = Bucketing(query.interval, query.timezone, start, end)
-        raw, raw_summary = (
-            self._chart_and_summary(concrete, bucketing, lower, end) if lower <= end else ({}, {})
-        )
+        if lower > end:
+            raw, raw_summary = {}, {}
+        else:
+            rolled = self._from_rollups(concrete, bucketing, lower, end, chart=True, summary=True)
+            if rolled:
+                raw, raw_summary = rolled
+            else:
+                raw, raw_summary = self._chart_and_summary(concrete, bucketing, lower, end)
         return self._shape(concrete, bucketing, raw), self._shape_summary(concrete, raw_summary)
+
+    def _from_rollups(
+        self, query: ChartQuery, bucketing: Bucketing | None, lower, end, *, chart: bool, summary: bool
+    ) -> tuple[dict, dict] | None:
+        """``(raw chart, raw summary)`` answered from rollups where whole hours and days fit
+        (see ``rollups``), or ``None`` when rollups cannot help this query.
+
+        Aggregates that do not compose (distinct counts, modes, last values) are answered from
+        raw points, by ``_chart``/``_summary``, in the same call.
+        """
+        if not (self.features.supports_rollups and self.use_rollups):
+            return None
+        composable = [agg for agg in query.aggregates if rollups.composable(agg)]
+        if not composable:
+            return None
+        plan = rollups.plan(bucketing, to_micros(lower), to_micros(end))
+        if not plan.uses_rollups:
+            return None
+        fields = sorted({agg.field for agg in composable})
+        partials, raw_only = self._rollup_partials(query, fields, bucketing, plan)
+        composable = [agg for agg in composable if agg.field not in raw_only]
+        out: dict[str, dict[int, Any]] = {}
+        totals: dict[str, Any] = {}
+        for agg in composable:
+            if query.group_by is None:
+                groups = {agg.alias: partials.get(None, {}).get(agg.field, {})}
+            else:
+                groups = {group: by_field.get(agg.field, {}) for group, by_field in partials.items()}
+            for name, per_key in groups.items():
+                total: dict[str, Any] = {}
+                for key, parts in per_key.items():
+                    total = rollups.merge(total, parts)
+                    value = rollups.finish(agg.fn, parts)
+                    if value is None or (agg.fills_with_zero and value == 0):
+                        continue
+                    out.setdefault(name, {})[key] = value
+                if query.group_by is None or per_key:
+                    totals[name] = rollups.finish(agg.fn, total)
+        rest = [agg for agg in query.aggregates if agg not in composable]
+        if rest:
+            others = replace(query, aggregates=rest, top_fields=None)
+            if chart and bucketing is not None:
+                out.update(self._chart(others, bucketing, lower, end))
+            if summary:
+                totals.update(self._summary(others, lower, end))
+        return out, totals
 
     def _shape(self, concrete: ChartQuery, bucketing: Bucketing, raw: dict) -> Result:
         keys = bucketing.keys()
@@ -268,7 +330,11 @@ class BaseBackend:
         concrete = self._resolve_top_fields(query, lower, end)
         if concrete is None:
             return {}
-        raw = self._summary(concrete, lower, end) if lower <= end else {}
+        if lower > end:
+            raw = {}
+        else:
+            rolled = self._from_rollups(concrete, None, lower, end, chart=False, summary=True)
+            raw = rolled[1] if rolled else self._summary(concrete, lower, end)
         return self._shape_summary(concrete, raw)
 
     def top_fields(self, query: ChartQuery) -> list[str]:
@@ -332,6 +398,18 @@ class BaseBackend:
     def _chart_and_summary(self, query: ChartQuery, bucketing: Bucketing, lower, end) -> tuple[dict, dict]:
         """Raw chart and raw summary; backends that can share one scan override this."""
         return self._chart(query, bucketing, lower, end), self._summary(query, lower, end)
+
+    def _rollup_partials(
+        self, query: ChartQuery, fields: list[str], bucketing: Bucketing | None, plan: rollups.Plan
+    ) -> tuple[dict[str | None, dict[str, dict[int, dict[str, Any]]]], set[str]]:
+        """``(partials, raw only)``: partials ``{group: {field: {bucket key: {"count", "sum",
+        "min", "max"}}}}`` of ``fields`` over the plan's raw intervals and rollup units together
+        (group is ``None`` unless the query groups by a tag; key 0 when ``bucketing`` is
+        ``None``), values in the type the raw aggregate would have (``sum`` of integers is an
+        integer); and the fields whose aggregates the backend answers from raw points instead
+        (booleans, whose sums backends type differently). Backends with ``supports_rollups``
+        implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _rollup_partials()")
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         raise NotImplementedError(f"{type(self).__name__} must implement _rank_fields()")

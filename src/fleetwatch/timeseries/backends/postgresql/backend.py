@@ -27,6 +27,13 @@ TABLES = [
     "name TEXT NOT NULL, kind TEXT NOT NULL, UNIQUE (measurement, name, kind))",
     "CREATE TABLE IF NOT EXISTS fw_samples (series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, "
     "ts BIGINT NOT NULL, num DOUBLE PRECISION, txt TEXT, PRIMARY KEY (series_id, field_id, ts))",
+    *(
+        f"CREATE TABLE IF NOT EXISTS {table} (series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, "
+        "bucket BIGINT NOT NULL, cnt BIGINT NOT NULL, total DOUBLE PRECISION, lo DOUBLE PRECISION, "
+        "hi DOUBLE PRECISION, PRIMARY KEY (series_id, field_id, bucket))"
+        for table in ("fw_rollups_1h", "fw_rollups_1d")
+    ),
+    "CREATE TABLE IF NOT EXISTS fw_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
 UPSERT_TAIL = "ON CONFLICT (series_id, field_id, ts) DO UPDATE SET num = EXCLUDED.num, txt = EXCLUDED.txt"
@@ -85,6 +92,7 @@ class PostgresqlBackend(SqlBackend):
                     "chunk_time_interval => 604800000000, if_not_exists => TRUE, "
                     "migrate_data => TRUE)"
                 )
+            self._build_rollups(conn.cursor())
         self._schema_ready = True
 
     def _begin(self, conn):
@@ -151,7 +159,9 @@ class PostgresqlBackend(SqlBackend):
 
     def flush(self):
         with self._translate_errors(), self._transaction() as conn:
-            conn.execute("TRUNCATE fw_samples, fw_series_tags, fw_series, fw_fields")
+            conn.execute(
+                "TRUNCATE fw_samples, fw_rollups_1h, fw_rollups_1d, fw_series_tags, fw_series, fw_fields"
+            )
         self._forget_catalogue()
 
     def health(self):

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.backend import BaseBackend
 from fleetwatch.timeseries.backends.sql import compiler
 from fleetwatch.timeseries.backends.sql.catalogue import Catalogue, CatalogueMiss, aggregate_value, typed
@@ -31,8 +32,16 @@ from fleetwatch.timeseries.model import (
     to_micros,
 )
 
+# Bounds wide enough for any stored instant (µs), for "every unit" in rollup statements.
+EVER = (-(2**62), 2**62)
+
+
+class SqlFeatures(BaseBackend.features_class):
+    supports_rollups = True
+
 
 class SqlBackend(BaseBackend):
+    features_class = SqlFeatures
     placeholder = "?"
     # Ties in time are ordered by measurement and tags in code-point order on every engine.
     collate_c = ""
@@ -97,7 +106,19 @@ class SqlBackend(BaseBackend):
             cur = conn.cursor()
             for statement in self._schema_statements():
                 cur.execute(statement)
+            self._build_rollups(cur)
         self._schema_ready = True
+
+    def _build_rollups(self, cur) -> None:
+        """Compute every rollup once from raw points, in a store made before rollups existed
+        (a no-op on later starts: ``fw_meta`` remembers it)."""
+        cur.execute(self._sql("SELECT value FROM fw_meta WHERE key = ?"), ["rollups"])
+        if cur.fetchall():
+            return
+        every = Sql("SELECT id FROM fw_series", [])
+        for sql in (compiler.refresh_hours(every, None, *EVER), compiler.refresh_days(every, None, *EVER)):
+            cur.execute(self._sql(sql.text), sql.params)
+        cur.execute(self._sql("INSERT INTO fw_meta (key, value) VALUES (?, ?)"), ["rollups", "1"])
 
     @contextmanager
     def _transaction(self, conn=None):
@@ -129,11 +150,16 @@ class SqlBackend(BaseBackend):
     def _end_read(self, conn) -> None:
         """Close the implicit read transaction (PostgreSQL) so snapshots stay fresh."""
 
-    def _execute_write(self, sql: str, params) -> int:
+    def _execute_write(self, sql: str, params, then: list[Sql] = ()) -> int:
+        """Run a write statement, then the ``then`` statements, in one transaction; returns the
+        first statement's row count."""
         with self._translate_errors(), self._transaction() as conn:
             cur = conn.cursor()
             cur.execute(self._sql(sql), params)
-            return cur.rowcount
+            count = cur.rowcount
+            for statement in then:
+                cur.execute(self._sql(statement.text), statement.params)
+            return count
 
     def _forget_catalogue(self) -> None:
         self.catalogue.forget()
@@ -190,6 +216,33 @@ class SqlBackend(BaseBackend):
                     row for tier, points in batches.items() for row in self.catalogue.rows(cur, points, tier)
                 ]
             self._bulk_upsert(conn, rows)
+            self._refresh_rollups(conn.cursor(), rows)
+
+    def _refresh_rollups(self, cur, rows: list[tuple]) -> None:
+        """Recompute the rollup units the written ``(series, field, ts, …)`` rows fall in, from
+        raw points, so a repeated, late or corrected point leaves them exact."""
+        hours: dict[int, tuple[set, set]] = {}
+        for series_id, field_id, ts, *_value in rows:
+            hour = ts - ts % rollups.HOUR
+            entry = hours.get(hour)
+            if entry is None:
+                entry = hours[hour] = (set(), set())
+            entry[0].add(series_id)
+            entry[1].add(field_id)
+        if len(hours) <= 4:  # an agent report: a few hours, recomputed one by one
+            spans = [(sorted(s), sorted(f), hour, hour + rollups.HOUR) for hour, (s, f) in hours.items()]
+        else:  # an import: one pass over its whole span (recomputing more units is only slower)
+            series = sorted(set().union(*(s for s, _f in hours.values())))
+            fields = sorted(set().union(*(f for _s, f in hours.values())))
+            spans = [(series, fields, min(hours), max(hours) + rollups.HOUR)]
+        for series, fields, start, end in spans:
+            day_start = start - start % rollups.DAY
+            day_end = (end - 1) - (end - 1) % rollups.DAY + rollups.DAY
+            for sql in (
+                compiler.refresh_hours(series, fields, start, end),
+                compiler.refresh_days(series, fields, day_start, day_end),
+            ):
+                cur.execute(self._sql(sql.text), sql.params)
 
     # ------------------------------------------------------------------ reads
 
@@ -340,6 +393,39 @@ class SqlBackend(BaseBackend):
             summary.update(self._summary(rest, lower, end))
         return raw, summary
 
+    def _rollup_partials(self, query, fields, bucketing, plan):
+        """Partials of ``fields`` from raw points and rollups in one statement (see
+        ``compiler.rollup_partials``); boolean fields are left to raw aggregates."""
+        info = self._chart_fields(query)  # raises FieldTypeError like a raw chart would
+        names: dict[int, str] = {}
+        kinds: dict[str, set[str]] = {}
+        raw_only = set()
+        for name in fields:
+            pairs = info.get(name, [])
+            kinds[name] = {kind for _id, kind in pairs}
+            if "b" in kinds[name]:
+                raw_only.add(name)
+                continue
+            for field_id, _kind in pairs:
+                names[field_id] = name
+        out: dict = {}
+        if not names:
+            return out, raw_only
+        series = compiler.series_subquery([query.measurement], query.retention, query.tags)
+        sql = compiler.rollup_partials(sorted(names), series, bucketing, plan, query.group_by)
+        for key, group, field_id, count, total, low, high in self._query(sql):
+            name = names[field_id]
+            numeric = kinds[name] - {"s"}
+            parts = {
+                "count": int(count or 0),
+                "sum": aggregate_value("sum", total, numeric) if total is not None else None,
+                "min": aggregate_value("min", low, numeric) if low is not None else None,
+                "max": aggregate_value("max", high, numeric) if high is not None else None,
+            }
+            slot = out.setdefault(group if query.group_by is not None else None, {}).setdefault(name, {})
+            slot[int(key)] = rollups.merge(slot.get(int(key), {}), parts)
+        return out, raw_only
+
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         sql = compiler.rank_fields(query, to_micros(lower), to_micros(end), n, self.collate_c)
         return [name for name, _total in self._query(sql)]
@@ -357,21 +443,46 @@ class SqlBackend(BaseBackend):
             text += " AND ts <= ?"
             params.append(to_micros(end))
         # Series rows stay: other processes may hold their ids in cache and keep writing.
-        self._execute_write(text, params)
+        first = to_micros(start) if start is not None else None
+        last = to_micros(end) if end is not None else None
+        self._execute_write(text, params, _rollups_after_delete(series, first, last))
 
     def _purge_before(self, tier: str, floor: datetime) -> int:
+        series = Sql("SELECT id FROM fw_series WHERE retention = ?", [tier])
         return self._execute_write(
-            "DELETE FROM fw_samples WHERE series_id IN "
-            "(SELECT id FROM fw_series WHERE retention = ?) AND ts < ?",
-            [tier, to_micros(floor)],
+            f"DELETE FROM fw_samples WHERE series_id IN ({series.text}) AND ts < ?",
+            [*series.params, to_micros(floor)],
+            _rollups_after_delete(series, None, to_micros(floor) - 1),
         )
 
     def flush(self) -> None:
         with self._translate_errors(), self._transaction() as conn:
             cur = conn.cursor()
-            for table in ("fw_samples", "fw_series_tags", "fw_series", "fw_fields"):
+            for table in (
+                "fw_samples",
+                "fw_rollups_1h",
+                "fw_rollups_1d",
+                "fw_series_tags",
+                "fw_series",
+                "fw_fields",
+            ):
                 cur.execute(f"DELETE FROM {table}")
         self._forget_catalogue()
 
     def count_points(self, retention: str | None = None) -> dict[str, int]:
         return {name: int(count) for name, count in self._query(compiler.count_points(retention))}
+
+
+def _rollups_after_delete(series: Sql, first: int | None, last: int | None) -> list[Sql]:
+    """Statements that bring the rollups of ``series`` back in line after raw points in
+    ``[first, last]`` (µs, either open) were deleted: drop every unit touching the range, then
+    rebuild the units at its edges from what is left of them."""
+    statements = []
+    for step, refresh in ((rollups.HOUR, compiler.refresh_hours), (rollups.DAY, compiler.refresh_days)):
+        start = first - first % step if first is not None else None
+        end = last - last % step + step if last is not None else None
+        statements.append(compiler.drop_rollups(step, series, start, end))
+        statements.append(
+            refresh(series, None, EVER[0] if start is None else start, EVER[1] if end is None else end)
+        )
+    return statements

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.model import Aggregate, ChartQuery, ReadQuery, Where
 
@@ -282,3 +283,119 @@ def count_points(retention: str | None) -> Sql:
         text += " WHERE s.retention = ?"
         params.append(retention)
     return Sql(text + " GROUP BY s.measurement", params)
+
+
+# ------------------------------------------------------------------ rollups
+
+ROLLUP_TABLES = {rollups.HOUR: "fw_rollups_1h", rollups.DAY: "fw_rollups_1d"}
+
+
+def floor_expr(column: str, step: int) -> str:
+    """Start of the ``step``-long unit holding ``column`` (µs), also before 1970."""
+    step = int(step)
+    return f"({column} - ((({column} % {step}) + {step}) % {step}))"
+
+
+def rollup_partials(
+    field_ids: Sequence[int],
+    series: Sql,
+    bucketing: Bucketing | None,
+    plan: rollups.Plan,
+    group_by: str | None,
+) -> Sql:
+    """``(b, grp, field_id, count, sum, min, max)`` per bucket (and group) and field, read from
+    raw points for the plan's raw intervals and from the rollup tables for its whole units, in
+    one statement: one index range per interval, so nothing outside the range is scanned."""
+    ids = int_list(field_ids or [-1])
+    branches, params = [], []
+    for start, end in plan.raw:
+        branches.append(
+            "SELECT series_id, field_id, ts AS t, 1 AS cnt, num AS total, num AS lo, num AS hi "
+            f"FROM fw_samples WHERE series_id IN ({series.text}) AND field_id IN {ids} "
+            f"AND ts >= {int(start)} AND ts < {int(end)}"
+        )
+        params.extend(series.params)
+    for step, intervals in plan.rollups.items():
+        for start, end in intervals:
+            branches.append(
+                "SELECT series_id, field_id, bucket AS t, cnt, total, lo, hi "
+                f"FROM {ROLLUP_TABLES[step]} WHERE series_id IN ({series.text}) AND field_id IN {ids} "
+                f"AND bucket >= {int(start)} AND bucket < {int(end)}"
+            )
+            params.extend(series.params)
+    union = " UNION ALL ".join(branches)
+    bucket = bucket_expr(bucketing, "u.t")
+    columns = "SUM(u.cnt), SUM(u.total), MIN(u.lo), MAX(u.hi)"
+    if group_by is None:
+        text = f"SELECT {bucket} AS b, '' AS grp, u.field_id, {columns} FROM ({union}) u GROUP BY 1, 2, 3"
+        return Sql(text, params)
+    text = (
+        f"SELECT {bucket} AS b, g.value AS grp, u.field_id, {columns} FROM ({union}) u "
+        "JOIN fw_series_tags g ON g.series_id = u.series_id AND g.key = ? GROUP BY 1, 2, 3"
+    )
+    return Sql(text, [*params, group_by])
+
+
+def refresh_hours(
+    series_ids: Sequence[int] | Sql, field_ids: Sequence[int] | None, start: int, end: int
+) -> Sql:
+    """Recompute the hourly rollups of the given series (and fields, or all) for the whole hours
+    in ``[start, end)`` from raw points. Units with no raw point left are not touched here
+    (deletes remove their rows first)."""
+    hour = floor_expr("ts", rollups.HOUR)
+    series, params = _series_filter(series_ids)
+    fields = _field_filter(field_ids)
+    text = (
+        "INSERT INTO fw_rollups_1h (series_id, field_id, bucket, cnt, total, lo, hi) "
+        f"SELECT series_id, field_id, {hour}, COUNT(*), SUM(num), MIN(num), MAX(num) FROM fw_samples "
+        f"WHERE series_id IN {series} {fields}AND ts >= ? AND ts < ? "
+        f"GROUP BY series_id, field_id, {hour} "
+        "ON CONFLICT (series_id, field_id, bucket) DO UPDATE SET cnt = excluded.cnt, "
+        "total = excluded.total, lo = excluded.lo, hi = excluded.hi"
+    )
+    return Sql(text, [*params, int(start), int(end)])
+
+
+def refresh_days(
+    series_ids: Sequence[int] | Sql, field_ids: Sequence[int] | None, start: int, end: int
+) -> Sql:
+    """Recompute the daily rollups of whole UTC days in ``[start, end)`` from the hourly ones."""
+    day = floor_expr("bucket", rollups.DAY)
+    series, params = _series_filter(series_ids)
+    fields = _field_filter(field_ids)
+    text = (
+        "INSERT INTO fw_rollups_1d (series_id, field_id, bucket, cnt, total, lo, hi) "
+        f"SELECT series_id, field_id, {day}, SUM(cnt), SUM(total), MIN(lo), MAX(hi) FROM fw_rollups_1h "
+        f"WHERE series_id IN {series} {fields}AND bucket >= ? AND bucket < ? "
+        f"GROUP BY series_id, field_id, {day} "
+        "ON CONFLICT (series_id, field_id, bucket) DO UPDATE SET cnt = excluded.cnt, "
+        "total = excluded.total, lo = excluded.lo, hi = excluded.hi"
+    )
+    return Sql(text, [*params, int(start), int(end)])
+
+
+def drop_rollups(step: int, series_ids: Sequence[int] | Sql, start: int | None, end: int | None) -> Sql:
+    """Delete the rollup rows of ``step`` of the given series whose unit starts in ``[start, end)``."""
+    series, params = _series_filter(series_ids)
+    text = f"DELETE FROM {ROLLUP_TABLES[step]} WHERE series_id IN {series} {_field_filter(None)}"
+    if start is not None:
+        text += " AND bucket >= ?"
+        params.append(int(start))
+    if end is not None:
+        text += " AND bucket < ?"
+        params.append(int(end))
+    return Sql(text, params)
+
+
+def _series_filter(series_ids: Sequence[int] | Sql) -> tuple[str, list]:
+    if isinstance(series_ids, Sql):
+        return f"({series_ids.text})", list(series_ids.params)
+    return int_list(series_ids or [-1]), []
+
+
+def _field_filter(field_ids: Sequence[int] | None) -> str:
+    # Every field when none are given: naming them keeps the (series, field, time) key usable
+    # for the time range, where "any field" would scan each series whole.
+    if field_ids is None:
+        return "AND field_id IN (SELECT id FROM fw_fields) "
+    return f"AND field_id IN {int_list(field_ids)} "

@@ -22,6 +22,13 @@ SCHEMA = [
     "name TEXT NOT NULL, kind TEXT NOT NULL, UNIQUE (measurement, name, kind))",
     "CREATE TABLE IF NOT EXISTS fw_samples (series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, "
     "ts INTEGER NOT NULL, num REAL, txt TEXT, PRIMARY KEY (series_id, field_id, ts)) WITHOUT ROWID",
+    *(
+        f"CREATE TABLE IF NOT EXISTS {table} (series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, "
+        "bucket INTEGER NOT NULL, cnt INTEGER NOT NULL, total REAL, lo REAL, hi REAL, "
+        "PRIMARY KEY (series_id, field_id, bucket)) WITHOUT ROWID"
+        for table in ("fw_rollups_1h", "fw_rollups_1d")
+    ),
+    "CREATE TABLE IF NOT EXISTS fw_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
 UPSERT = (
