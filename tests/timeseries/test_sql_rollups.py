@@ -36,3 +36,23 @@ def test_a_store_without_rollups_gets_them_built_once(tmp_path):
     )
     assert reopened.chart(query).series == reference(points, query)
     reopened.close()
+
+
+def test_rollups_can_be_switched_off_by_url(tmp_path, monkeypatch):
+    backend = load_backend(f"sqlite:///{tmp_path}/ts.db?rollups=false")
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    points = [
+        Point("load", {"v": i}, start + timedelta(minutes=5 * i), {"object_id": "a"}) for i in range(600)
+    ]
+    backend.write(points)
+
+    def refuse(*args):
+        raise AssertionError("rollups read although switched off")
+
+    monkeypatch.setattr(type(backend), "_rollup_partials", refuse)
+    query = ChartQuery("load", [Aggregate("max", "v", "max_v")], start, start + timedelta(days=3), "1d")
+    assert backend.use_rollups is False
+    assert backend.chart(query).series == {"max_v": [287, 575, 599, None]}
+    # Still kept current while switched off: 600 points span 50 hours.
+    assert backend._query("SELECT COUNT(*) FROM fw_rollups_1h")[0][0] == 50
+    backend.close()

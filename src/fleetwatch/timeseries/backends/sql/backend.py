@@ -184,6 +184,18 @@ class SqlBackend(BaseBackend):
             self.catalogue.field_info[field_id] = (name, kind)
         return found
 
+    def _series(self, measurements, retention, tags) -> Sql:
+        """The series a query selects, as ``IN (…)`` content: their ids when a tag filter narrows
+        them to a few (two small index lookups first), else the subquery."""
+        if not tags:
+            return compiler.series_subquery(measurements, retention, tags)
+        position, entries = min(self._query(compiler.tag_counts(tags)), key=lambda row: (row[1], row[0]))
+        if entries > compiler.DRIVER_LIMIT:
+            return compiler.series_subquery(measurements, retention, tags)
+        driver = list(tags)[int(position)]
+        rows = self._query(compiler.series_by_tag(measurements, retention, tags, driver))
+        return compiler.id_selector([row[0] for row in rows])
+
     def _describe_series(self, ids) -> None:
         info = self.catalogue.series_info
         missing = [i for i in ids if i not in info]
@@ -254,7 +266,13 @@ class SqlBackend(BaseBackend):
         wanted_ids = sorted(fid for pairs in wanted.values() for fid, _kind in pairs)
         where_ids = {w.field: [fid for fid, _ in fields.get(w.field, [])] for w in query.where}
         sql = compiler.read_points(
-            query, wanted_ids, where_ids, to_micros(since), until and to_micros(until), self.collate_c
+            query,
+            wanted_ids,
+            where_ids,
+            to_micros(since),
+            until and to_micros(until),
+            self.collate_c,
+            self._series(query.measurements, query.retention, query.tags),
         )
         rows = self._query(sql)
         self._describe_series({r[0] for r in rows})
@@ -276,7 +294,10 @@ class SqlBackend(BaseBackend):
         if not ids:
             return 0
         where_ids = {w.field: [fid for fid, _ in fields.get(w.field, [])] for w in query.where}
-        sql = compiler.count_distinct(query, ids, where_ids, to_micros(since), until and to_micros(until))
+        series = self._series(query.measurements, query.retention, query.tags)
+        sql = compiler.count_distinct(
+            query, ids, where_ids, to_micros(since), until and to_micros(until), series
+        )
         return int(self._query(sql)[0][0])
 
     # ------------------------------------------------------------------ charts
@@ -298,7 +319,7 @@ class SqlBackend(BaseBackend):
         fields = self._chart_fields(query)
         ids = {name: [fid for fid, _ in pairs] for name, pairs in fields.items()}
         kinds = {name: {kind for _, kind in pairs} for name, pairs in fields.items()}
-        series = compiler.series_subquery([query.measurement], query.retention, query.tags)
+        series = self._series([query.measurement], query.retention, query.tags)
         lower_us, upper_us = to_micros(lower), to_micros(end)
         out: dict[str, dict[int, Any]] = {}
 
@@ -411,7 +432,7 @@ class SqlBackend(BaseBackend):
         out: dict = {}
         if not names:
             return out, raw_only
-        series = compiler.series_subquery([query.measurement], query.retention, query.tags)
+        series = self._series([query.measurement], query.retention, query.tags)
         sql = compiler.rollup_partials(sorted(names), series, bucketing, plan, query.group_by)
         for key, group, field_id, count, total, low, high in self._query(sql):
             name = names[field_id]
@@ -427,7 +448,8 @@ class SqlBackend(BaseBackend):
         return out, raw_only
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
-        sql = compiler.rank_fields(query, to_micros(lower), to_micros(end), n, self.collate_c)
+        series = self._series([query.measurement], query.retention, query.tags)
+        sql = compiler.rank_fields(query, to_micros(lower), to_micros(end), n, self.collate_c, series)
         return [name for name, _total in self._query(sql)]
 
     # ------------------------------------------------------------------ deletes & retention
