@@ -73,6 +73,9 @@ def main() -> int:
         backend.write(points)
         backend.close()
 
+        # A fresh connection: the set-up above may outlast the server's keep-alive.
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         timings = []
         body = None
         for _ in range(args.runs + 1):

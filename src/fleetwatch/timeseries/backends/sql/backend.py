@@ -434,17 +434,20 @@ class SqlBackend(BaseBackend):
             return out, raw_only
         series = self._series([query.measurement], query.retention, query.tags)
         sql = compiler.rollup_partials(sorted(names), series, bucketing, plan, query.group_by)
+        numeric = {name: kind - {"s"} for name, kind in kinds.items()}
         for key, group, field_id, count, total, low, high in self._query(sql):
             name = names[field_id]
-            numeric = kinds[name] - {"s"}
+            kind = numeric[name]
             parts = {
                 "count": int(count or 0),
-                "sum": aggregate_value("sum", total, numeric) if total is not None else None,
-                "min": aggregate_value("min", low, numeric) if low is not None else None,
-                "max": aggregate_value("max", high, numeric) if high is not None else None,
+                "sum": None if total is None else aggregate_value("sum", total, kind),
+                "min": None if low is None else aggregate_value("min", low, kind),
+                "max": None if high is None else aggregate_value("max", high, kind),
             }
             slot = out.setdefault(group if query.group_by is not None else None, {}).setdefault(name, {})
-            slot[int(key)] = rollups.merge(slot.get(int(key), {}), parts)
+            key = int(key)
+            # Several ids of one name (a field stored as int and float) merge into one value.
+            slot[key] = rollups.merge(slot[key], parts) if key in slot else parts
         return out, raw_only
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
