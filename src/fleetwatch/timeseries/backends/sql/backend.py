@@ -233,28 +233,24 @@ class SqlBackend(BaseBackend):
     def _refresh_rollups(self, cur, rows: list[tuple]) -> None:
         """Recompute the rollup units the written ``(series, field, ts, …)`` rows fall in, from
         raw points, so a repeated, late or corrected point leaves them exact."""
-        hours: dict[int, tuple[set, set]] = {}
+        hours: dict[int, set[tuple[int, int]]] = {}
         for series_id, field_id, ts, *_value in rows:
-            hour = ts - ts % rollups.HOUR
-            entry = hours.get(hour)
-            if entry is None:
-                entry = hours[hour] = (set(), set())
-            entry[0].add(series_id)
-            entry[1].add(field_id)
-        if len(hours) <= 4:  # an agent report: a few hours, recomputed one by one
-            spans = [(sorted(s), sorted(f), hour, hour + rollups.HOUR) for hour, (s, f) in hours.items()]
-        else:  # an import: one pass over its whole span (recomputing more units is only slower)
-            series = sorted(set().union(*(s for s, _f in hours.values())))
-            fields = sorted(set().union(*(f for _s, f in hours.values())))
-            spans = [(series, fields, min(hours), max(hours) + rollups.HOUR)]
-        for series, fields, start, end in spans:
-            day_start = start - start % rollups.DAY
-            day_end = (end - 1) - (end - 1) % rollups.DAY + rollups.DAY
-            for sql in (
-                compiler.refresh_hours(series, fields, start, end),
-                compiler.refresh_days(series, fields, day_start, day_end),
-            ):
-                cur.execute(self._sql(sql.text), sql.params)
+            hours.setdefault(ts - ts % rollups.HOUR, set()).add((series_id, field_id))
+        if len(hours) <= 4:  # an agent report: a few hours, each its exact (series, field) pairs
+            for hour, pairs in hours.items():
+                for sql in compiler.refresh_pairs(sorted(pairs), hour):
+                    cur.execute(self._sql(sql.text), sql.params)
+            return
+        # An import: one pass over its whole span (recomputing more units is only slower).
+        series = sorted({s for pairs in hours.values() for s, _f in pairs})
+        fields = sorted({f for pairs in hours.values() for _s, f in pairs})
+        start, end = min(hours), max(hours) + rollups.HOUR
+        day_start, day_end = start - start % rollups.DAY, end - 1 - (end - 1) % rollups.DAY + rollups.DAY
+        for sql in (
+            compiler.refresh_hours(series, fields, start, end),
+            compiler.refresh_days(series, fields, day_start, day_end),
+        ):
+            cur.execute(self._sql(sql.text), sql.params)
 
     # ------------------------------------------------------------------ reads
 

@@ -466,3 +466,33 @@ def _field_filter(field_ids: Sequence[int] | None) -> str:
     if field_ids is None:
         return "AND field_id IN (SELECT id FROM fw_fields) "
     return f"AND field_id IN {int_list(field_ids)} "
+
+
+def refresh_pairs(pairs: Sequence[tuple[int, int]], hour: int) -> list[Sql]:
+    """Recompute the hourly rollups of exactly these ``(series, field)`` pairs for the hour
+    starting at ``hour``, then their days: what a write of one report touches (an index seek per
+    pair, where a series × field cross product would probe every combination)."""
+    values = ", ".join(f"({int(series)}, {int(field)})" for series, field in pairs)
+    day = hour - hour % rollups.DAY
+    upsert = (
+        "ON CONFLICT (series_id, field_id, bucket) DO UPDATE SET cnt = excluded.cnt, "
+        "total = excluded.total, lo = excluded.lo, hi = excluded.hi"
+    )
+    hours = (
+        f"WITH k (s, f) AS (VALUES {values}) "
+        "INSERT INTO fw_rollups_1h (series_id, field_id, bucket, cnt, total, lo, hi) "
+        "SELECT x.series_id, x.field_id, ?, COUNT(*), SUM(x.num), MIN(x.num), MAX(x.num) "
+        "FROM k CROSS JOIN fw_samples x WHERE x.series_id = k.s AND x.field_id = k.f "
+        f"AND x.ts >= ? AND x.ts < ? GROUP BY x.series_id, x.field_id {upsert}"
+    )
+    days = (
+        f"WITH k (s, f) AS (VALUES {values}) "
+        "INSERT INTO fw_rollups_1d (series_id, field_id, bucket, cnt, total, lo, hi) "
+        "SELECT x.series_id, x.field_id, ?, SUM(x.cnt), SUM(x.total), MIN(x.lo), MAX(x.hi) "
+        "FROM k CROSS JOIN fw_rollups_1h x WHERE x.series_id = k.s AND x.field_id = k.f "
+        f"AND x.bucket >= ? AND x.bucket < ? GROUP BY x.series_id, x.field_id {upsert}"
+    )
+    return [
+        Sql(hours, [int(hour), int(hour), int(hour) + rollups.HOUR]),
+        Sql(days, [int(day), int(day), int(day) + rollups.DAY]),
+    ]
