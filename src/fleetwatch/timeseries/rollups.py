@@ -25,7 +25,7 @@ from typing import Any
 
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.model import Aggregate
-from fleetwatch.timeseries.times import MICROS
+from fleetwatch.timeseries.times import MICROS, to_micros
 
 HOUR = 3600 * MICROS
 DAY = 86400 * MICROS
@@ -93,14 +93,13 @@ def bucket_edges(bucketing: Bucketing | None, lower_us: int, end_us: int) -> lis
     """Instants where a chart bucket ends inside ``(lower, end]``, in order (none for a summary)."""
     if bucketing is None:
         return []
-    from fleetwatch.timeseries.times import to_micros
-
-    edges = []
-    for key in range(bucketing.first_key + 1, bucketing.last_key + 1):
-        moment = to_micros(bucketing.key_start(key))
-        if lower_us < moment <= end_us:
-            edges.append(moment)
-    return edges
+    keys = range(bucketing.first_key + 1, bucketing.last_key + 1)
+    if bucketing.interval.is_calendar:
+        moments = [to_micros(bucketing.key_start(key)) for key in keys]
+    else:  # fixed buckets: one offset for the whole range
+        offset = bucketing.offsets[0][1]
+        moments = [key * bucketing.step - offset for key in keys]
+    return [moment for moment in moments if lower_us < moment <= end_us]
 
 
 def plan(bucketing: Bucketing | None, lower_us: int, end_us: int, steps: tuple[int, ...] = STEPS) -> Plan:
