@@ -16,9 +16,7 @@ second, and nothing of the request (no address, no header).
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -81,14 +79,9 @@ class Group:
         return datetime.fromtimestamp(min(e["period_start"] for e in self.events), UTC).date()
 
     def digest(self) -> str:
-        """SHA-256 of the content: site, category, and the sorted (action, name, value, times),
-        plus the timestamps when there is no instance id (see ``Report``)."""
-        keys = ("action", "name", "value", "times")
-        if not self.instance:
-            keys += ("period_start", "period_end")
-        items = sorted(json.dumps([e[k] for k in keys]) for e in self.events)
-        text = json.dumps([self.site, self.category, items])
-        return hashlib.sha256(text.encode()).hexdigest()
+        """:func:`payload.digest` of the group, with the timestamps only when it has no
+        instance id (see ``Report``)."""
+        return payload.digest(self.site, self.category, self.events, timestamps=not self.instance)
 
     def snapshot(self) -> dict:
         """``{"product", "version", "install_method", "os", "kernel", "platform", "backend"}``
