@@ -1,5 +1,6 @@
 """Suite-wide hooks and fixtures: a per-backend tally of the conformance suite at the end of every
-run, and ``browser``, Debian's Chromium driven by Playwright (every browser test uses it)."""
+run, ``browser``, Debian's Chromium driven by Playwright (every browser test uses it), and the
+fixtures several folders share (organizations, users, devices, ``collector``)."""
 
 import os
 import re
@@ -136,6 +137,18 @@ def timeseries(tmp_path, settings):
     reset_backend()
     yield get_backend()
     reset_backend()
+
+
+@pytest.fixture
+def collector(settings):
+    """This server is a usage collector (``FLEETWATCH_USAGE_COLLECTOR``); the collect
+    endpoint's per-address counts (in the cache) start from zero. Yields ``settings``."""
+    from django.core.cache import cache
+
+    settings.FLEETWATCH_USAGE_COLLECTOR = True
+    cache.clear()
+    yield settings
+    cache.clear()
 
 
 @pytest.fixture

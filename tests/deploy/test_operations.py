@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from bench.server import free_port
@@ -142,6 +143,13 @@ def nginx_binary() -> str:
     return done.stdout.splitlines()[-1]
 
 
+def nginx_command(nginx: str, prefix: Path, *more: str) -> list[str]:
+    """The command running ``nginx`` with all of its files under ``prefix`` (its prefix, error
+    log and ``prefix/nginx.conf``), then ``more`` arguments (``-t``, ``-g "daemon off;"``)."""
+    files = ["-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
+    return [nginx, *files, *more]
+
+
 def test_the_nginx_site_passes_nginx_t(tmp_path):
     nginx = nginx_binary()
     site = (ROOT / "deploy" / "nginx" / "fleetwatch.conf").read_text()
@@ -167,20 +175,7 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
         f"    include {tmp_path}/fleetwatch.conf;\n"
         "}\n"
     )
-    checked = subprocess.run(
-        [
-            nginx,
-            "-t",
-            "-p",
-            str(tmp_path),
-            "-e",
-            str(tmp_path / "error.log"),
-            "-c",
-            str(tmp_path / "nginx.conf"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    checked = subprocess.run(nginx_command(nginx, tmp_path, "-t"), capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     assert checked.stderr.splitlines()[-1] == (
         f"nginx: configuration file {tmp_path}/nginx.conf test is successful"
@@ -190,20 +185,7 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
     (tmp_path / "fleetwatch.conf").write_text(
         ours.replace("proxy_pass http://fleetwatch;", "proxy_pass http://nowhere;")
     )
-    broken = subprocess.run(
-        [
-            nginx,
-            "-t",
-            "-p",
-            str(tmp_path),
-            "-e",
-            str(tmp_path / "error.log"),
-            "-c",
-            str(tmp_path / "nginx.conf"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    broken = subprocess.run(nginx_command(nginx, tmp_path, "-t"), capture_output=True, text=True)
     assert broken.returncode == 1
     assert "[emerg] host not found in upstream" in broken.stderr
 
@@ -287,10 +269,8 @@ def test_nginx_serves_fleetwatch_over_tls(tmp_path, clean_env):
             stderr=subprocess.STDOUT,
         )
         nginx_process = subprocess.Popen(
-            [nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf"),
-             "-g", "daemon off;"],
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
+            nginx_command(nginx, tmp_path, "-g", "daemon off;"), stderr=subprocess.PIPE
+        )
         tls = ssl.create_default_context(cafile=str(tmp_path / "site.pem"))
         for _ in range(600):  # up to a minute: serve migrates and collects static files first
             assert app.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]

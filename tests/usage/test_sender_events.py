@@ -14,6 +14,7 @@ from django.db.migrations.loader import MigrationLoader
 
 import fleetwatch
 from fleetwatch.usage import payload
+from fleetwatch.usage.collector import ingest
 from fleetwatch.usage.models import Consent, Outbox, SentEvent, VersionSnapshot
 from fleetwatch.usage.sender import events, facts
 
@@ -54,13 +55,30 @@ def test_detect(current, previous, expected):
     assert events.detect(current, previous) == expected
 
 
+def content(events: list[dict]) -> str:
+    """The sender's key of a payload's events: their digest without timestamps."""
+    return payload.digest(7, events[0]["category"], events, timestamps=False)
+
+
 def test_the_digest_leaves_the_timestamps_out_and_nothing_else():
     first = [payload.event("Heartbeat", "a", "1", 100), payload.event("Heartbeat", "b", "2", 100)]
     later = [payload.event("Heartbeat", "b", "2", 200), payload.event("Heartbeat", "a", "1", 200)]
     other = [payload.event("Heartbeat", "a", "1", 100), payload.event("Heartbeat", "b", "3", 100)]
-    assert events.digest(first) == events.digest(later)
-    assert events.digest(first) != events.digest(other)
-    assert len(events.digest(first)) == 64
+    assert content(first) == content(later)
+    assert content(first) != content(other)
+    assert len(content(first)) == 64
+    # The collector's key for uploads without an instance id keeps them; site and category count.
+    assert payload.digest(7, "Heartbeat", first, timestamps=True) != payload.digest(
+        7, "Heartbeat", later, timestamps=True
+    )
+    assert content(first) != payload.digest(8, "Heartbeat", first, timestamps=False)
+    assert content(first) != payload.digest(7, "Upgrade", first, timestamps=False)
+
+
+def test_the_sender_keys_a_payload_as_the_collector_will(sender):
+    outbox = events.report(payload.HEARTBEAT, now=NOON)
+    [group] = ingest.parse(outbox.payload, now=NOON)
+    assert SentEvent.objects.get().digest == group.digest()
 
 
 def test_the_first_report_is_an_install_with_every_fact(sender):
@@ -128,7 +146,7 @@ def test_once_a_day_per_category_and_content(sender, settings):
     assert events.report(payload.HEARTBEAT, now=NOON + DAY + timedelta(hours=11)) is None
     again = events.report(payload.HEARTBEAT, now=NOON + 2 * DAY)
     assert (first.category, again.category) == ("Heartbeat", "Heartbeat")
-    assert events.digest(first.payload["events"]) == events.digest(again.payload["events"])
+    assert content(first.payload["events"]) == content(again.payload["events"])
     # Same day, other content (the install method changed): a second heartbeat that day.
     settings.FLEETWATCH_INSTALL_METHOD = "docker"
     assert events.report(payload.HEARTBEAT, now=NOON + 2 * DAY).category == "Heartbeat"

@@ -9,21 +9,11 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from freezegun import freeze_time
 
 from tests.usage.population import NOW, post_population
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def collector(settings):
-    """This server is a collector (as tests/usage/conftest.py's fixture), its counts from zero."""
-    settings.FLEETWATCH_USAGE_COLLECTOR = True
-    cache.clear()
-    yield settings
-    cache.clear()
 
 
 @pytest.fixture

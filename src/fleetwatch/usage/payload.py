@@ -11,6 +11,10 @@ No framework here: the sender, the collector and the simulator all build on it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
+
 # Categories (C.4).
 INSTALL = "Install"
 UPGRADE = "Upgrade"
@@ -37,6 +41,9 @@ OPT_OUT_NAME = "Opt-out"
 
 # action -> product named by it, for the collector's "product" column.
 PRODUCTS = {FLEETWATCH_VERSION: "Fleetwatch", OPENWISP_VERSION: "OpenWISP"}
+# What of an event its digest covers (the timestamps only when asked for).
+CONTENT = ("action", "name", "value", "times")
+TIMESTAMPS = ("period_start", "period_end")
 
 
 def event(category: str, action: str, name: str | None, at: int) -> dict:
@@ -56,3 +63,22 @@ def event(category: str, action: str, name: str | None, at: int) -> dict:
 def upload(site: int, events: list[dict]) -> dict:
     """The upload document: ``{"idsite": site, "events": events}``."""
     return {"idsite": site, "events": events}
+
+
+def digest(site: int, category: str, events: Iterable[dict], *, timestamps: bool) -> str:
+    """SHA-256 (64 hex digits) of one category's content in an upload: the JSON text of
+    ``[site, category, items]``, where ``items`` is the sorted list of each event's
+    ``[action, name, value, times]`` as JSON text, with ``period_start`` and ``period_end``
+    appended to each when ``timestamps`` is true. Nothing else of an event is read (its
+    ``category`` key, if any, is the ``category`` argument's), and event order does not matter.
+
+    Without timestamps the same content made at another second has the same digest: the
+    sender's once-a-day key (C.7), and the collector's duplicate key for an upload with an
+    instance id. With them, a re-send (which repeats its timestamps) still matches but another
+    deployment with the same versions does not: the collector's key for anonymous uploads.
+    Both sides computing it alike makes the sender's key for a payload the collector's.
+    """
+    keys = CONTENT + TIMESTAMPS if timestamps else CONTENT
+    items = sorted(json.dumps([e[k] for k in keys]) for e in events)
+    text = json.dumps([site, category, items])
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -24,12 +24,11 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fleetwatch.api.downloads import attachment
+from fleetwatch.api.downloads import FixedNegotiation, attachment, wants_csv
 from fleetwatch.api.exceptions import Conflict
 from fleetwatch.api.parsers import BoundedJSONParser, JSONParser, check_body_size
 from fleetwatch.api.querysets import scoped
@@ -173,25 +172,6 @@ def runs_csv(queryset) -> Iterator[str]:
         for key in ("start_date", "end_date"):
             values[key] = values[key].isoformat() if values[key] is not None else ""
         yield writer.writerow(["" if values[c] is None else values[c] for c in CSV_COLUMNS])
-
-
-class FixedNegotiation(DefaultContentNegotiation):
-    """No 406: a client's ``Accept`` never refuses an answer (the view decides)."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-def wants_csv(request) -> bool:
-    """``?format=csv``, or ``Accept: text/csv`` without ``application/json`` (400 for another
-    ``format``)."""
-    wanted = request.query_params.get("format")
-    if wanted is not None:
-        if wanted not in ("json", "csv"):
-            raise ValidationError({"format": [f"'{wanted[:40]}' is not a format of this list: json or csv."]})
-        return wanted == "csv"
-    accept = request.META.get("HTTP_ACCEPT", "")
-    return "text/csv" in accept and "application/json" not in accept
 
 
 RUN_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The run's id.")

@@ -21,8 +21,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fleetwatch.api.downloads import attachment
-from fleetwatch.backups.api.views import FixedNegotiation, wants_csv
+from fleetwatch.api.downloads import FixedNegotiation, attachment, wants_csv
 from fleetwatch.usage.api.collect import ERROR, TAGS, collector_enabled
 from fleetwatch.usage.collector import answers
 

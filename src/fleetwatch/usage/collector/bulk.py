@@ -1,33 +1,26 @@
 """Loading many uploads at once into empty collector tables (the benchmark's 10 million events,
 the demo's population): the tables :func:`ingest.store` would write, in a few bulk inserts.
 
-Each upload is checked and split by ``ingest.parse``, and each group reduced with ``ingest``'s
-own rules (its day, digest, snapshot, the "latest" order of active periods), then the rows are
-computed in memory: a report per new (category, digest, day), instances by min/max, each active
-period's latest snapshot, and the daily tallies. ``tests/usage/test_simulate.py`` proves the
-tables equal those of ``ingest.store`` on a population. Unlike ``ingest.store`` this is no
-path for live traffic: it needs the tables empty (it would otherwise have to merge), and holds
-the dedupe keys, instances and active periods in memory (a few hundred MB for 10 million events).
+Each upload is checked and split by ``ingest.parse``, and each group's rows are ``ingest.rows``
+(the rules are ``ingest``'s alone); this module only batches them: a report per new
+``ingest.REPORT_KEY``, the instance rows merged by ``ingest.merge_instance``, each active
+period's row kept by ``ingest.replaces``, the daily tallies counted, then a few bulk inserts.
+``tests/usage/test_simulate.py`` proves the tables equal those of ``ingest.store`` on a
+population. Unlike ``ingest.store`` this is no path for live traffic: it needs the tables empty
+(it would otherwise have to merge), and holds the dedupe keys, instances and active periods in
+memory (a few hundred MB for 10 million events).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 from django.db import connection, transaction
 
-from fleetwatch.usage import payload
 from fleetwatch.usage.collector import ingest
-from fleetwatch.usage.models import ActivePeriod, DailyTally, Instance, Period, Report
+from fleetwatch.usage.models import ActivePeriod, DailyTally, Instance, Report
 
 BATCH = 5000  # rows per INSERT
-SNAPSHOT = ("product", "version", "install_method", "os", "kernel", "platform", "backend")
-# Reports are inserted with executemany (Django's bulk_create spent half the load compiling
-# them), each value prepared by its field as bulk_create would.
-REPORT_COLUMNS = ("day", "category", "instance", "digest", "site", *SNAPSHOT, "events")
-TALLY = ("product", "version", "install_method", "os", "backend")
-TALLY_KEY = ("day", "category", "anonymous", *TALLY)
 
 
 class NotEmpty(RuntimeError):
@@ -45,45 +38,39 @@ class Loader:
     written (:meth:`write_reports`, :meth:`write_rest`). ``stored``/``duplicates`` count reports."""
 
     def __init__(self):
-        self.seen: set[tuple[str, str, date]] = set()
-        self.instances: dict[str, Instance] = {}
-        self.active: dict[tuple[str, str, date], ActivePeriod] = {}
-        self.tallies: dict[tuple, int] = {}
-        self.reports: list[tuple] = []  # REPORT_COLUMNS, values prepared for the database
+        self.seen: set[tuple] = set()  # ingest.REPORT_KEY of every report
+        self.instances: dict[str, dict] = {}
+        self.active: dict[tuple, dict] = {}  # by ingest.ACTIVE_KEY
+        self.tallies: dict[tuple, int] = {}  # ingest.TALLY_KEY -> count
+        self.reports: list[tuple] = []  # ingest.REPORT_COLUMNS, values prepared for the database
         self.stored = self.duplicates = 0
         self._events = Report._meta.get_field("events")
 
     def add(self, document) -> None:
         """Check ``document`` (``ingest.parse``: raises ``PayloadError``) and account for its groups."""
         for group in ingest.parse(document):
-            day, instance, digest = group.day, group.instance, group.digest()
-            if (group.category, digest, day) in self.seen:
+            new = ingest.rows(group)
+            key = tuple(new.report[column] for column in ingest.REPORT_KEY)
+            if key in self.seen:
                 self.duplicates += 1
                 continue
-            self.seen.add((group.category, digest, day))
+            self.seen.add(key)
             self.stored += 1
-            snapshot = group.snapshot()
-            events = [{k: e[k] for k in ("action", "name", "value", "times")} for e in group.events]
-            self.reports.append(
-                (
-                    connection.ops.adapt_datefield_value(day),
-                    group.category,
-                    instance,
-                    digest,
-                    group.site,
-                    *(snapshot[k] for k in SNAPSHOT),
-                    self._events.get_db_prep_save(events, connection),
-                )
-            )
-            key = (day, group.category, not instance, *(snapshot[k] for k in TALLY))
-            self.tallies[key] = self.tallies.get(key, 0) + 1
-            if instance:
-                _instance(self.instances, instance, day, group.category, snapshot["product"])
-                if group.category in payload.ACTIVE:
-                    latest = f"{day.isoformat()}|{ingest.RANK[group.category]}|{digest}"
-                    for period in Period.values:
-                        start = ingest.period_start(day, period)
-                        _active(self.active, instance, period, start, latest, snapshot)
+            report = {
+                **new.report,
+                "day": connection.ops.adapt_datefield_value(new.report["day"]),
+                "events": self._events.get_db_prep_save(new.report["events"], connection),
+            }
+            self.reports.append(tuple(report[column] for column in ingest.REPORT_COLUMNS))
+            self.tallies[new.tally] = self.tallies.get(new.tally, 0) + 1
+            if new.instance is not None:
+                stored = self.instances.setdefault(new.instance["instance"], new.instance)
+                if stored is not new.instance:
+                    ingest.merge_instance(stored, new.instance)
+            for row in new.active:
+                key = tuple(row[column] for column in ingest.ACTIVE_KEY)
+                if ingest.replaces(row, self.active.get(key)):
+                    self.active[key] = row
 
     def write_reports(self) -> None:
         """Insert the reports added since the last call."""
@@ -91,11 +78,13 @@ class Loader:
 
     def write_rest(self, batch: int = BATCH) -> None:
         """Insert the instances, active periods and tallies (once, after every report)."""
-        Instance.objects.bulk_create(self.instances.values(), batch_size=batch)
-        ActivePeriod.objects.bulk_create(self.active.values(), batch_size=batch)
+        Instance.objects.bulk_create([Instance(**row) for row in self.instances.values()], batch_size=batch)
+        ActivePeriod.objects.bulk_create(
+            [ActivePeriod(**row) for row in self.active.values()], batch_size=batch
+        )
         DailyTally.objects.bulk_create(
             [
-                DailyTally(count=count, **dict(zip(TALLY_KEY, key, strict=True)))
+                DailyTally(count=count, **dict(zip(ingest.TALLY_KEY, key, strict=True)))
                 for key, count in self.tallies.items()
             ],
             batch_size=batch,
@@ -139,53 +128,14 @@ def write(loader: Loader) -> tuple[int, int]:
 
 
 def _insert_reports(rows: list[tuple]) -> None:
+    # executemany, not bulk_create: Django's spent half the load compiling the reports; each
+    # value was prepared by its field as bulk_create would (Loader.add).
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(Report._meta.db_table),
-        ", ".join(quote(Report._meta.get_field(name).column) for name in REPORT_COLUMNS),
-        ", ".join(["%s"] * len(REPORT_COLUMNS)),
+        ", ".join(quote(Report._meta.get_field(name).column) for name in ingest.REPORT_COLUMNS),
+        ", ".join(["%s"] * len(ingest.REPORT_COLUMNS)),
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     rows.clear()
-
-
-def _instance(found: dict, instance: str, day: date, category: str, product: str) -> None:
-    # ingest._instance's min/max rules, in memory.
-    row = found.get(instance)
-    if row is None:
-        found[instance] = Instance(
-            instance=instance,
-            product=product,
-            first_seen=day,
-            installed_on=day if category == payload.INSTALL else None,
-            last_seen=day if category in payload.ACTIVE else None,
-            withdrawn_on=day if category == payload.CONSENT_WITHDRAWN else None,
-        )
-        return
-    row.first_seen = min(row.first_seen, day)
-    if category == payload.INSTALL and (row.installed_on is None or day < row.installed_on):
-        row.installed_on = day
-    if category in payload.ACTIVE and (row.last_seen is None or day > row.last_seen):
-        row.last_seen = day
-    if category == payload.CONSENT_WITHDRAWN and (row.withdrawn_on is None or day > row.withdrawn_on):
-        row.withdrawn_on = day
-    if product and not row.product:
-        row.product = product
-
-
-def _active(found: dict, instance: str, period: str, start: date, latest: str, snapshot: dict) -> None:
-    row = found.get((instance, period, start))
-    if row is not None and latest <= row.latest:
-        return
-    found[(instance, period, start)] = ActivePeriod(
-        instance=instance,
-        period=period,
-        start=start,
-        latest=latest,
-        product=snapshot["product"],
-        version=snapshot["version"],
-        install_method=snapshot["install_method"],
-        os=snapshot["os"],
-        backend=snapshot["backend"],
-    )

@@ -16,9 +16,7 @@ second, and nothing of the request (no address, no header).
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -45,6 +43,20 @@ SNAPSHOT = {
     payload.TIMESERIES_BACKEND: "backend",
 }
 COLUMN = 100  # the snapshot columns' length
+# Report's snapshot columns, and those of them DailyTally and ActivePeriod keep (kernel and
+# platform stay in Report).
+SNAPSHOT_COLUMNS = ("product", "version", *SNAPSHOT.values())
+SNAPSHOT_KEYS = ("product", "version", "install_method", "os", "backend")
+# The columns of each table's rows (:class:`Rows`) and the unique keys a new row meets.
+REPORT_COLUMNS = ("day", "category", "instance", "digest", "site", *SNAPSHOT_COLUMNS, "events")
+REPORT_KEY = ("category", "digest", "day")  # a duplicate: nothing written
+TALLY_KEY = ("day", "category", "anonymous", *SNAPSHOT_KEYS)  # its count goes up by one
+ACTIVE_KEY = ("instance", "period", "start")
+# How an Instance row takes a new report: the earlier non-null of these (installed twice, a
+# database restored?: the first counts), the later non-null of those (withdrawn, given again,
+# withdrawn again: the last counts); its product stays once known.
+INSTANCE_EARLIEST = ("first_seen", "installed_on")
+INSTANCE_LATEST = ("last_seen", "withdrawn_on")
 # On one day, which report's snapshot is the latest (an Upgrade carries the day's newest versions).
 RANK = {payload.INSTALL: 0, payload.HEARTBEAT: 1, payload.UPGRADE: 2}
 
@@ -81,19 +93,14 @@ class Group:
         return datetime.fromtimestamp(min(e["period_start"] for e in self.events), UTC).date()
 
     def digest(self) -> str:
-        """SHA-256 of the content: site, category, and the sorted (action, name, value, times),
-        plus the timestamps when there is no instance id (see ``Report``)."""
-        keys = ("action", "name", "value", "times")
-        if not self.instance:
-            keys += ("period_start", "period_end")
-        items = sorted(json.dumps([e[k] for k in keys]) for e in self.events)
-        text = json.dumps([self.site, self.category, items])
-        return hashlib.sha256(text.encode()).hexdigest()
+        """:func:`payload.digest` of the group, with the timestamps only when it has no
+        instance id (see ``Report``)."""
+        return payload.digest(self.site, self.category, self.events, timestamps=not self.instance)
 
     def snapshot(self) -> dict:
         """``{"product", "version", "install_method", "os", "kernel", "platform", "backend"}``
         from the events (HTML entities undone: OpenWISP escapes what it sends)."""
-        found = dict.fromkeys(("product", "version", *SNAPSHOT.values()), "")
+        found = dict.fromkeys(SNAPSHOT_COLUMNS, "")
         for item in self.events:
             text = html.unescape(item["name"] or "")[:COLUMN]
             if item["action"] in payload.PRODUCTS:
@@ -201,62 +208,111 @@ def store(groups: list[Group]) -> tuple[int, int]:
     return stored, duplicates
 
 
-def _store(group: Group) -> bool:
+@dataclass(frozen=True)
+class Rows:
+    """The rows a new report writes, each as if the tables were empty: :func:`store` merges them
+    into what is stored with ``INSERT … ON CONFLICT``, ``bulk`` in memory with the same rules
+    (:func:`merge_instance`, :func:`replaces`).
+
+    - ``report``: the Report, by :data:`REPORT_COLUMNS` (in that order); ``events`` as kept,
+      ``[{"action", "name", "value", "times"}]``, not yet prepared for the database.
+    - ``tally``: the DailyTally's key, by :data:`TALLY_KEY` (the report adds one to its count).
+    - ``instance``: the Instance row (``instance``, ``product``, ``installed_on``,
+      ``first_seen``, ``last_seen``, ``withdrawn_on``); None for an anonymous report.
+    - ``active``: one ActivePeriod row per period (``instance``, ``period``, ``start``,
+      ``latest``, :data:`SNAPSHOT_KEYS`) for an Install, Upgrade or Heartbeat with an instance
+      id; else none. ``latest`` is ``"<day>|<category rank>|<digest>"``: of two reports in one
+      period, the greater is the later (:data:`RANK` orders one day's).
+    """
+
+    report: dict
+    tally: tuple
+    instance: dict | None
+    active: tuple[dict, ...]
+
+
+def rows(group: Group) -> Rows:
+    """The :class:`Rows` of ``group`` (a group of :func:`parse`)."""
     day, instance, digest, snapshot = group.day, group.instance, group.digest(), group.snapshot()
-    kept = [{k: e[k] for k in ("action", "name", "value", "times")} for e in group.events]
+    values = {
+        "day": day,
+        "category": group.category,
+        "instance": instance,
+        "digest": digest,
+        "site": group.site,
+        **snapshot,
+        "events": [{k: e[k] for k in payload.CONTENT} for e in group.events],
+    }
+    report = {column: values[column] for column in REPORT_COLUMNS}
+    kept = {k: snapshot[k] for k in SNAPSHOT_KEYS}
+    tally = (day, group.category, not instance, *kept.values())
+    if not instance:
+        return Rows(report, tally, None, ())
+    row = {
+        "instance": instance,
+        "product": snapshot["product"],
+        "installed_on": day if group.category == payload.INSTALL else None,
+        "first_seen": day,
+        "last_seen": day if group.category in payload.ACTIVE else None,
+        "withdrawn_on": day if group.category == payload.CONSENT_WITHDRAWN else None,
+    }
+    active = ()
+    if group.category in payload.ACTIVE:
+        latest = f"{day.isoformat()}|{RANK[group.category]}|{digest}"
+        active = tuple(
+            {
+                "instance": instance,
+                "period": period,
+                "start": period_start(day, period),
+                "latest": latest,
+                **kept,
+            }
+            for period in Period.values
+        )
+    return Rows(report, tally, row, active)
+
+
+def merge_instance(stored: dict, new: dict) -> None:
+    """Update the Instance row ``stored`` with a report's ``new`` one (:attr:`Rows.instance`)
+    as :func:`store`'s upsert does in SQL: :data:`INSTANCE_EARLIEST` take the earlier non-null
+    value, :data:`INSTANCE_LATEST` the later, ``product`` the new one only while empty."""
+    for column in INSTANCE_EARLIEST:
+        if new[column] is not None and (stored[column] is None or new[column] < stored[column]):
+            stored[column] = new[column]
+    for column in INSTANCE_LATEST:
+        if new[column] is not None and (stored[column] is None or new[column] > stored[column]):
+            stored[column] = new[column]
+    if not stored["product"]:
+        stored["product"] = new["product"]
+
+
+def replaces(new: dict, stored: dict | None) -> bool:
+    """Whether the ActivePeriod row ``new`` takes the place of ``stored`` (same
+    :data:`ACTIVE_KEY`; None: none stored), as :func:`store`'s upsert decides in SQL: only a
+    later report's snapshot does (``latest`` greater)."""
+    return stored is None or new["latest"] > stored["latest"]
+
+
+def _store(group: Group) -> bool:
+    new = rows(group)
     # One statement per table, each an INSERT … ON CONFLICT that SQLite and PostgreSQL read the
     # same way: a duplicate report inserts nothing (and stops here); the other tables take
     # min/max or "the later snapshot wins", so a race or any arrival order ends the same.
     with transaction.atomic(), connection.cursor() as cursor:
-        report = {
-            "day": day,
-            "category": group.category,
-            "instance": instance,
-            "digest": digest,
-            "site": group.site,
-            "events": _EVENTS.get_db_prep_value(kept, connection),
-            **snapshot,
-        }
-        cursor.execute(
-            _insert(Report, report, "ON CONFLICT (category, digest, day) DO NOTHING"), list(report.values())
-        )
+        report = {**new.report, "events": _EVENTS.get_db_prep_value(new.report["events"], connection)}
+        cursor.execute(_insert(Report, report, _REPORT), list(report.values()))
         if cursor.rowcount != 1:
             return False
-        tally = {
-            "day": day,
-            "category": group.category,
-            "anonymous": not instance,
-            **{k: snapshot[k] for k in SNAPSHOT_KEYS},
-            "count": 1,
-        }
+        tally = {**dict(zip(TALLY_KEY, new.tally, strict=True)), "count": 1}
         cursor.execute(_insert(DailyTally, tally, _TALLY), list(tally.values()))
-        if instance:
-            row = {
-                "instance": instance,
-                "product": snapshot["product"],
-                "installed_on": day if group.category == payload.INSTALL else None,
-                "first_seen": day,
-                "last_seen": day if group.category in payload.ACTIVE else None,
-                "withdrawn_on": day if group.category == payload.CONSENT_WITHDRAWN else None,
-            }
-            cursor.execute(_insert(Instance, row, _INSTANCE), list(row.values()))
-            if group.category in payload.ACTIVE:
-                latest = f"{day.isoformat()}|{RANK[group.category]}|{digest}"
-                for period in Period.values:
-                    row = {
-                        "instance": instance,
-                        "period": period,
-                        "start": period_start(day, period),
-                        "latest": latest,
-                        **{k: snapshot[k] for k in SNAPSHOT_KEYS},
-                    }
-                    cursor.execute(_insert(ActivePeriod, row, _ACTIVE), list(row.values()))
+        if new.instance is not None:
+            cursor.execute(_insert(Instance, new.instance, _INSTANCE), list(new.instance.values()))
+        for row in new.active:
+            cursor.execute(_insert(ActivePeriod, row, _ACTIVE), list(row.values()))
     return True
 
 
 _EVENTS = Report._meta.get_field("events")
-# The snapshot columns DailyTally and ActivePeriod keep (kernel and platform stay in Report).
-SNAPSHOT_KEYS = ("product", "version", "install_method", "os", "backend")
 
 
 def _insert(Model, values: dict, tail: str) -> str:
@@ -282,26 +338,20 @@ def _latest(table: str, column: str) -> str:
     )
 
 
-_TALLY = (
-    "ON CONFLICT (day, category, anonymous, product, version, install_method, os, backend) "
-    f"DO UPDATE SET count = {DailyTally._meta.db_table}.count + 1"
-)
+_REPORT = f"ON CONFLICT ({', '.join(REPORT_KEY)}) DO NOTHING"
+_TALLY = f"ON CONFLICT ({', '.join(TALLY_KEY)}) DO UPDATE SET count = {DailyTally._meta.db_table}.count + 1"
 _table = Instance._meta.db_table
 _INSTANCE = "ON CONFLICT (instance) DO UPDATE SET " + ", ".join(
     [
-        _earliest(_table, "first_seen"),
-        # Installed twice (a database restored?): the first counts.
-        _earliest(_table, "installed_on"),
-        _latest(_table, "last_seen"),
-        # Withdrawn, given again, withdrawn again: the last counts.
-        _latest(_table, "withdrawn_on"),
+        *(_earliest(_table, column) for column in INSTANCE_EARLIEST),
+        *(_latest(_table, column) for column in INSTANCE_LATEST),
         f"product = CASE WHEN {_table}.product = '' THEN excluded.product ELSE {_table}.product END",
     ]
 )
 _table = ActivePeriod._meta.db_table
 # Only a later report's snapshot replaces the stored one.
 _ACTIVE = (
-    "ON CONFLICT (instance, period, start) DO UPDATE SET "
+    f"ON CONFLICT ({', '.join(ACTIVE_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in ("latest", *SNAPSHOT_KEYS))
     + f" WHERE excluded.latest > {_table}.latest"
 )

@@ -15,14 +15,12 @@
 
 Nothing is queued while ``enabled()`` is false (``FLEETWATCH_USAGE_METRICS=false`` or
 ``DEBUG``). A payload is queued (``Outbox``) with its ``SentEvent`` in one transaction: at most
-one per (category, SHA-256 of the events without their timestamps, UTC day), even for two
+one per (category, ``payload.digest`` of its content without timestamps, UTC day), even for two
 workers at once (the unique constraint). ``delivery.flush()`` sends the queue.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -43,18 +41,6 @@ REQUESTS = (payload.INSTALL, payload.UPGRADE, payload.HEARTBEAT)
 def enabled() -> bool:
     """Whether anything may be collected or sent: ``FLEETWATCH_USAGE_METRICS`` on, not DEBUG."""
     return settings.FLEETWATCH_USAGE_METRICS and not settings.DEBUG
-
-
-def digest(events: list[dict]) -> str:
-    """SHA-256 (hex) of the events without ``period_start``/``period_end``, sorted by
-    (category, action, name), as JSON with sorted keys: the same content gives the same digest
-    whatever second it was made in (C.7, timestamps left out)."""
-    content = sorted(
-        ({k: v for k, v in e.items() if k not in ("period_start", "period_end")} for e in events),
-        key=lambda e: (e["category"], e["action"], e["name"] or ""),
-    )
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _greater(new: str, old: str) -> bool:
@@ -84,15 +70,13 @@ def detect(current: dict[str, str], previous: dict[str, str] | None) -> tuple[bo
 def _queue(category: str, events: list[dict], now: datetime) -> Outbox | None:
     """The payload in the outbox with its ``SentEvent``; None when it was taken today already.
     Call inside a transaction."""
-    key = {"category": category, "digest": digest(events), "day": now.astimezone(UTC).date()}
+    site = settings.FLEETWATCH_USAGE_SITE_ID
+    content = payload.digest(site, category, events, timestamps=False)
+    key = {"category": category, "digest": content, "day": now.astimezone(UTC).date()}
     if SentEvent.objects.filter(**key).exists():
         return None
     SentEvent.objects.create(**key)
-    return Outbox.objects.create(
-        category=category,
-        payload=payload.upload(settings.FLEETWATCH_USAGE_SITE_ID, events),
-        next_attempt=now,
-    )
+    return Outbox.objects.create(category=category, payload=payload.upload(site, events), next_attempt=now)
 
 
 def report(requested: str, now: datetime | None = None) -> Outbox | None:
