@@ -35,7 +35,9 @@ PAGES = (
     ("filter critical", "/?status=critical"),
     ("map endpoint, first 1,000", "/api/v1/inventory/device-map/?limit=1000"),
 )
-STATUSES = ("ok", "ok", "ok", "ok", "ok", "ok", "problem", "critical", "unknown", None)  # None: no row
+# Health rows per 100 devices: 1 critical, 3 problem, 3 unknown, 5 without a row (never
+# evaluated: unknown too), the rest ok; and one device in 97 is deactivated.
+STATUSES = ("critical",) + ("problem",) * 3 + ("unknown",) * 3 + (None,) * 5 + ("ok",) * 88
 
 
 def setup_django(data_dir: str) -> None:
@@ -98,7 +100,9 @@ def populate(devices: int) -> tuple:
         created = Device.objects.bulk_create(batch, batch_size=5000)
         DeviceHealth.objects.bulk_create(
             (
-                DeviceHealth(device=d, status=STATUSES[i % len(STATUSES)], changed=now)
+                DeviceHealth(
+                    device=d, status=STATUSES[i % len(STATUSES)], changed=now - timedelta(minutes=i % 1440)
+                )
                 for i, d in enumerate(created)
                 if STATUSES[i % len(STATUSES)]
             ),
