@@ -10,6 +10,7 @@ from fleetwatch.core.timeseries import get_backend
 from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device
 from fleetwatch.monitoring.models import Metric, StatusChange
+from fleetwatch.notifications.models import MaintenanceWindow, OpenProblem
 from fleetwatch.timeseries import TimeseriesError
 from fleetwatch.timeseries.buckets import DEFAULT_RANGE
 from fleetwatch.timeseries.model import ReadQuery
@@ -44,7 +45,6 @@ def opening_range(device: Device, now: datetime) -> str:
         return DEFAULT_RANGE
     age = now - rows[0].time
     return next(name for name, span in OPENING_RANGES if age <= span or span == longest)
-from fleetwatch.notifications.models import MaintenanceWindow, OpenProblem
 
 
 def device_context(request, obj: Device) -> dict:
