@@ -969,7 +969,9 @@ def world(db, timeseries, settings):
     from fleetwatch.inventory.models import Location
 
     for device, org in ((device_a, org_a), (device_b, org_b)):
-        device.location = Location.objects.create(organization=org, name=org.slug, latitude=41.39, longitude=2.17)
+        device.location = Location.objects.create(
+            organization=org, name=org.slug, latitude=41.39, longitude=2.17
+        )
         device.save(update_fields=["location"])
     StatusChange.objects.create(device=device_a, previous="unknown", status="ok", time=START)
 
