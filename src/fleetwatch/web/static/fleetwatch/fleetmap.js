@@ -9,7 +9,8 @@
   if (!box || !window.L) return;
   const status = document.getElementById("fleet-map-status");
   const COLORS = { critical: "#c62828", problem: "#e0a800", unknown: "#5b6b7b", ok: "#2e7d32", deactivated: "#9aa5b1" };
-  const map = L.map(box, { worldCopyJump: true }).setView([20, 0], 2);
+  // maxZoom on the map itself: the clusters need one, and without tiles no layer gives it.
+  const map = L.map(box, { worldCopyJump: true, maxZoom: 18 }).setView([20, 0], 2);
   if (box.dataset.tiles) {
     L.tileLayer(box.dataset.tiles, { maxZoom: 19, attribution: box.dataset.attribution || "" }).addTo(map);
   } else {
@@ -53,7 +54,7 @@
       status.textContent = `Could not load the map (${error.message}).`;
       return;
     }
-    if (bounds.length) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+    if (bounds.length) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15, animate: false });
     const placed = window.fleetwatchMap.placed;
     status.textContent = placed ? `${placed} devices with a location.` : "No device has a location yet.";
     window.fleetwatchMap.loaded = true;
