@@ -353,3 +353,19 @@ def test_the_device_page_selects_its_opening_range(client, bob, device_a, timese
     assert '<option value="3d" selected>3 days</option>' in html
     assert '<option value="7d">7 days</option>' in html
     assert '<option value="7d" selected>7 days</option>' in client.get("/dashboard/").content.decode()
+
+
+def test_the_docs_example_link_of_the_fleet_answers(client, bob, orgs):
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
+    example = re.search(r"Every view is a link: `(/\?[^`]+)`", docs).group(1)
+    assert example == "/?q=roof&status=critical&sort=-last_seen&page=2"
+    roof = Device.objects.create(organization=orgs[0], name="ap-roof")
+    DeviceHealth.objects.create(device=roof, status="critical", changed=NOW)
+    client.force_login(bob)
+    response = client.get(example)
+    assert response.status_code == 200
+    assert rows(response) == ["ap-roof"]  # page 2 of 1: the last page
+    for image in re.findall(r"\]\((img/fleet-[a-z]+\.png|img/device-charts\.png)\)", docs):
+        assert (Path(__file__).resolve().parents[2] / "docs" / image).is_file(), image
