@@ -62,16 +62,21 @@ SORTS: dict[str, tuple[str, ...]] = {
     "mac": ("mac_address", "pk"),
 }
 DEFAULT_SORT = "name"
+# ``is_active`` as comparisons: Django writes ``is_active=False`` as ``NOT "is_active"``, which
+# SQLite cannot look up in an index (a scan of 100,000 rows: 9 ms of CPU), ``"is_active" < 1``
+# it can (0.2 ms).
+ACTIVE = Q(is_active__gt=False)
+INACTIVE = Q(is_active__lt=True)
 
 
 def status_filter(status: str) -> Q:
     """The devices whose health status is ``status`` (rule in the module's docstring); the
     conditions use the columns themselves, so the database can use their indexes."""
     if status == HealthStatus.DEACTIVATED:
-        return Q(is_active=False)
+        return INACTIVE
     if status == HealthStatus.UNKNOWN:
-        return Q(is_active=True) & (Q(health__isnull=True) | Q(health__status=HealthStatus.UNKNOWN))
-    return Q(is_active=True, health__status=status)
+        return ACTIVE & (Q(health__isnull=True) | Q(health__status=HealthStatus.UNKNOWN))
+    return ACTIVE & Q(health__status=status)
 
 
 def health_state():
@@ -129,15 +134,13 @@ def overview(devices: QuerySet) -> dict[str, int]:
     devices are not narrowed to some organizations, the inactive ones' rows subtracted); the
     devices without a row are ``unknown``."""
     total = devices.count()
-    deactivated = devices.filter(is_active=False).count()
+    deactivated = devices.filter(INACTIVE).count()
     if devices.query.where:
-        rows = DeviceHealth.objects.filter(device__in=devices.filter(is_active=True).values("pk"))
+        rows = DeviceHealth.objects.filter(device__in=devices.filter(ACTIVE).values("pk"))
         active = _by_status(rows)
     else:
         active = _by_status(DeviceHealth.objects.all())
-        inactive = _by_status(
-            DeviceHealth.objects.filter(device__in=devices.filter(is_active=False).values("pk"))
-        )
+        inactive = _by_status(DeviceHealth.objects.filter(device__in=devices.filter(INACTIVE).values("pk")))
         active = {s: n - inactive.get(s, 0) for s, n in active.items()}
     counts = {s.value: active.get(s.value, 0) for s in SEVERITY}
     counts[HealthStatus.DEACTIVATED] = deactivated
@@ -306,8 +309,9 @@ def fleet_page(request) -> dict:
     else:
         ordered = devices.order_by(*sort.order_by()).values_list("pk", flat=True)
     paginator = Paginator(ordered, PER_PAGE)
-    if status and scope == "all" and not (query or channel or state):
-        paginator.count = counts[status]  # counted afresh by the overview: no second count
+    if scope == "all" and not (query or channel or state):
+        # counted afresh by the overview: no second count
+        paginator.count = counts[status] if status else sum(counts.values())
     page = paginator.get_page(data.get("page"))
     rows = Device.objects.filter(pk__in=list(page.object_list)).select_related(
         "organization", "health", "channel"
