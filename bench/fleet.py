@@ -36,7 +36,8 @@ PAGES = (
     ("map endpoint, first 1,000", "/api/v1/inventory/device-map/?limit=1000"),
 )
 # Health rows per 100 devices: 1 critical, 3 problem, 3 unknown, 5 without a row (never
-# evaluated: unknown too), the rest ok; and one device in 97 is deactivated.
+# evaluated: unknown too), the rest ok, by i // 10 so that both organizations (which alternate by
+# i % 10) have every status; and one device in 97 is deactivated.
 STATUSES = ("critical",) + ("problem",) * 3 + ("unknown",) * 3 + (None,) * 5 + ("ok",) * 88
 
 
@@ -101,10 +102,12 @@ def populate(devices: int) -> tuple:
         DeviceHealth.objects.bulk_create(
             (
                 DeviceHealth(
-                    device=d, status=STATUSES[i % len(STATUSES)], changed=now - timedelta(minutes=i % 1440)
+                    device=d,
+                    status=STATUSES[i // 10 % len(STATUSES)],
+                    changed=now - timedelta(minutes=i % 1440),
                 )
                 for i, d in enumerate(created)
-                if STATUSES[i % len(STATUSES)]
+                if STATUSES[i // 10 % len(STATUSES)]
             ),
             batch_size=5000,
         )

@@ -164,6 +164,8 @@ class Device(models.Model):
             models.Index(fields=["organization", "name", "id"], name="device_by_org_name"),
             models.Index(fields=["organization", "is_active", "id"], name="device_by_org_active"),
             models.Index(fields=["is_active", "organization"], name="device_by_active"),
+            # The fleet map (/api/v1/inventory/device-map/): an organization's located devices.
+            models.Index(fields=["organization", "location", "id"], name="device_by_org_location"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -19,7 +19,13 @@ from fleetwatch.inventory.api.serializers import (
     DeviceSerializer,
     OrganizationSerializer,
 )
-from fleetwatch.inventory.models import Device, Organization, administers, new_registration_secret
+from fleetwatch.inventory.models import (
+    Device,
+    Location,
+    Organization,
+    administers,
+    new_registration_secret,
+)
 
 REGISTRATION_SECRET = inline_serializer(
     "RegistrationSecret",
@@ -96,7 +102,7 @@ class MapPagination(Pagination):
 class DeviceMapViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The devices with a location (latitude and longitude both set) of the user's
     organizations, for the fleet page's map: id, name, organization, health status, location
-    name and coordinates. Paginated (``?limit=&offset=``), ordered by id; filtered by
+    name and coordinates. Paginated (``?limit=&offset=``), ordered by location, then id; filtered by
     ``organization_slug`` and ``status``."""
 
     serializer_class = DeviceLocationSerializer
@@ -105,5 +111,16 @@ class DeviceMapViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     pagination_class = MapPagination
 
     def get_queryset(self):
-        located = Device.objects.filter(location__latitude__isnull=False, location__longitude__isnull=False)
-        return scoped(located.select_related("location", "health"), self.request.user).order_by("pk")
+        # The located places first (a few thousand rows), then their devices through the
+        # location index; and the user's organizations as ids rather than ``scoped``, whose
+        # membership join needs a DISTINCT (with both, a member's first page of 90,000 devices
+        # took 600 ms of CPU in bench/fleet.py: every device was joined to its location).
+        places = Location.objects.filter(latitude__isnull=False, longitude__isnull=False)
+        located = Device.objects.filter(location__in=places.values("pk"))
+        user = self.request.user
+        if not user.is_superuser:
+            ids = list(scoped(Organization.objects.all(), user).values_list("pk", flat=True))
+            located = located.filter(organization__in=ids)
+        # By place, then id: the order of the (organization, location, id) index, so a page
+        # is read from it without sorting every located device first.
+        return located.select_related("location", "health").order_by("location", "pk")

@@ -34,4 +34,8 @@ class Migration(migrations.Migration):
             model_name='device',
             index=models.Index(fields=['is_active', 'organization'], name='device_by_active'),
         ),
+        migrations.AddIndex(
+            model_name='device',
+            index=models.Index(fields=['organization', 'location', 'id'], name='device_by_org_location'),
+        ),
     ]
