@@ -16,6 +16,10 @@ from django.conf import settings
 # receiver of their own on 127.0.0.1.
 os.environ["FLEETWATCH_USAGE_METRICS"] = "false"
 settings.FLEETWATCH_USAGE_METRICS = False
+# Nor does a page ask for map tiles (the fleet page's map, FLEETWATCH_MAP_TILES): tests make no
+# request beyond 127.0.0.1; the map's markers are drawn on a blank map.
+os.environ["FLEETWATCH_MAP_TILES"] = "none"
+settings.FLEETWATCH_MAP_TILES = ""
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

@@ -13,7 +13,7 @@ from fleetwatch.api.docs import RedocView, SwaggerView
 from fleetwatch.api.health import HealthView
 from fleetwatch.backups.api.views import BackupJobViewSet, BackupRunViewSet, RunnerTokenViewSet
 from fleetwatch.inventory.api.enrollment import EnrollmentTokenViewSet, EnrollmentViewSet, EnrollView
-from fleetwatch.inventory.api.views import DeviceViewSet, OrganizationViewSet
+from fleetwatch.inventory.api.views import DeviceMapViewSet, DeviceViewSet, OrganizationViewSet
 from fleetwatch.messaging.api.views import CommandBatchViewSet, CommandViewSet
 from fleetwatch.notifications.api.views import (
     MaintenanceWindowViewSet,
@@ -33,6 +33,7 @@ class Router(DefaultRouter):
 router = Router()
 router.register("inventory/organizations", OrganizationViewSet, basename="organization")
 router.register("inventory/devices", DeviceViewSet, basename="device")
+router.register("inventory/device-map", DeviceMapViewSet, basename="device-map")
 router.register("notifications/webhooks", WebhookViewSet, basename="webhook")
 router.register("notifications/maintenance", MaintenanceWindowViewSet, basename="maintenance")
 router.register("notifications", NotificationViewSet, basename="notification")

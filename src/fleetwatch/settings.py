@@ -574,3 +574,17 @@ FLEETWATCH_DEMO_DEVICES = env_int("FLEETWATCH_DEMO_DEVICES", 8, minimum=1)
 FLEETWATCH_DEMO_DAYS = env_int("FLEETWATCH_DEMO_DAYS", 1, minimum=0)
 FLEETWATCH_DEMO_BACK_AFTER = env_int("FLEETWATCH_DEMO_BACK_AFTER", 15, minimum=0)  # minutes (0: never)
 FLEETWATCH_DEMO_WEBHOOK = env_url("FLEETWATCH_DEMO_WEBHOOK", "", ("http", "https"))
+
+# ---------------------------------------------------------------- the fleet page's map (web/fleet.py)
+# Leaflet's tile URL template ({z}/{x}/{y}, optionally {s}); "none": no tile server (offline
+# deployments), the markers on a blank map. The browser fetches the tiles, not the server.
+_MAP_TILES = env_str("FLEETWATCH_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png").strip()
+if _MAP_TILES.lower() == "none":
+    FLEETWATCH_MAP_TILES = ""
+elif re.match(r"https?://[^/\s]+/\S*", _MAP_TILES) and all(k in _MAP_TILES for k in ("{z}", "{x}", "{y}")):
+    FLEETWATCH_MAP_TILES = _MAP_TILES
+else:
+    raise SettingsError(
+        "FLEETWATCH_MAP_TILES must be an http:// or https:// URL template with {z}, {x} and {y} "
+        f"(e.g. https://tiles.example.org/{{z}}/{{x}}/{{y}}.png), or none, not {_MAP_TILES!r}"
+    )

@@ -393,6 +393,17 @@ CONTRACT: dict[str, Entry] = {
         ),
         DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
     ),
+    # The fleet page's map (web/fleet.py): the located devices of the user's organizations.
+    "device-map-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("device_a", MEMBER, ADMIN), seen("device_b", OUTSIDER)),
+        ),
+    ),
     # ---- notifications: the user's own; preferences per user
     "notification-list": entry(
         GET=call(
@@ -954,6 +965,14 @@ def world(db, timeseries, settings):
     tokens[SUPERUSER] = Token.objects.create(user=users[SUPERUSER]).key
     device_a = Device.objects.create(organization=org_a, name="ap-a", mac_address="00:11:22:33:44:01")
     device_b = Device.objects.create(organization=org_b, name="ap-b", mac_address="00:11:22:33:44:02")
+    # Both on the map (device-map-list).
+    from fleetwatch.inventory.models import Location
+
+    for device, org in ((device_a, org_a), (device_b, org_b)):
+        device.location = Location.objects.create(
+            organization=org, name=org.slug, latitude=41.39, longitude=2.17
+        )
+        device.save(update_fields=["location"])
     StatusChange.objects.create(device=device_a, previous="unknown", status="ok", time=START)
 
     def window(org):

@@ -67,6 +67,7 @@ def test_every_endpoint_is_described(schema):
         "/api/v1/enrollments/{id}/approve/",
         "/api/v1/enrollments/{id}/reject/",
         "/api/v1/health/",
+        "/api/v1/inventory/device-map/",
         "/api/v1/inventory/devices/",
         "/api/v1/inventory/devices/{id}/",
         "/api/v1/inventory/organizations/",

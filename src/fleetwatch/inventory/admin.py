@@ -29,7 +29,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ("name", "organization", "address")
+    list_display = ("name", "organization", "address", "latitude", "longitude")  # the fleet map's
     list_filter = ("organization",)
     search_fields = ("name", "address")
 

@@ -143,6 +143,11 @@ class DeviceHealth(models.Model):
     status = models.CharField(max_length=12, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN)
     changed = models.DateTimeField(null=True)
 
+    class Meta:
+        # The fleet page's overview counts devices per status from this index alone, and its
+        # needs-attention list reads the longest critical (then problem) devices from it.
+        indexes = [models.Index(fields=["status", "changed", "device"], name="health_by_status")]
+
     def __str__(self) -> str:
         return f"{self.device}: {self.status}"
 

@@ -3,18 +3,18 @@
 from axes.helpers import get_client_username, get_cool_off
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from fleetwatch.core import params
-from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.messaging.models import Channel
 from fleetwatch.monitoring.models import HealthStatus
 from fleetwatch.notifications.models import Notification, Preference
 from fleetwatch.web import channels
 from fleetwatch.web.devicepage import device_context
+from fleetwatch.web.fleet import fleet_page
 from fleetwatch.web.system import usage_notice
 
 
@@ -38,42 +38,23 @@ def unread_notifications(request) -> dict:
 
 @login_required
 def fleet(request):
+    """The fleet list: one page of devices, sorted, searched and filtered server-side, with the
+    overview of the fleet's health and the devices needing attention (``web/fleet.py``)."""
     usage_notice(request)
-    devices = Device.objects.visible_to(request.user).select_related(
-        "organization", "location", "health", "channel"
+    context = fleet_page(request)
+    context.update(
+        organizations=Organization.objects.visible_to(request.user),
+        statuses=HealthStatus.values,
+        channels=Channel.choices,
+        connections=channels.CONNECTIONS,
+        map_url=reverse("device-map-list"),
+        tile_url=settings.FLEETWATCH_MAP_TILES,
+        # OpenStreetMap's tile policy asks for the attribution; another server's is the operator's.
+        tile_attribution="© OpenStreetMap contributors"
+        if "openstreetmap.org" in settings.FLEETWATCH_MAP_TILES
+        else "",
     )
-    organizations = Organization.objects.visible_to(request.user)
-    query = params.text(request.GET, "q").strip()
-    if query:
-        devices = devices.filter(Q(name__icontains=query) | Q(mac_address__icontains=query))
-    org = params.slug(request.GET, "org")
-    if org:
-        devices = devices.filter(organization__slug=org)
-    status = request.GET.get("status", "")
-    channel, state = channels.fleet_filters(request.GET)
-    devices = channels.filter_fleet(devices, channel, state)
-    devices = list(devices.order_by("organization__name", "name"))
-    for d in devices:
-        d.health_status = health_status(d)
-        d.connection = channels.connection(d)
-    if status:
-        devices = [d for d in devices if d.health_status == status]
-    return render(
-        request,
-        "web/fleet.html",
-        {
-            "devices": devices,
-            "organizations": organizations,
-            "query": query,
-            "org": org,
-            "status": status,
-            "statuses": HealthStatus.values,
-            "channel": channel,
-            "channels": Channel.choices,
-            "connection": state,
-            "connections": channels.CONNECTIONS,
-        },
-    )
+    return render(request, "web/fleet.html", context)
 
 
 @login_required

@@ -6,6 +6,10 @@ from django_filters import rest_framework as filters
 
 from fleetwatch.inventory.models import Device, Organization
 
+# The health statuses (fleetwatch.monitoring.models.HealthStatus; inventory does not import
+# monitoring, which imports inventory).
+HEALTH_STATUSES = [(s, s) for s in ("unknown", "ok", "problem", "critical", "deactivated")]
+
 
 class OrganizationFilterSet(filters.FilterSet):
     class Meta:
@@ -38,3 +42,22 @@ class DeviceFilterSet(filters.FilterSet):
     class Meta:
         model = Device
         fields = ["organization", "organization_slug", "name", "is_active"]
+
+
+class DeviceMapFilterSet(filters.FilterSet):
+    """``organization_slug=<slug>``, ``status=unknown|ok|problem|critical|deactivated`` (the
+    health status, as the fleet page filters it)."""
+
+    organization_slug = filters.CharFilter(field_name="organization__slug")
+    status = filters.ChoiceFilter(choices=HEALTH_STATUSES, method="filter_status")
+
+    def filter_status(self, queryset, name, value):
+        if value == "deactivated":
+            return queryset.filter(is_active=False)
+        if value == "unknown":
+            return queryset.filter(Q(is_active=True) & (Q(health__isnull=True) | Q(health__status="unknown")))
+        return queryset.filter(is_active=True, health__status=value)
+
+    class Meta:
+        model = Device
+        fields = ["organization_slug"]

@@ -90,3 +90,20 @@ class DeviceSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(exc.message_dict) from None
         attrs["mac_address"] = candidate.mac_address
         return attrs
+
+
+class DeviceLocationSerializer(serializers.ModelSerializer):
+    """A device on the fleet map: where its location is (WGS 84 degrees) and its health."""
+
+    health_status = serializers.SerializerMethodField()
+    latitude = serializers.FloatField(source="location.latitude", read_only=True)
+    longitude = serializers.FloatField(source="location.longitude", read_only=True)
+    location = serializers.CharField(source="location.name", read_only=True)
+
+    class Meta:
+        model = Device
+        fields = ["id", "name", "organization", "health_status", "location", "latitude", "longitude"]
+        read_only_fields = fields
+
+    def get_health_status(self, device) -> str:
+        return health_status(device)
