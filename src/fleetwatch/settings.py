@@ -576,9 +576,10 @@ FLEETWATCH_DEMO_BACK_AFTER = env_int("FLEETWATCH_DEMO_BACK_AFTER", 15, minimum=0
 FLEETWATCH_DEMO_WEBHOOK = env_url("FLEETWATCH_DEMO_WEBHOOK", "", ("http", "https"))
 
 # ---------------------------------------------------------------- the fleet page's map (web/fleet.py)
-# Leaflet's tile URL template ({z}/{x}/{y}, optionally {s}); "none": no tile server (offline
-# deployments), the markers on a blank map. The browser fetches the tiles, not the server.
-_MAP_TILES = env_str("FLEETWATCH_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png").strip()
+# Leaflet's tile URL template ({z}/{x}/{y}, optionally {s}); "none" (the default: no address
+# outside this machine unless the operator names one): no tile server, the markers on a blank
+# map. The browser fetches the tiles, not the server.
+_MAP_TILES = env_str("FLEETWATCH_MAP_TILES", "none").strip()
 if _MAP_TILES.lower() == "none":
     FLEETWATCH_MAP_TILES = ""
 elif re.match(r"https?://[^/\s]+/\S*", _MAP_TILES) and all(k in _MAP_TILES for k in ("{z}", "{x}", "{y}")):

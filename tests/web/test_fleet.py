@@ -307,8 +307,10 @@ def test_the_fleet_page_carries_the_map_endpoint_and_the_tile_setting(client, bo
 
 
 def test_the_tile_setting(load):
-    assert load()["FLEETWATCH_MAP_TILES"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert load()["FLEETWATCH_MAP_TILES"] == ""
     assert load(FLEETWATCH_MAP_TILES="none")["FLEETWATCH_MAP_TILES"] == ""
+    osm = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert load(FLEETWATCH_MAP_TILES=osm)["FLEETWATCH_MAP_TILES"] == osm
     own = "http://tiles.lan:8080/{z}/{x}/{y}.png"
     assert load(FLEETWATCH_MAP_TILES=own)["FLEETWATCH_MAP_TILES"] == own
     for bad in ("tiles.lan/{z}/{x}/{y}.png", "https://tiles.lan/osm.png", "ftp://t/{z}/{x}/{y}"):
