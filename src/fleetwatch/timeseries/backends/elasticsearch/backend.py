@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -295,6 +296,10 @@ class ElasticsearchBackend(BaseBackend):
             index = self.layout.patterns_for(tier, hours[0][0], hours[-1][1] - 1)
         else:
             index = self.layout.tier_pattern(tier)
+        # The version of what this call indexes is when it started reading (after the refresh
+        # that made the points visible): of two writers recomputing a unit at once, the one
+        # that read later saw at least as much, and Elasticsearch keeps its version of the unit.
+        version = time.time_ns()
         names = fields
         if names is None:
             kinds = self.transport.composite_buckets(index, raw_scope, [{"k": {"terms": {"field": "k"}}}])
@@ -307,12 +312,13 @@ class ElasticsearchBackend(BaseBackend):
                 for doc_id, source in downsample.hour_documents(tier, names, bucket):
                     name = downsample.index_name(ns, tier, source["t"])
                     written.add(name)
-                    yield {"_op_type": "index", "_index": name, "_id": doc_id, "_source": source}
+                    yield _versioned(name, doc_id, source, version)
 
         if names:
             self._index_rollups(hour_actions())
         if written:
             self.transport.refresh(written)  # the days are summed from the hours just indexed
+        version = time.time_ns()
         day_scope = list(scope)
         if fields is not None:
             day_scope.append({"terms": {"f": fields}})
@@ -327,7 +333,7 @@ class ElasticsearchBackend(BaseBackend):
                 doc_id, source = downsample.day_document(tier, bucket)
                 name = downsample.index_name(ns, tier, source["t"])
                 written.add(name)
-                yield {"_op_type": "index", "_index": name, "_id": doc_id, "_source": source}
+                yield _versioned(name, doc_id, source, version)
 
         self._index_rollups(day_actions())
         with self._lock:
@@ -336,7 +342,8 @@ class ElasticsearchBackend(BaseBackend):
 
     def _index_rollups(self, actions) -> None:
         for status, info in self.transport.bulk(actions):
-            self.transport.raise_item_error(status, info)
+            if status != 409:  # 409: a unit another writer recomputed from a later read
+                self.transport.raise_item_error(status, info)
 
     def _pages(self, index: str, body: dict):
         """Every bucket of the composite aggregation ``p`` of ``body``, page by page."""
@@ -532,6 +539,7 @@ class ElasticsearchBackend(BaseBackend):
         its whole units from the rollups, both bucketed by the chart's ``date_histogram`` (a
         unit lies inside one bucket, so its start places it). Boolean fields are left to raw
         aggregates; numbers come back typed as raw aggregates type them."""
+        self._setup()  # a store written before rollups existed gets them before they are read
         self._sync()
         scope = [{"term": {"m": query.measurement}}, *compiler.tag_filters(query.tags)]
         group = [{"g": {"terms": {"field": f"tags.{query.group_by}"}}}] if query.group_by else []
@@ -667,3 +675,15 @@ def _partials_body(filters: list[dict], sources: list[dict], aggs: dict) -> dict
         return search_body(filters, size=0, aggs=aggs)
     composite = {"composite": {"size": compiler.COMPOSITE_PAGE, "sources": sources}, "aggs": aggs}
     return search_body(filters, size=0, aggs={"p": composite})
+
+
+def _versioned(index: str, doc_id: str, source: dict, version: int) -> dict:
+    """A rollup document to index unless the stored one comes from a later recomputation."""
+    return {
+        "_op_type": "index",
+        "_index": index,
+        "_id": doc_id,
+        "_source": source,
+        "version": version,
+        "version_type": "external_gte",
+    }
