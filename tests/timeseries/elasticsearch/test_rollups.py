@@ -148,3 +148,30 @@ def test_a_year_long_chart_is_one_multi_search(es, monkeypatch):
     assert calls == ["msearch"]
     assert sum(result.series["v"]) == 500
     assert sum(v for v in result.series["s"] if v is not None) == 500.0
+
+
+def test_recomputations_and_charts_page_through_many_buckets(es, monkeypatch):
+    monkeypatch.setattr(downsample, "MAX_BUCKETS", 20)  # 2 buckets a page with 1 field, 1 with 2
+    points = [
+        point("m", at(h, 7 * k, day=d), {"host": f"h{s}"}, n=h * k + s, v=0.5 * k)
+        for d in (19, 20)
+        for h in (22, 23, 0, 1)
+        for k in range(3)
+        for s in range(3)
+    ]
+    es.write(points)
+    query = ChartQuery(
+        "m",
+        [Aggregate("sum", "n")],
+        start=at(0, day=19),
+        end=at(23, 59, day=20),
+        interval="1d",
+        group_by="host",
+    )
+    rolled = es.chart(query)
+    es.use_rollups = False
+    assert rolled.series == es.chart(query).series
+    es.use_rollups = True
+    expected = {f"h{s}": sum(p.fields["n"] for p in points if p.tags["host"] == f"h{s}") for s in range(3)}
+    assert es.summary(query) == expected
+    assert unit(es, "1d", at(0, day=20), "v", {"host": "h1"})["c"] == 12

@@ -307,7 +307,7 @@ class ElasticsearchBackend(BaseBackend):
         written: set[str] = set()
 
         def hour_actions():
-            body = downsample.hours_body(raw_scope, names, compiler.COMPOSITE_PAGE)
+            body = downsample.hours_body(raw_scope, names)
             for bucket in self._pages(index, body):
                 for doc_id, source in downsample.hour_documents(tier, names, bucket):
                     name = downsample.index_name(ns, tier, source["t"])
@@ -328,7 +328,7 @@ class ElasticsearchBackend(BaseBackend):
         rollup_index = downsample.prefix(ns, tier) + "*"
 
         def day_actions():
-            body = downsample.days_body(day_scope, compiler.COMPOSITE_PAGE)
+            body = downsample.days_body(day_scope)
             for bucket in self._pages(rollup_index, body):
                 doc_id, source = downsample.day_document(tier, bucket)
                 name = downsample.index_name(ns, tier, source["t"])
@@ -351,7 +351,7 @@ class ElasticsearchBackend(BaseBackend):
             found = (self.transport.search(index, body).get("aggregations") or {}).get("p") or {}
             buckets = found.get("buckets", [])
             yield from buckets
-            if len(buckets) < compiler.COMPOSITE_PAGE or "after_key" not in found:
+            if len(buckets) < body["aggs"]["p"]["composite"]["size"] or "after_key" not in found:
                 return
             body["aggs"]["p"]["composite"]["after"] = found["after_key"]
 
@@ -551,7 +551,11 @@ class ElasticsearchBackend(BaseBackend):
                 query.retention, from_micros(plan.raw[0][0]), from_micros(plan.raw[-1][1] - 1)
             )
             jobs.append(
-                (index, _partials_body(filters, group + when, downsample.partial_aggs(fields, True)), True)
+                (
+                    index,
+                    _partials_body(filters, group + when, downsample.partial_aggs(fields, True), len(fields)),
+                    True,
+                )
             )
         units = [
             {
@@ -570,7 +574,7 @@ class ElasticsearchBackend(BaseBackend):
             sources = [*group, {"f": {"terms": {"field": "f"}}}, *when]
             index = downsample.prefix(self.layout.namespace, query.retention) + "*"
             jobs.append(
-                (index, _partials_body(filters, sources, downsample.partial_aggs(fields, False)), False)
+                (index, _partials_body(filters, sources, downsample.partial_aggs(fields, False), 1), False)
             )
         out: dict = {}
         kinds: dict[str, set[str]] = {name: set() for name in fields}
@@ -599,7 +603,8 @@ class ElasticsearchBackend(BaseBackend):
                     else:
                         parts, seen = downsample.unit_partials(bucket)
                         put(bucket, key, key["f"], parts, seen)
-                if "p" in aggs and len(buckets) >= compiler.COMPOSITE_PAGE and "after_key" in aggs["p"]:
+                page = body["aggs"]["p"]["composite"]["size"] if "p" in aggs else 0
+                if page and len(buckets) >= page and "after_key" in aggs["p"]:
                     body["aggs"]["p"]["composite"]["after"] = aggs["p"]["after_key"]
                     more.append(job)
             jobs = more
@@ -668,12 +673,14 @@ class ElasticsearchBackend(BaseBackend):
         return {"backend": self.vendor, "reachable": True, "version": version, "error": None}
 
 
-def _partials_body(filters: list[dict], sources: list[dict], aggs: dict) -> dict:
+def _partials_body(filters: list[dict], sources: list[dict], aggs: dict, fields: int) -> dict:
     """A search whose composite aggregation ``p`` pages through ``sources`` with ``aggs`` in
-    each bucket; without sources, ``aggs`` over everything ``filters`` select."""
+    each bucket (kind counts of ``fields`` fields); without sources, ``aggs`` over everything
+    ``filters`` select."""
     if not sources:
         return search_body(filters, size=0, aggs=aggs)
-    composite = {"composite": {"size": compiler.COMPOSITE_PAGE, "sources": sources}, "aggs": aggs}
+    page = downsample.page_size(fields)
+    composite = {"composite": {"size": page, "sources": sources}, "aggs": aggs}
     return search_body(filters, size=0, aggs={"p": composite})
 
 

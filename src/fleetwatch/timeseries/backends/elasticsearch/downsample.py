@@ -38,10 +38,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetwatch.timeseries import rollups
+from fleetwatch.timeseries.backends.elasticsearch import compiler
 from fleetwatch.timeseries.backends.elasticsearch.compiler import es_time
 from fleetwatch.timeseries.backends.elasticsearch.layout import KINDS, encode_tier
 
 STEP_NAMES = {rollups.HOUR: "1h", rollups.DAY: "1d"}
+# Buckets one response may hold, sub-buckets included (search.max_buckets is 65,536).
+MAX_BUCKETS = 60_000
 TEMPLATE_PRIORITY = 218  # above the built-in templates, like the points' template
 
 
@@ -104,6 +107,11 @@ def month_ms(unit_ms: int) -> int:
 # --------------------------------------------------------------------------- recomputing
 
 
+def page_size(fields: int) -> int:
+    """Composite buckets per page when each carries a kind count (4 sub-buckets) per field."""
+    return max(1, min(compiler.COMPOSITE_PAGE, MAX_BUCKETS // (1 + len(KINDS) * max(fields, 1))))
+
+
 def unit_ranges(units: Iterable[int], step: int) -> list[tuple[int, int]]:
     """Sorted unit starts (µs) as merged ``[from, to)`` µs ranges."""
     ranges: list[tuple[int, int]] = []
@@ -131,7 +139,7 @@ def any_of(filters: list[dict]) -> dict:
     return {"bool": {"should": filters, "minimum_should_match": 1}}
 
 
-def hours_body(filters: list[dict], fields: list[str], page: int) -> dict:
+def hours_body(filters: list[dict], fields: list[str]) -> dict:
     """Partials per series, field and UTC hour of the points ``filters`` select."""
     aggs: dict[str, dict] = {}
     for j, name in enumerate(fields):
@@ -142,7 +150,7 @@ def hours_body(filters: list[dict], fields: list[str], page: int) -> dict:
         {"sk": {"terms": {"field": "sk"}}},
         {"u": {"date_histogram": {"field": "t", "fixed_interval": "1h"}}},
     ]
-    return _composite_body(filters, sources, aggs, page)
+    return _composite_body(filters, sources, aggs, page_size(len(fields)))
 
 
 def hour_documents(tier: str, fields: list[str], bucket: dict) -> Iterable[tuple[str, dict]]:
@@ -159,7 +167,7 @@ def hour_documents(tier: str, fields: list[str], bucket: dict) -> Iterable[tuple
         yield _document(tier, "1h", key["m"], key["sk"], name, int(key["u"]), count, kinds, numbers)
 
 
-def days_body(filters: list[dict], page: int) -> dict:
+def days_body(filters: list[dict]) -> dict:
     """Daily partials from the hourly rollups ``filters`` select."""
     aggs = {
         "c": {"sum": {"field": "c"}},
@@ -175,7 +183,7 @@ def days_body(filters: list[dict], page: int) -> dict:
         {"f": {"terms": {"field": "f"}}},
         {"u": {"date_histogram": {"field": "t", "fixed_interval": "1d"}}},
     ]
-    return _composite_body([{"term": {"p": "1h"}}, *filters], sources, aggs, page)
+    return _composite_body([{"term": {"p": "1h"}}, *filters], sources, aggs, page_size(1))
 
 
 def day_document(tier: str, bucket: dict) -> tuple[str, dict]:
