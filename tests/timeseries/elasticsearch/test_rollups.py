@@ -10,6 +10,7 @@ from fleetwatch.timeseries import Aggregate, ChartQuery, ReadQuery, load_backend
 from fleetwatch.timeseries.backends.elasticsearch import backend as es_backend
 from fleetwatch.timeseries.backends.elasticsearch import downsample
 from fleetwatch.timeseries.backends.elasticsearch.transport import Transport
+from fleetwatch.timeseries.model import to_micros
 from tests.timeseries.conftest import requested_backends
 from tests.timeseries.elasticsearch.test_elasticsearch import server_url
 from tests.timeseries.helpers import at, point
@@ -175,3 +176,22 @@ def test_recomputations_and_charts_page_through_many_buckets(es, monkeypatch):
     expected = {f"h{s}": sum(p.fields["n"] for p in points if p.tags["host"] == f"h{s}") for s in range(3)}
     assert es.summary(query) == expected
     assert unit(es, "1d", at(0, day=20), "v", {"host": "h1"})["c"] == 12
+
+
+def test_a_batch_of_scattered_hours_is_recomputed_over_their_span(es, monkeypatch):
+    monkeypatch.setattr(es_backend, "MAX_RANGES", 2)
+    es.write([point("m", at(h, 30), v=1.0) for h in (1, 5, 9, 13)])
+    spans = []
+    recompute = es_backend.ElasticsearchBackend._recompute
+    monkeypatch.setattr(
+        es_backend.ElasticsearchBackend,
+        "_recompute",
+        lambda self, tier, scope, hours, *rest: (
+            spans.append(hours) or recompute(self, tier, scope, hours, *rest)
+        ),
+    )
+    es.write([point("m", at(h), v=2.0) for h in (3, 7, 11, 15, 17)])
+    assert spans == [[(to_micros(at(3)), to_micros(at(18)))]]  # 5 ranges: one span instead
+    assert [unit(es, "1h", at(h), "v")["sum"] for h in (1, 3, 5, 17)] == [1.0, 2.0, 1.0, 2.0]
+    assert unit(es, "1h", at(4), "v") is None
+    assert unit(es, "1d", at(0), "v")["c"] == 9

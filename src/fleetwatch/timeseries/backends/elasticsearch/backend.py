@@ -67,6 +67,8 @@ REWRITE_ATTEMPTS = 5
 
 
 HOUR, DAY = rollups.HOUR, rollups.DAY
+# Time ranges one recomputation filters on, each a clause (indices.query.bool.max_clause_count).
+MAX_RANGES = 256
 
 
 class ElasticsearchFeatures(Features):
@@ -279,7 +281,10 @@ class ElasticsearchBackend(BaseBackend):
         self._sync()  # the aggregation must see the points just written
         for tier, (measurements, series, fields, hours) in touched.items():
             scope = [{"terms": {"m": sorted(measurements)}}, {"terms": {"sk": sorted(series)}}]
-            self._recompute(tier, scope, downsample.unit_ranges(hours, HOUR), sorted(fields))
+            ranges = downsample.unit_ranges(hours, HOUR)
+            if len(ranges) > MAX_RANGES:  # scattered hours (an import): one pass over their span
+                ranges = [(ranges[0][0], ranges[-1][1])]
+            self._recompute(tier, scope, ranges, sorted(fields))
 
     def _recompute(self, tier: str, scope: list[dict], hours, fields: list[str] | None = None) -> None:
         """Index the hourly rollups of the series ``scope`` selects for the hours in ``hours``
