@@ -33,30 +33,41 @@ def es(clock):
     backend.close()
 
 
-def unit(es, step: str, start: datetime, field: str, tags: dict | None = None, measurement: str = "m"):
-    """The stored rollup document of one unit (its ``_source``), or None."""
+def stored(es, step: str, start: datetime, tags: dict | None = None, measurement: str = "m"):
+    """The stored rollup document of one series and unit (its ``_source``), or None."""
     series_key = es._series_key(tags or {})
-    ms = int(start.timestamp() * 1000)
-    doc_id = downsample.document_id("default", step, measurement, series_key, field, ms)
+    doc_id = downsample.document_id("default", step, measurement, series_key, int(start.timestamp() * 1000))
     found = es.client.options(ignore_status=404).get(index=ROLLUPS, id=doc_id).body
     return found["_source"] if found.get("found") else None
+
+
+def unit(es, step: str, start: datetime, field: str, tags: dict | None = None, measurement: str = "m"):
+    """One field's partials in a stored unit (``c``, ``k``, ``sum``, ``min``, ``max``), or None."""
+    doc = stored(es, step, start, tags, measurement)
+    if doc is None or field not in doc["c"]:
+        return None
+    found = {
+        "c": doc["c"][field],
+        "k": [k.rpartition(":")[2] for k in doc["k"] if k.rpartition(":")[0] == field],
+    }
+    found.update({part: doc[part][field] for part in ("sum", "min", "max") if field in doc.get(part, {})})
+    return found
 
 
 def test_units_are_documents_of_their_own_that_reads_never_see(es):
     es.write([point("m", at(10, 5), {"h": "a"}, v=1.5, n=3), point("m", at(10, 35), {"h": "a"}, v=2.5, n=4)])
     es.write([point("m", at(11), {"h": "a"}, n=10, s="x")])
-    assert unit(es, "1h", at(10), "v", {"h": "a"}) == {
+    assert stored(es, "1h", at(10), {"h": "a"}) == {
         "m": "m",
         "sk": '{"h":"a"}',
-        "f": "v",
         "p": "1h",
         "t": int(at(10).timestamp() * 1000),
         "tags": {"h": "a"},
-        "c": 2,
-        "k": ["f"],
-        "sum": 4.0,
-        "min": 1.5,
-        "max": 2.5,
+        "k": ["n:i", "v:f"],
+        "c": {"n": 2, "v": 2},
+        "sum": {"n": 7.0, "v": 4.0},
+        "min": {"n": 3.0, "v": 1.5},
+        "max": {"n": 4.0, "v": 2.5},
     }
     day = unit(es, "1d", at(0), "n", {"h": "a"})
     assert (day["c"], day["k"], day["sum"], day["min"], day["max"]) == (3, ["i"], 17.0, 3.0, 10.0)

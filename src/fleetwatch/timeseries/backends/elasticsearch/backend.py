@@ -143,20 +143,24 @@ class ElasticsearchBackend(BaseBackend):
 
     def _setup_rollups(self) -> None:
         """The rollup indices' template, and every rollup computed once for a store written
-        before rollups existed (the template's ``_meta.built`` says it was done)."""
+        before rollups existed, or before their current shape (the template's ``version`` and
+        ``_meta.built`` say it was done)."""
         name = f"{self.layout.namespace}.rollups"
         client = self.transport.client
         with self.transport.errors():
             found = client.options(ignore_status=404).indices.get_index_template(name=name).body
-            templates = found.get("index_templates") or []
-            if templates and (templates[0]["index_template"].get("_meta") or {}).get("built"):
-                return
-            body = downsample.template(self.layout.namespace)
+            templates = [t["index_template"] for t in found.get("index_templates") or []]
+            if templates and templates[0].get("version") == downsample.TEMPLATE_VERSION:
+                if (templates[0].get("_meta") or {}).get("built"):
+                    return
+        if templates:  # another shape, or a build that did not finish
+            self._drop(self.transport.list_indices(downsample.pattern(self.layout.namespace)))
+        body = downsample.template(self.layout.namespace)
+        with self.transport.errors():
             client.indices.put_index_template(name=name, body=body)
         for tier in self.config.retention:
             if self.transport.list_indices(self.layout.tier_pattern(tier)):
                 self._sync()
-                self._rollups_after_delete(tier, [], None, None)  # clears, then rebuilds all
                 self._recompute(tier, [], None)
         body["_meta"]["built"] = True
         with self.transport.errors():
@@ -269,78 +273,77 @@ class ElasticsearchBackend(BaseBackend):
     def _write_rollups(self, pending) -> None:
         """Recompute the hourly and daily rollups of the written points' series, fields and
         units from the points (a late, resent or corrected point changes them like any other)."""
-        touched: dict[str, tuple[set, set, set, set]] = {}
+        touched: dict[str, tuple[set, set, set]] = {}
         for p in pending:
             entry = touched.get(p.tier)
             if entry is None:
-                entry = touched[p.tier] = (set(), set(), set(), set())
+                entry = touched[p.tier] = (set(), set(), set())
             entry[0].add(p.measurement)
             entry[1].add(p.series_key)
-            entry[2].update(p.values)
-            entry[3].add(p.micros - p.micros % HOUR)
+            entry[2].add(p.micros - p.micros % HOUR)
         self._sync()  # the aggregation must see the points just written
-        for tier, (measurements, series, fields, hours) in touched.items():
+        for tier, (measurements, series, hours) in touched.items():
             scope = [{"terms": {"m": sorted(measurements)}}, {"terms": {"sk": sorted(series)}}]
             ranges = downsample.unit_ranges(hours, HOUR)
             if len(ranges) > MAX_RANGES:  # scattered hours (an import): one pass over their span
                 ranges = [(ranges[0][0], ranges[-1][1])]
-            self._recompute(tier, scope, ranges, sorted(fields))
+            self._recompute(tier, scope, ranges)
 
-    def _recompute(self, tier: str, scope: list[dict], hours, fields: list[str] | None = None) -> None:
+    def _recompute(self, tier: str, scope: list[dict], hours) -> None:
         """Index the hourly rollups of the series ``scope`` selects for the hours in ``hours``
         (``[from, to)`` µs ranges of whole hours; None: every hour), then the daily rollups of
-        the days those hours are in, summed from the hourly ones. ``fields`` None: every field.
-        Units without points get no document (callers clearing units delete them first)."""
+        the days those hours are in, summed from the hourly ones. Units without points get no
+        document (callers clearing units delete them first)."""
         self._setup()
         ns = self.layout.namespace
         raw_scope = list(scope)
+        day_scope = list(scope)
         if hours is not None:
             if not hours:
                 return
             raw_scope.append(downsample.raw_time_filter(hours))
             index = self.layout.patterns_for(tier, hours[0][0], hours[-1][1] - 1)
+            days = {moment for a, b in hours for moment in range(a - a % DAY, b, DAY)}
+            day_scope.append(downsample.unit_time_filter(downsample.unit_ranges(days, DAY)))
         else:
             index = self.layout.tier_pattern(tier)
+        rollup_index = downsample.prefix(ns, tier) + "*"
         # The version of what this call indexes is when it started reading (after the refresh
         # that made the points visible): of two writers recomputing a unit at once, the one
         # that read later saw at least as much, and Elasticsearch keeps its version of the unit.
         version = time.time_ns()
-        names = fields
-        if names is None:
-            kinds = self.transport.composite_buckets(index, raw_scope, [{"k": {"terms": {"field": "k"}}}])
-            names = sorted({bucket["key"]["k"].rpartition(":")[0] for bucket in kinds})
+        # A unit's document holds every field of its series: the fields of the points in the
+        # hours, and those of the other hours of their days.
+        found = self.transport.msearch(
+            [
+                (index, downsample.kinds_body(raw_scope)),
+                (rollup_index, downsample.kinds_body([{"term": {"p": "1h"}}, *day_scope])),
+            ]
+        )
+        names = sorted(
+            {
+                bucket["key"].rpartition(":")[0]
+                for response in found
+                for bucket in ((response.get("aggregations") or {}).get("k") or {}).get("buckets", [])
+            }
+        )
+        if not names:
+            return
         written: set[str] = set()
 
-        def hour_actions():
-            body = downsample.hours_body(raw_scope, names)
-            for bucket in self._pages(index, body):
-                for doc_id, source in downsample.hour_documents(tier, names, bucket):
-                    name = downsample.index_name(ns, tier, source["t"])
+        def actions(step: str, body: dict, search_index: str, from_points: bool):
+            for bucket in self._pages(search_index, body):
+                made = downsample.unit_document(tier, step, names, bucket, from_points)
+                if made is not None:
+                    name = downsample.index_name(ns, tier, made[1]["t"])
                     written.add(name)
-                    yield _versioned(name, doc_id, source, version)
+                    yield _versioned(name, made[0], made[1], version)
 
-        if names:
-            self._index_rollups(hour_actions())
+        self._index_rollups(actions("1h", downsample.hours_body(raw_scope, names), index, True))
         if written:
             self.transport.refresh(written)  # the days are summed from the hours just indexed
         version = time.time_ns()
-        day_scope = list(scope)
-        if fields is not None:
-            day_scope.append({"terms": {"f": fields}})
-        if hours is not None:
-            days = {moment for a, b in hours for moment in range(a - a % DAY, b, DAY)}
-            day_scope.append(downsample.unit_time_filter(downsample.unit_ranges(days, DAY)))
-        rollup_index = downsample.prefix(ns, tier) + "*"
-
-        def day_actions():
-            body = downsample.days_body(day_scope)
-            for bucket in self._pages(rollup_index, body):
-                doc_id, source = downsample.day_document(tier, bucket)
-                name = downsample.index_name(ns, tier, source["t"])
-                written.add(name)
-                yield _versioned(name, doc_id, source, version)
-
-        self._index_rollups(day_actions())
+        self._index_rollups(actions("1d", downsample.days_body(day_scope, names), rollup_index, False))
         with self._lock:
             self._dirty |= written
             self._written += 1
@@ -575,16 +578,14 @@ class ElasticsearchBackend(BaseBackend):
             if spans
         ]
         if units:
-            filters = [*scope, {"terms": {"f": fields}}, downsample.any_of(units)]
-            sources = [*group, {"f": {"terms": {"field": "f"}}}, *when]
+            filters = [*scope, compiler.has_field(fields), downsample.any_of(units)]
             index = downsample.prefix(self.layout.namespace, query.retention) + "*"
-            jobs.append(
-                (index, _partials_body(filters, sources, downsample.partial_aggs(fields, False), 1), False)
-            )
+            aggs = downsample.partial_aggs(fields, False)
+            jobs.append((index, _partials_body(filters, group + when, aggs, len(fields)), False))
         out: dict = {}
         kinds: dict[str, set[str]] = {name: set() for name in fields}
 
-        def put(bucket: dict, key: dict, name: str, parts: dict, seen: set[str]) -> None:
+        def put(key: dict, name: str, parts: dict, seen: set[str]) -> None:
             kinds[name] |= seen
             slot = out.setdefault(key.get("g"), {}).setdefault(name, {})
             at = bucketing.key(key["b"] * 1000) if bucketing is not None else 0
@@ -602,12 +603,9 @@ class ElasticsearchBackend(BaseBackend):
                     buckets = aggs["p"].get("buckets", [])
                 for bucket in buckets:
                     key = bucket["key"]
-                    if points:
-                        for name, parts, seen in downsample.point_partials(fields, bucket):
-                            put(bucket, key, name, parts, seen)
-                    else:
-                        parts, seen = downsample.unit_partials(bucket)
-                        put(bucket, key, key["f"], parts, seen)
+                    read = downsample.point_partials if points else downsample.unit_partials
+                    for name, parts, seen in read(fields, bucket):
+                        put(key, name, parts, seen)
                 page = body["aggs"]["p"]["composite"]["size"] if "p" in aggs else 0
                 if page and len(buckets) >= page and "after_key" in aggs["p"]:
                     body["aggs"]["p"]["composite"]["after"] = aggs["p"]["after_key"]

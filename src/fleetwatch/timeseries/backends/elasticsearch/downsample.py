@@ -14,23 +14,23 @@ recomputation overwrites it. A unit left without points by a delete is removed f
 rebuilt if points remain.
 
 Rollup documents live in indices of their own, outside the namespace's point pattern, so
-``read()``, ``count_points()`` and copies never see them::
+``read()``, ``count_points()`` and copies never see them; one document holds every field of one
+series in one unit (one per field would multiply the documents a write indexes)::
 
     <namespace>.rollups-<tier>-m-<yyyy.mm>.01     one calendar month (UTC) of unit starts
 
     m, sk, tags   the series (as in point documents)
-    f             the field
     p             the step: "1h" or "1d"
     t             the unit's start (date, ms)
-    c             how many points carry the field (any type)
-    k             the types the field was written with in the unit (i, f, b, s)
-    sum/min/max   over its numbers (absent when it holds none)
+    k             "<field>:<kind>" per type each field was written with in the unit (i, f, b, s)
+    c.<field>     how many points carry the field (any type)
+    sum.<field>, min.<field>, max.<field>
+                  over its numbers (absent when it holds none)
 """
 
 from __future__ import annotations
 
 import base64
-import calendar
 import hashlib
 import json
 from collections.abc import Iterable
@@ -46,6 +46,8 @@ STEP_NAMES = {rollups.HOUR: "1h", rollups.DAY: "1d"}
 # Buckets one response may hold, sub-buckets included (search.max_buckets is 65,536).
 MAX_BUCKETS = 60_000
 TEMPLATE_PRIORITY = 218  # above the built-in templates, like the points' template
+# The rollup documents' shape: rollups of another version are dropped and built again.
+TEMPLATE_VERSION = 2
 
 
 def prefix(namespace: str, tier: str) -> str:
@@ -64,9 +66,9 @@ def index_name(namespace: str, tier: str, unit_ms: int) -> str:
     return f"{prefix(namespace, tier)}m-{day.year:04d}.{day.month:02d}.01"
 
 
-def document_id(tier: str, step: str, measurement: str, series_key: str, field: str, unit_ms: int) -> str:
+def document_id(tier: str, step: str, measurement: str, series_key: str, unit_ms: int) -> str:
     digest = hashlib.blake2b(
-        f"{tier}\x1f{step}\x1f{measurement}\x1f{series_key}\x1f{field}\x1f{unit_ms}".encode(), digest_size=16
+        f"{tier}\x1f{step}\x1f{measurement}\x1f{series_key}\x1f{unit_ms}".encode(), digest_size=16
     ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -75,33 +77,34 @@ def template(namespace: str) -> dict:
     return {
         "index_patterns": [pattern(namespace)],
         "priority": TEMPLATE_PRIORITY,
+        "version": TEMPLATE_VERSION,
         "template": {
             "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
             "mappings": {
                 "dynamic": "strict",
-                "dynamic_templates": [{"tags": {"path_match": "tags.*", "mapping": {"type": "keyword"}}}],
+                "dynamic_templates": [
+                    {"tags": {"path_match": "tags.*", "mapping": {"type": "keyword"}}},
+                    {"counts": {"path_match": "c.*", "mapping": {"type": "long"}}},
+                    {"sums": {"path_match": "sum.*", "mapping": {"type": "double"}}},
+                    {"minima": {"path_match": "min.*", "mapping": {"type": "double"}}},
+                    {"maxima": {"path_match": "max.*", "mapping": {"type": "double"}}},
+                ],
                 "properties": {
                     "m": {"type": "keyword"},
                     "sk": {"type": "keyword"},
                     "tags": {"type": "object", "dynamic": True, "subobjects": False},
-                    "f": {"type": "keyword"},
                     "p": {"type": "keyword"},
                     "t": {"type": "date", "format": "epoch_millis"},
-                    "c": {"type": "long"},
                     "k": {"type": "keyword"},
-                    "sum": {"type": "double"},
-                    "min": {"type": "double"},
-                    "max": {"type": "double"},
+                    **{
+                        name: {"type": "object", "dynamic": True, "subobjects": False}
+                        for name in ("c", "sum", "min", "max")
+                    },
                 },
             },
         },
         "_meta": {"managed_by": "fleetwatch", "description": "Fleetwatch rollups (hourly, daily)"},
     }
-
-
-def month_ms(unit_ms: int) -> int:
-    day = datetime.fromtimestamp(unit_ms // 1000, UTC)
-    return calendar.timegm((day.year, day.month, 1, 0, 0, 0)) * 1000
 
 
 # --------------------------------------------------------------------------- recomputing
@@ -140,69 +143,48 @@ def any_of(filters: list[dict]) -> dict:
 
 
 def hours_body(filters: list[dict], fields: list[str]) -> dict:
-    """Partials per series, field and UTC hour of the points ``filters`` select."""
-    aggs: dict[str, dict] = {}
-    for j, name in enumerate(fields):
-        aggs[f"st{j}"] = {"stats": {"field": f"n.{name}"}}
-        aggs[f"k{j}"] = {"filters": {"filters": {kind: {"term": {"k": f"{name}:{kind}"}} for kind in KINDS}}}
+    """Partials per series and UTC hour of the points ``filters`` select."""
     sources = [
         {"m": {"terms": {"field": "m"}}},
         {"sk": {"terms": {"field": "sk"}}},
         {"u": {"date_histogram": {"field": "t", "fixed_interval": "1h"}}},
     ]
-    return _composite_body(filters, sources, aggs, page_size(len(fields)))
+    return _composite_body(filters, sources, partial_aggs(fields, True), page_size(len(fields)))
 
 
-def hour_documents(tier: str, fields: list[str], bucket: dict) -> Iterable[tuple[str, dict]]:
-    """``(id, source)`` of the hourly rollups of one bucket of :func:`hours_body`."""
-    key = bucket["key"]
-    for j, name in enumerate(fields):
-        counts = bucket[f"k{j}"]["buckets"]
-        kinds = [kind for kind in KINDS if counts[kind]["doc_count"]]
-        if not kinds:
-            continue
-        stats = bucket[f"st{j}"]
-        numbers = {"sum": stats["sum"], "min": stats["min"], "max": stats["max"]} if stats["count"] else {}
-        count = sum(counts[kind]["doc_count"] for kind in kinds)
-        yield _document(tier, "1h", key["m"], key["sk"], name, int(key["u"]), count, kinds, numbers)
-
-
-def days_body(filters: list[dict]) -> dict:
-    """Daily partials from the hourly rollups ``filters`` select."""
-    aggs = {
-        "c": {"sum": {"field": "c"}},
-        "sn": {"value_count": {"field": "sum"}},
-        "sum": {"sum": {"field": "sum"}},
-        "min": {"min": {"field": "min"}},
-        "max": {"max": {"field": "max"}},
-        "k": {"terms": {"field": "k", "size": len(KINDS)}},
-    }
+def days_body(filters: list[dict], fields: list[str]) -> dict:
+    """Daily partials per series from the hourly rollups ``filters`` select."""
     sources = [
         {"m": {"terms": {"field": "m"}}},
         {"sk": {"terms": {"field": "sk"}}},
-        {"f": {"terms": {"field": "f"}}},
         {"u": {"date_histogram": {"field": "t", "fixed_interval": "1d"}}},
     ]
-    return _composite_body([{"term": {"p": "1h"}}, *filters], sources, aggs, page_size(1))
+    aggs = partial_aggs(fields, False)
+    return _composite_body([{"term": {"p": "1h"}}, *filters], sources, aggs, page_size(len(fields)))
 
 
-def day_document(tier: str, bucket: dict) -> tuple[str, dict]:
+def unit_document(tier: str, step: str, fields: list[str], bucket: dict, from_points: bool):
+    """``(id, source)`` of the rollup of one bucket of :func:`hours_body` (``from_points``) or
+    :func:`days_body`; None when no field has a value in it."""
     key = bucket["key"]
-    kinds = sorted(b["key"] for b in bucket["k"]["buckets"])
-    numbers = {}
-    if bucket["sn"]["value"]:
-        numbers = {name: bucket[name]["value"] for name in ("sum", "min", "max")}
-    count = int(bucket["c"]["value"])
-    return _document(tier, "1d", key["m"], key["sk"], key["f"], int(key["u"]), count, kinds, numbers)
-
-
-def _document(tier, step, measurement, series_key, field, unit_ms, count, kinds, numbers) -> tuple[str, dict]:
-    source: dict[str, Any] = {"m": measurement, "sk": series_key, "f": field, "p": step, "t": unit_ms}
-    tags = json.loads(series_key)  # the series key is the tag set as canonical JSON
+    found = point_partials(fields, bucket) if from_points else unit_partials(fields, bucket)
+    source: dict[str, Any] = {"m": key["m"], "sk": key["sk"], "p": step, "t": int(key["u"])}
+    tags = json.loads(key["sk"])  # the series key is the tag set as canonical JSON
     if tags:
         source["tags"] = tags
-    source.update(c=count, k=kinds, **numbers)
-    return document_id(tier, step, measurement, series_key, field, unit_ms), source
+    kinds: list[str] = []
+    parts: dict[str, dict] = {"c": {}, "sum": {}, "min": {}, "max": {}}
+    for name, partials, seen in found:
+        kinds += [f"{name}:{kind}" for kind in sorted(seen)]
+        parts["c"][name] = partials["count"]
+        for part in ("sum", "min", "max"):
+            if part in partials:
+                parts[part][name] = partials[part]
+    if not kinds:
+        return None
+    source["k"] = kinds
+    source.update({name: values for name, values in parts.items() if values})
+    return document_id(tier, step, key["m"], key["sk"], source["t"]), source
 
 
 def _composite_body(filters: list[dict], sources: list[dict], aggs: dict, page: int) -> dict:
@@ -214,27 +196,33 @@ def _composite_body(filters: list[dict], sources: list[dict], aggs: dict, page: 
     }
 
 
+def kinds_body(filters: list[dict]) -> dict:
+    """The ``<field>:<kind>`` values of ``k`` in the points or rollups ``filters`` select."""
+    return {
+        "query": {"bool": {"filter": filters}},
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {"k": {"terms": {"field": "k", "size": compiler.COMPOSITE_PAGE}}},
+    }
+
+
 # --------------------------------------------------------------------------- charts
 
 
 def partial_aggs(fields: list[str], from_points: bool) -> dict:
-    """Sub-aggregations giving count, sum, min, max and the types written of each field."""
+    """Sub-aggregations giving count, sum, min, max and the types written of each field, from
+    points or from rollups."""
     aggs: dict[str, dict] = {}
     for j, name in enumerate(fields):
+        aggs[f"k{j}"] = {"filters": {"filters": {kind: {"term": {"k": f"{name}:{kind}"}} for kind in KINDS}}}
         if from_points:
             aggs[f"st{j}"] = {"stats": {"field": f"n.{name}"}}
-            aggs[f"k{j}"] = {
-                "filters": {"filters": {kind: {"term": {"k": f"{name}:{kind}"}} for kind in KINDS}}
-            }
-    if not from_points:
-        aggs = {
-            "c": {"sum": {"field": "c"}},
-            "sn": {"value_count": {"field": "sum"}},
-            "sum": {"sum": {"field": "sum"}},
-            "min": {"min": {"field": "min"}},
-            "max": {"max": {"field": "max"}},
-            "k": {"terms": {"field": "k", "size": len(KINDS)}},
-        }
+        else:
+            aggs[f"c{j}"] = {"sum": {"field": f"c.{name}"}}
+            aggs[f"sn{j}"] = {"value_count": {"field": f"sum.{name}"}}
+            aggs[f"sum{j}"] = {"sum": {"field": f"sum.{name}"}}
+            aggs[f"min{j}"] = {"min": {"field": f"min.{name}"}}
+            aggs[f"max{j}"] = {"max": {"field": f"max.{name}"}}
     return aggs
 
 
@@ -252,9 +240,16 @@ def point_partials(fields: list[str], bucket: dict) -> Iterable[tuple[str, dict,
         yield name, parts, kinds
 
 
-def unit_partials(bucket: dict) -> tuple[dict, set[str]]:
-    """``(partials, kinds)`` of a bucket aggregated with ``partial_aggs(…, False)``."""
-    parts: dict[str, Any] = {"count": int(bucket["c"]["value"])}
-    if bucket["sn"]["value"]:
-        parts.update(sum=bucket["sum"]["value"], min=bucket["min"]["value"], max=bucket["max"]["value"])
-    return parts, {b["key"] for b in bucket["k"]["buckets"]}
+def unit_partials(fields: list[str], bucket: dict) -> Iterable[tuple[str, dict, set[str]]]:
+    """``(field, partials, kinds)`` of a bucket aggregated with ``partial_aggs(…, False)``."""
+    for j, name in enumerate(fields):
+        counts = bucket[f"k{j}"]["buckets"]
+        kinds = {kind for kind in KINDS if counts[kind]["doc_count"]}
+        if not kinds:
+            continue
+        parts: dict[str, Any] = {"count": int(bucket[f"c{j}"]["value"])}
+        if bucket[f"sn{j}"]["value"]:
+            parts.update(
+                sum=bucket[f"sum{j}"]["value"], min=bucket[f"min{j}"]["value"], max=bucket[f"max{j}"]["value"]
+            )
+        yield name, parts, kinds
