@@ -125,6 +125,19 @@ def test_rollups_are_built_once_for_a_store_written_before_them(es, clock):
         assert template["index_templates"][0]["index_template"]["_meta"]["built"] is True
     finally:
         reader.close()
+    # Rollups of an older shape (another template version) are dropped and built again.
+    old = downsample.template(NAMESPACE) | {"version": downsample.TEMPLATE_VERSION - 1}
+    old["_meta"]["built"] = True
+    es.client.indices.put_index_template(name=f"{NAMESPACE}.rollups", body=old)
+    es.client.index(index=f"{NAMESPACE}.rollups-default-m-2026.01.01", id="stale", document={"m": "m"})
+    reader = load_backend(f"{server_url()}?schema={NAMESPACE}", clock=clock)
+    try:
+        assert reader.summary(query) == {"n": 276}
+        assert reader.transport.list_indices(downsample.pattern(NAMESPACE)) == [ROLLUPS]
+        template = reader.client.indices.get_index_template(name=f"{NAMESPACE}.rollups").body
+        assert template["index_templates"][0]["index_template"]["version"] == downsample.TEMPLATE_VERSION
+    finally:
+        reader.close()
 
 
 def test_a_recomputation_that_read_earlier_never_overwrites_a_later_one(es, monkeypatch):
