@@ -1,0 +1,290 @@
+"""InfluxQL of the InfluxDB 1.x rollups: the ``SELECT … INTO`` statements that recompute hourly
+and daily partials from stored points, and the statements a long-range chart reads them with.
+
+Layout (see the backend's module docstring for why):
+
+* a tier's rollups live in a retention policy of their own, ``rollups:<tier>``, in measurements
+  ``<measurement>:<tier>:1h`` and ``<measurement>:<tier>:1d`` (``:`` is refused in Fleetwatch's
+  names, so they cannot clash with a user's measurement, and ``DELETE FROM`` one of them, which
+  InfluxQL applies in every retention policy, reaches one tier's one step only);
+* a unit is one point at its UTC start, with the series' tags as tags (``GROUP BY time(…), *``)
+  and the fields ``count_<f>``, ``sum_<f>``, ``min_<f>``, ``max_<f>`` for a numeric field ``f``
+  (InfluxQL's own names for ``count(*)`` …; no two fields map to one name, and a user's own
+  ``count_x`` field becomes ``count_count_x``), only ``count_<f>`` for a string field. Booleans
+  are not rolled up. Sums keep InfluxDB's type: ``sum()`` of an integer field is an integer.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from typing import Any
+
+from fleetwatch.timeseries import rollups
+from fleetwatch.timeseries.backends.influxdb import influxql as q
+from fleetwatch.timeseries.backends.influxdb.client import series_of
+from fleetwatch.timeseries.backends.influxdb.points import convert
+from fleetwatch.timeseries.buckets import Bucketing
+
+HOUR, DAY = rollups.HOUR, rollups.DAY
+NUMERIC = ("float", "integer")
+# Above this many touched series a refresh recomputes the whole measurement over the touched
+# units: a longer list of tag conditions costs more to parse and match than it saves.
+MAX_SERIES_CONDITIONS = 100
+
+
+def policy(tier: str) -> str:
+    """The retention policy of a tier's rollups."""
+    return f"rollups:{tier}"
+
+
+def measurement(name: str, tier: str, step: int) -> str:
+    """The measurement holding ``name``'s rollups of ``step`` in ``tier``."""
+    return f"{name}:{tier}:{rollups.STEP_NAMES[step]}"
+
+
+def tier_pattern(tier: str) -> str:
+    """A regular expression source matching every rollup measurement of ``tier``."""
+    escaped = "".join("\\" + c if c in ".-" else c for c in tier)
+    return f"/:{escaped}:1[hd]$/"
+
+
+def parts_of(kind: str | None) -> tuple[str, ...]:
+    """The partials kept for a field of this kind."""
+    if kind in NUMERIC:
+        return rollups.PARTS
+    if kind == "string":
+        return ("count",)
+    return ()
+
+
+def series_conditions(tag_sets: Iterable[Mapping[str, str]]) -> list[str]:
+    """A condition matching (at least) the given series, or none (the whole measurement) when
+    they are many or one has no tags. Matching more series than written only recomputes units
+    that were already right."""
+    alternatives = set()
+    for tags in tag_sets:
+        pairs = [f"{q.ident(k)} = {q.string(v)}" for k, v in sorted(tags.items()) if v]
+        if not pairs:
+            return []
+        alternatives.add("(" + " AND ".join(pairs) + ")")
+        if len(alternatives) > MAX_SERIES_CONDITIONS:
+            return []
+    return ["(" + " OR ".join(sorted(alternatives)) + ")"] if alternatives else []
+
+
+def refresh_hours(
+    raw_policy: str,
+    tier: str,
+    name: str,
+    kinds: Mapping[str, str],
+    conditions: list[str],
+    start: int,
+    end: int,
+) -> str | None:
+    """Recompute the hourly units in ``[start, end)`` (µs, whole hours) of the series matching
+    ``conditions`` from raw points, for the fields in ``kinds``. Units (and fields) with no
+    point are not written: a delete removes them first."""
+    columns = [
+        f"{part.upper()}({q.ident(field)}) AS {q.ident(f'{part}_{field}')}"
+        for field, kind in sorted(kinds.items())
+        for part in parts_of(kind)
+    ]
+    if not columns:
+        return None
+    where = q.where_clause(conditions + q.time_conditions(start, before=end))
+    return (
+        f"SELECT {', '.join(columns)} INTO {q.source(policy(tier), measurement(name, tier, HOUR))} "
+        f"FROM {q.source(raw_policy, name)}{where} GROUP BY time(1h), * fill(none)"
+    )
+
+
+def refresh_days(
+    tier: str, name: str, kinds: Mapping[str, str], conditions: list[str], start: int, end: int
+) -> str | None:
+    """Recompute the daily units in ``[start, end)`` (µs, whole UTC days) from the hourly ones."""
+    combine = {"count": "SUM", "sum": "SUM", "min": "MIN", "max": "MAX"}
+    columns = [
+        f"{combine[part]}({q.ident(f'{part}_{field}')}) AS {q.ident(f'{part}_{field}')}"
+        for field, kind in sorted(kinds.items())
+        for part in parts_of(kind)
+    ]
+    if not columns:
+        return None
+    where = q.where_clause(conditions + q.time_conditions(start, before=end))
+    return (
+        f"SELECT {', '.join(columns)} INTO {q.source(policy(tier), measurement(name, tier, DAY))} "
+        f"FROM {q.source(policy(tier), measurement(name, tier, HOUR))}{where} GROUP BY time(1d), * fill(none)"
+    )
+
+
+def refresh(
+    raw_policy: str,
+    tier: str,
+    name: str,
+    kinds: Mapping[str, str],
+    touched: Mapping[int, list[Mapping[str, str]]],
+) -> list[str]:
+    """Statements recomputing the units touched by a write: ``touched`` maps each written hour
+    (µs) to the tag sets written in it. A few hours are recomputed one by one (an agent's
+    report, a late point); more (an import) in one pass over their whole span."""
+    statements: list[str | None] = []
+    hours = sorted(touched)
+    if len(hours) <= 4:
+        spans = [(hour, hour + HOUR, touched[hour]) for hour in hours]
+    else:
+        spans = [(hours[0], hours[-1] + HOUR, [tags for hour in hours for tags in touched[hour]])]
+    for start, end, tag_sets in spans:
+        statements.append(
+            refresh_hours(raw_policy, tier, name, kinds, series_conditions(tag_sets), start, end)
+        )
+    days: dict[int, list] = {}
+    for hour in hours:
+        days.setdefault(hour - hour % DAY, []).extend(touched[hour])
+    if len(days) <= 4:
+        day_spans = [(day, day + DAY, tag_sets) for day, tag_sets in sorted(days.items())]
+    else:
+        first, last = min(days), max(days)
+        day_spans = [(first, last + DAY, [tags for tag_sets in days.values() for tags in tag_sets])]
+    for start, end, tag_sets in day_spans:
+        statements.append(refresh_days(tier, name, kinds, series_conditions(tag_sets), start, end))
+    return [s for s in statements if s]
+
+
+def after_delete(
+    raw_policy: str,
+    tier: str,
+    name: str,
+    kinds: Mapping[str, str],
+    conditions: list[str],
+    first: int | None,
+    last: int | None,
+) -> list[str]:
+    """Statements bringing ``name``'s rollups in ``tier`` back in line after the raw points of
+    the series matching ``conditions`` in ``[first, last]`` (µs, either open) were deleted:
+    delete every unit touching the range, then recompute the units at its edges from what is
+    left of them."""
+    statements: list[str | None] = []
+    for step in (HOUR, DAY):
+        start = first - first % step if first is not None else None
+        end = last - last % step + step if last is not None else None
+        where = q.where_clause(conditions + q.time_conditions(start, before=end))
+        statements.append(f"DELETE FROM {q.ident(measurement(name, tier, step))}{where}")
+        for edge in {e for e in (start, None if end is None else end - step) if e is not None}:
+            if step == HOUR:
+                statements.append(refresh_hours(raw_policy, tier, name, kinds, conditions, edge, edge + HOUR))
+            else:
+                statements.append(refresh_days(tier, name, kinds, conditions, edge, edge + DAY))
+    return [s for s in statements if s]
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _pieces(edges: list[int], start: int, end: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut at the bucket ``edges`` (sorted µs) inside it."""
+    inside = edges[bisect_right(edges, start) : bisect_left(edges, end)]
+    bounds = [start, *inside, end]
+    return list(pairwise(bounds))
+
+
+def partial_statements(
+    raw_policy: str,
+    tier: str,
+    name: str,
+    kinds: Mapping[str, str],
+    tag_conditions: list[str],
+    group_by: str | None,
+    bucketing: Bucketing | None,
+    plan: rollups.Plan,
+) -> tuple[list[str], list[tuple[int, int] | int]]:
+    """The statements reading the partials of the fields in ``kinds`` over a plan: one per raw
+    interval (grouped by time so that a bucket edge inside it splits it exactly, or one per
+    piece when it holds several edges) and one per run of rollup units (grouped by unit).
+
+    Returns them with, for each, how its rows map to bucket keys: ``(since, 0)`` for a raw
+    statement (a row's key is that of ``max(row time, since)``), or the unit step."""
+    parts = {field: parts_of(kind) for field, kind in sorted(kinds.items()) if parts_of(kind)}
+    group = f", {q.ident(group_by)}" if group_by else ""
+    statements: list[str] = []
+    readers: list[tuple[int, int] | int] = []
+    raw_columns = ", ".join(
+        f"{part.upper()}({q.ident(field)}) AS {q.ident(f'{part}_{field}')}"
+        for field, names in parts.items()
+        for part in names
+    )
+    combine = {"count": "SUM", "sum": "SUM", "min": "MIN", "max": "MAX"}
+    unit_columns = ", ".join(
+        f"{combine[part]}({q.ident(f'{part}_{field}')}) AS {q.ident(f'{part}_{field}')}"
+        for field, names in parts.items()
+        for part in names
+    )
+    source = q.source(raw_policy, name)
+    edges = []
+    if bucketing is not None and plan.raw:
+        edges = rollups.bucket_edges(bucketing, plan.raw[0][0], plan.raw[-1][1])
+    for start, end in plan.raw:
+        pieces = _pieces(edges, start, end)
+        if len(pieces) == 2:
+            # One edge inside: groups as long as the interval, one of them starting at the edge.
+            length = end - start
+            edge = pieces[1][0]
+            grouping = [(start, end, f"time({q.duration(length)}, {q.duration(edge % length)})")]
+        else:
+            grouping = [(a, b, None) for a, b in pieces]
+        for a, b, by_time in grouping:
+            where = q.where_clause(tag_conditions + q.time_conditions(a, before=b))
+            clause = ", ".join(x for x in (by_time, group[2:] if group else None) if x)
+            statements.append(
+                f"SELECT {raw_columns} FROM {source}{where}"
+                + (f" GROUP BY {clause}" if clause else "")
+                + (" fill(none)" if by_time else "")
+            )
+            readers.append((a, 0))
+    for step, intervals in plan.rollups.items():
+        unit_source = q.source(policy(tier), measurement(name, tier, step))
+        for start, end in intervals:
+            where = q.where_clause(tag_conditions + q.time_conditions(start, before=end))
+            statements.append(
+                f"SELECT {unit_columns} FROM {unit_source}{where} "
+                f"GROUP BY time({rollups.STEP_NAMES[step]}){group} fill(none)"
+            )
+            readers.append(step)
+    return statements, readers
+
+
+def partial_answers(
+    results: list[dict[str, Any]],
+    readers: list[tuple[int, int] | int],
+    kinds: Mapping[str, str],
+    group_by: str | None,
+    bucketing: Bucketing | None,
+) -> dict[str | None, dict[str, dict[int, dict[str, Any]]]]:
+    """``{group: {field: {bucket key: partials}}}`` from the answers to ``partial_statements``."""
+    out: dict[str | None, dict[str, dict[int, dict[str, Any]]]] = {}
+    for result, reader in zip(results, readers, strict=True):
+        since = reader[0] if isinstance(reader, tuple) else None
+        for series in series_of(result):
+            group = None
+            if group_by is not None:
+                group = (series.get("tags") or {}).get(group_by) or None
+                if group is None:
+                    continue
+            columns = series["columns"]
+            for values in series.get("values", []):
+                moment = values[0] if since is None else max(values[0], since)
+                key = bucketing.key(moment) if bucketing is not None else 0
+                found: dict[str, dict[str, Any]] = {}
+                for column, value in zip(columns[1:], values[1:], strict=True):
+                    if value is None:
+                        continue
+                    part, _, field = column.partition("_")
+                    typed = int(value) if part == "count" else convert(value, kinds.get(field))
+                    found.setdefault(field, {})[part] = typed
+                for field, parts in found.items():
+                    if not parts.get("count"):
+                        continue
+                    slot = out.setdefault(group, {}).setdefault(field, {})
+                    slot[key] = rollups.merge(slot.get(key, {}), parts)
+    return out
