@@ -9,6 +9,27 @@ per-process knowledge of each field's type, reads, deletes and retention.
 
 Distinct counts across measurements are united here from raw values: COUNT(DISTINCT) would
 add them up.
+
+Rollups (``rollup_statements`` has their layout). InfluxDB 1.x's own idiom for downsampling is
+a continuous query: ``SELECT … INTO <policy>.<measurement> … GROUP BY time(1h), *``, run by the
+server every hour for the hour just ended. Run on its schedule it cannot be exact when
+``write()`` returns (a late point, a resent or corrected one changes an hour long closed), so the
+backend runs that same server-side statement itself, in the request that follows each write:
+for the hours the written points fall in (restricted to the series written, by tag conditions,
+or to the whole measurement when they are many), then for their days from the hours. Each unit
+is recomputed from the points stored now, never adjusted by a delta, so repeats and corrections
+leave it exact; InfluxDB overwrites a point with the same series and time, field by field, so a
+recompute limited to the fields written leaves the others as they were. Deletes and retention
+purges drop the units they touch and recompute those at their edges (``DELETE`` cannot name a
+policy, hence rollup measurements of their own per tier and step). No continuous query is
+registered: it would add nothing the writes have not done, and could not remove a unit emptied
+by a delete.
+
+Two limits remain, both from InfluxDB having no transactions: a write whose points were stored
+but whose recompute failed raises (the caller retries it, and the retry recomputes); and two
+processes writing into the same series and hour at the same moment can each read the hour
+before the other's points land, leaving the last recompute one write behind until that hour is
+written again.
 """
 
 from __future__ import annotations
@@ -322,21 +343,27 @@ class InfluxDBBackend(BaseBackend):
             kinds = self._field_kinds(policy, [query.measurement], refresh=True)[query.measurement]
         self._check_kinds(query, kinds)  # FieldTypeError, as a raw chart raises it
         raw_only = {f for f in fields if kinds.get(f) == "boolean"}
-        rolled = {f: kinds[f] for f in fields if ru.parts_of(kinds.get(f))}
-        if not rolled:
+        # Only the partials the chart's aggregates need (a mean needs no min or max).
+        parts: dict[str, tuple[str, ...]] = {}
+        for agg in query.aggregates:
+            kept = ru.parts_of(kinds.get(agg.field))
+            if agg.field in fields and kept and rollups.composable(agg):
+                wanted = set(parts.get(agg.field, ())) | set(rollups.PARTS_OF[agg.fn])
+                parts[agg.field] = tuple(p for p in rollups.PARTS if p in wanted and p in kept)
+        if not parts:
             return {}, raw_only
-        statements, readers = ru.partial_statements(
+        statements, keys = ru.partial_statements(
             policy,
             query.retention,
             query.measurement,
-            rolled,
+            parts,
             q.tag_conditions(query.tags),
             query.group_by,
             bucketing,
             plan,
         )
         results = self.http.query(statements)
-        return ru.partial_answers(results, readers, rolled, query.group_by, bucketing), raw_only
+        return ru.partial_answers(results, keys, kinds, query.group_by, bucketing), raw_only
 
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         self._prepare()

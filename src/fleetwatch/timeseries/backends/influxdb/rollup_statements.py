@@ -16,14 +16,14 @@ Layout (see the backend's module docstring for why):
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from itertools import pairwise
 from typing import Any
 
 from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.backends.influxdb import influxql as q
 from fleetwatch.timeseries.backends.influxdb.client import series_of
+from fleetwatch.timeseries.backends.influxdb.compiler import Window, plan_windows
 from fleetwatch.timeseries.backends.influxdb.points import convert
 from fleetwatch.timeseries.buckets import Bucketing
 
@@ -181,110 +181,110 @@ def after_delete(
 
 # ------------------------------------------------------------------ reading
 
+COMBINE = {"count": "SUM", "sum": "SUM", "min": "MIN", "max": "MAX"}
 
-def _pieces(edges: list[int], start: int, end: int) -> list[tuple[int, int]]:
-    """``[start, end)`` cut at the bucket ``edges`` (sorted µs) inside it."""
-    inside = edges[bisect_right(edges, start) : bisect_left(edges, end)]
-    bounds = [start, *inside, end]
-    return list(pairwise(bounds))
+
+def _grouped(
+    bucketing: Bucketing | None, windows: list[Window], start: int, end: int
+) -> list[tuple[int, int, str | None, int | None]]:
+    """``[start, end)`` cut along the raw compiler's ``windows`` (runs of buckets of one length
+    and UTC offset, and DST buckets alone, in order): ``(since, before, GROUP BY time(…) or
+    None, fixed key)``, so that the server sums each bucket's share and no group crosses a
+    bucket edge."""
+    if bucketing is None:
+        return [(start, end, None, 0)]
+    out = []
+    first = max(bisect_right([w.since for w in windows], start) - 1, 0)
+    for window in windows[first:]:
+        if window.since >= end:
+            break
+        since, before = max(window.since, start), min(window.before, end)
+        if since >= before:
+            continue
+        if window.key is None:
+            by_time = f"time({q.duration(bucketing.step)}, {q.duration(window.offset)})"
+            out.append((since, before, by_time, None))
+        else:
+            out.append((since, before, None, window.key))
+    return out
 
 
 def partial_statements(
     raw_policy: str,
     tier: str,
     name: str,
-    kinds: Mapping[str, str],
+    parts: Mapping[str, tuple[str, ...]],
     tag_conditions: list[str],
     group_by: str | None,
     bucketing: Bucketing | None,
     plan: rollups.Plan,
-) -> tuple[list[str], list[tuple[int, int] | int]]:
-    """The statements reading the partials of the fields in ``kinds`` over a plan: one per raw
-    interval (grouped by time so that a bucket edge inside it splits it exactly, or one per
-    piece when it holds several edges) and one per run of rollup units (grouped by unit).
+) -> tuple[list[str], list[int | None]]:
+    """The statements reading the partials ``parts`` (``{field: ("count", "sum", …)}``) over a
+    plan: for each raw interval and each run of rollup units, one per window of the chart's
+    buckets it crosses (usually one), each bucket's share summed by the server.
 
-    Returns them with, for each, how its rows map to bucket keys: ``(since, 0)`` for a raw
-    statement (a row's key is that of ``max(row time, since)``), or the unit step."""
-    parts = {field: parts_of(kind) for field, kind in sorted(kinds.items()) if parts_of(kind)}
-    group = f", {q.ident(group_by)}" if group_by else ""
-    statements: list[str] = []
-    readers: list[tuple[int, int] | int] = []
+    Returns them with, for each, the bucket key of all its rows (``None``: the key of each
+    row's time, the start of its group)."""
+    group = q.ident(group_by) if group_by else None
     raw_columns = ", ".join(
         f"{part.upper()}({q.ident(field)}) AS {q.ident(f'{part}_{field}')}"
         for field, names in parts.items()
         for part in names
     )
-    combine = {"count": "SUM", "sum": "SUM", "min": "MIN", "max": "MAX"}
     unit_columns = ", ".join(
-        f"{combine[part]}({q.ident(f'{part}_{field}')}) AS {q.ident(f'{part}_{field}')}"
+        f"{COMBINE[part]}({q.ident(f'{part}_{field}')}) AS {q.ident(f'{part}_{field}')}"
         for field, names in parts.items()
         for part in names
     )
-    source = q.source(raw_policy, name)
-    edges = []
-    if bucketing is not None and plan.raw:
-        edges = rollups.bucket_edges(bucketing, plan.raw[0][0], plan.raw[-1][1])
-    for start, end in plan.raw:
-        pieces = _pieces(edges, start, end)
-        if len(pieces) == 2:
-            # One edge inside: groups as long as the interval, one of them starting at the edge.
-            length = end - start
-            edge = pieces[1][0]
-            grouping = [(start, end, f"time({q.duration(length)}, {q.duration(edge % length)})")]
-        else:
-            grouping = [(a, b, None) for a, b in pieces]
-        for a, b, by_time in grouping:
-            where = q.where_clause(tag_conditions + q.time_conditions(a, before=b))
-            clause = ", ".join(x for x in (by_time, group[2:] if group else None) if x)
-            statements.append(
-                f"SELECT {raw_columns} FROM {source}{where}"
-                + (f" GROUP BY {clause}" if clause else "")
-                + (" fill(none)" if by_time else "")
-            )
-            readers.append((a, 0))
+    sources = [(raw_columns, q.source(raw_policy, name), plan.raw)]
     for step, intervals in plan.rollups.items():
-        unit_source = q.source(policy(tier), measurement(name, tier, step))
+        sources.append((unit_columns, q.source(policy(tier), measurement(name, tier, step)), intervals))
+    bounds = [i for _c, _s, intervals in sources for i in intervals]
+    windows = []
+    if bucketing is not None and bounds:
+        windows = plan_windows(bucketing, min(a for a, _b in bounds), max(b for _a, b in bounds) - 1)
+    statements: list[str] = []
+    keys: list[int | None] = []
+    for columns, source, intervals in sources:
         for start, end in intervals:
-            where = q.where_clause(tag_conditions + q.time_conditions(start, before=end))
-            statements.append(
-                f"SELECT {unit_columns} FROM {unit_source}{where} "
-                f"GROUP BY time({rollups.STEP_NAMES[step]}){group} fill(none)"
-            )
-            readers.append(step)
-    return statements, readers
+            for since, before, by_time, key in _grouped(bucketing, windows, start, end):
+                where = q.where_clause(tag_conditions + q.time_conditions(since, before=before))
+                clause = ", ".join(x for x in (by_time, group) if x)
+                statements.append(
+                    f"SELECT {columns} FROM {source}{where}"
+                    + (f" GROUP BY {clause}" if clause else "")
+                    + (" fill(none)" if by_time else "")
+                )
+                keys.append(key)
+    return statements, keys
 
 
 def partial_answers(
     results: list[dict[str, Any]],
-    readers: list[tuple[int, int] | int],
+    keys: list[int | None],
     kinds: Mapping[str, str],
     group_by: str | None,
     bucketing: Bucketing | None,
 ) -> dict[str | None, dict[str, dict[int, dict[str, Any]]]]:
     """``{group: {field: {bucket key: partials}}}`` from the answers to ``partial_statements``."""
     out: dict[str | None, dict[str, dict[int, dict[str, Any]]]] = {}
-    for result, reader in zip(results, readers, strict=True):
-        since = reader[0] if isinstance(reader, tuple) else None
+    for result, fixed in zip(results, keys, strict=True):
         for series in series_of(result):
             group = None
             if group_by is not None:
                 group = (series.get("tags") or {}).get(group_by) or None
                 if group is None:
                     continue
-            columns = series["columns"]
+            names = [column.partition("_") for column in series["columns"][1:]]
+            by_field = out.setdefault(group, {})
             for values in series.get("values", []):
-                moment = values[0] if since is None else max(values[0], since)
-                key = bucketing.key(moment) if bucketing is not None else 0
+                key = fixed if fixed is not None else bucketing.key(values[0])
                 found: dict[str, dict[str, Any]] = {}
-                for column, value in zip(columns[1:], values[1:], strict=True):
-                    if value is None:
-                        continue
-                    part, _, field = column.partition("_")
-                    typed = int(value) if part == "count" else convert(value, kinds.get(field))
-                    found.setdefault(field, {})[part] = typed
-                for field, parts in found.items():
-                    if not parts.get("count"):
-                        continue
-                    slot = out.setdefault(group, {}).setdefault(field, {})
-                    slot[key] = rollups.merge(slot.get(key, {}), parts)
-    return out
+                for (part, _, field), value in zip(names, values[1:], strict=True):
+                    if value is not None:
+                        typed = int(value) if part == "count" else convert(value, kinds.get(field))
+                        found.setdefault(field, {})[part] = typed
+                for field, partials in found.items():
+                    slot = by_field.setdefault(field, {})
+                    slot[key] = rollups.merge(slot[key], partials) if key in slot else partials
+    return {group: by_field for group, by_field in out.items() if by_field}
