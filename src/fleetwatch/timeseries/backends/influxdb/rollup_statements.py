@@ -218,13 +218,14 @@ def partial_statements(
     group_by: str | None,
     bucketing: Bucketing | None,
     plan: rollups.Plan,
-) -> tuple[list[str], list[int | None]]:
+) -> tuple[list[str], list[int | list[rollups.Interval] | None]]:
     """The statements reading the partials ``parts`` (``{field: ("count", "sum", …)}``) over a
     plan: for each raw interval and each run of rollup units, one per window of the chart's
     buckets it crosses (usually one), each bucket's share summed by the server.
 
     Returns them with, for each, the bucket key of all its rows (``None``: the key of each
-    row's time, the start of its group)."""
+    row's time, the start of its group; a list of intervals: the key of each row's time, rows
+    outside the intervals left out)."""
     group = q.ident(group_by) if group_by else None
     raw_columns = ", ".join(
         f"{part.upper()}({q.ident(field)}) AS {q.ident(f'{part}_{field}')}"
@@ -244,8 +245,21 @@ def partial_statements(
     if bucketing is not None and bounds:
         windows = plan_windows(bucketing, min(a for a, _b in bounds), max(b for _a, b in bounds) - 1)
     statements: list[str] = []
-    keys: list[int | None] = []
-    for columns, source, intervals in sources:
+    keys: list[int | list[rollups.Interval] | None] = []
+    for step, (columns, source, intervals) in zip((None, *plan.rollups), sources, strict=True):
+        if step is not None and len(intervals) > 1:
+            span = intervals[-1][1] - intervals[0][0]
+            if 2 * sum(b - a for a, b in intervals) >= span:
+                # Runs of units that cover most of their span (the hours of every bucket in a
+                # zone whose midnight is not on the hour): one statement reads every unit of
+                # the span, and those outside the runs are left out here.
+                where = q.where_clause(
+                    tag_conditions + q.time_conditions(intervals[0][0], before=intervals[-1][1])
+                )
+                by = f"time({rollups.STEP_NAMES[step]})" + (f", {group}" if group else "")
+                statements.append(f"SELECT {columns} FROM {source}{where} GROUP BY {by} fill(none)")
+                keys.append(intervals)
+                continue
         for start, end in intervals:
             for since, before, by_time, key in _grouped(bucketing, windows, start, end):
                 where = q.where_clause(tag_conditions + q.time_conditions(since, before=before))
@@ -261,7 +275,7 @@ def partial_statements(
 
 def partial_answers(
     results: list[dict[str, Any]],
-    keys: list[int | None],
+    keys: list[int | list[rollups.Interval] | None],
     kinds: Mapping[str, str],
     group_by: str | None,
     bucketing: Bucketing | None,
@@ -269,22 +283,41 @@ def partial_answers(
     """``{group: {field: {bucket key: partials}}}`` from the answers to ``partial_statements``."""
     out: dict[str | None, dict[str, dict[int, dict[str, Any]]]] = {}
     for result, fixed in zip(results, keys, strict=True):
+        inside = None
+        if isinstance(fixed, list):
+            inside, fixed = fixed, (None if bucketing is not None else 0)
+            starts = [a for a, _b in inside]
         for series in series_of(result):
             group = None
             if group_by is not None:
                 group = (series.get("tags") or {}).get(group_by) or None
                 if group is None:
                     continue
-            names = [column.partition("_") for column in series["columns"][1:]]
+            columns = []
+            for column in series["columns"][1:]:
+                part, _, field = column.partition("_")
+                kind = "count" if part == "count" else kinds.get(field)
+                columns.append((part, field, COMBINE[part], kind))
             by_field = out.setdefault(group, {})
             for values in series.get("values", []):
-                key = fixed if fixed is not None else bucketing.key(values[0])
-                found: dict[str, dict[str, Any]] = {}
-                for (part, _, field), value in zip(names, values[1:], strict=True):
-                    if value is not None:
-                        typed = int(value) if part == "count" else convert(value, kinds.get(field))
-                        found.setdefault(field, {})[part] = typed
-                for field, partials in found.items():
-                    slot = by_field.setdefault(field, {})
-                    slot[key] = rollups.merge(slot[key], partials) if key in slot else partials
+                moment = values[0]
+                if inside is not None:
+                    at = bisect_right(starts, moment) - 1
+                    if at < 0 or moment >= inside[at][1]:
+                        continue
+                key = fixed if fixed is not None else bucketing.key(moment)
+                for (part, field, how, kind), value in zip(columns, values[1:], strict=True):
+                    if value is None:
+                        continue
+                    value = int(value) if kind in ("count", "integer") else convert(value, kind)
+                    slot = by_field.setdefault(field, {}).setdefault(key, {})
+                    current = slot.get(part)
+                    if current is None:
+                        slot[part] = value
+                    elif how == "SUM":
+                        slot[part] = current + value
+                    elif how == "MIN":
+                        slot[part] = value if value < current else current
+                    else:
+                        slot[part] = value if value > current else current
     return {group: by_field for group, by_field in out.items() if by_field}
