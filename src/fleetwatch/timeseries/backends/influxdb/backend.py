@@ -9,6 +9,27 @@ per-process knowledge of each field's type, reads, deletes and retention.
 
 Distinct counts across measurements are united here from raw values: COUNT(DISTINCT) would
 add them up.
+
+Rollups (``rollup_statements`` has their layout). InfluxDB 1.x's own idiom for downsampling is
+a continuous query: ``SELECT … INTO <policy>.<measurement> … GROUP BY time(1h), *``, run by the
+server every hour for the hour just ended. Run on its schedule it cannot be exact when
+``write()`` returns (a late point, a resent or corrected one changes an hour long closed), so the
+backend runs that same server-side statement itself, in the request that follows each write:
+for the hours the written points fall in (restricted to the series written, by tag conditions,
+or to the whole measurement when they are many), then for their days from the hours. Each unit
+is recomputed from the points stored now, never adjusted by a delta, so repeats and corrections
+leave it exact; InfluxDB overwrites a point with the same series and time, field by field, so a
+recompute limited to the fields written leaves the others as they were. Deletes and retention
+purges drop the units they touch and recompute those at their edges (``DELETE`` cannot name a
+policy, hence rollup measurements of their own per tier and step). No continuous query is
+registered: it would add nothing the writes have not done, and could not remove a unit emptied
+by a delete.
+
+Two limits remain, both from InfluxDB having no transactions: a write whose points were stored
+but whose recompute failed raises (the caller retries it, and the retry recomputes); and two
+processes writing into the same series and hour at the same moment can each read the hour
+before the other's points land, leaving the last recompute one write behind until that hour is
+written again.
 """
 
 from __future__ import annotations
@@ -19,9 +40,11 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.backend import BaseBackend, Features, flag
 from fleetwatch.timeseries.backends.influxdb import compiler
 from fleetwatch.timeseries.backends.influxdb import influxql as q
+from fleetwatch.timeseries.backends.influxdb import rollup_statements as ru
 from fleetwatch.timeseries.backends.influxdb.client import InfluxHTTP, series_of
 from fleetwatch.timeseries.backends.influxdb.points import convert
 from fleetwatch.timeseries.backends.lineprotocol import LineBuilder, checked_lines
@@ -59,6 +82,7 @@ class InfluxFeatures(Features):
     supports_point_delete = True
     max_write_batch = 10_000  # lines per /write request: measured faster than 2,000 or 5,000
     concurrent_reads_help = True
+    supports_rollups = True
 
 
 class InfluxDBBackend(BaseBackend):
@@ -95,6 +119,7 @@ class InfluxDBBackend(BaseBackend):
         self._database_ready = False
         self._policies: dict[str, int] = {}  # tier → duration applied on the server
         self._kinds: dict[tuple[str, str], dict[str, str]] = {}  # (policy, measurement) → field kinds
+        self._purged: dict[str, int] = {}  # tier → floor (µs) up to which this process purged it
         self._builder = LineBuilder()
 
     # ------------------------------------------------------------------ set-up
@@ -120,6 +145,7 @@ class InfluxDBBackend(BaseBackend):
                 for row in series.get("values", [])
             }
             statements = []
+            older = []  # tiers holding points from before rollups existed: built below
             for tier, seconds in tiers.items():
                 if self._policies.get(tier) == seconds:
                     continue
@@ -131,12 +157,26 @@ class InfluxDBBackend(BaseBackend):
                     f"DURATION {length} REPLICATION 1 SHARD DURATION {shard_duration(seconds)}"
                     + (" DEFAULT" if tier == "default" else "")
                 )
+                # The tier's rollups: a day longer, so that a unit (stamped at its start) is
+                # never beyond the policy while points of it are still kept.
+                rollup_length = f"{max(seconds, HOUR) + 86400}s" if self.server_retention else "INF"
+                rollup_policy = ru.policy(tier)
+                statements.append(
+                    f"{'ALTER' if rollup_policy in existing else 'CREATE'} RETENTION POLICY "
+                    f"{q.ident(rollup_policy)} ON {q.ident(self.database)} DURATION {rollup_length} "
+                    f"REPLICATION 1 SHARD DURATION {shard_duration(seconds)}"
+                )
+                if name in existing and rollup_policy not in existing:
+                    older.append(tier)
             if statements:
                 self.http.query(statements)
             self._policies = dict(tiers)
+            for tier in older:
+                self._build_rollups(tier)
 
     def _apply_retention(self) -> None:
         self._policies = {}
+        self._purged.clear()  # a longer tier may take older points again
         self._prepare()
 
     def _field_kinds(self, policy: str, measurements, refresh: bool = False) -> dict[str, dict[str, str]]:
@@ -167,6 +207,35 @@ class InfluxDBBackend(BaseBackend):
         for policy, lines in prepared:
             for start in range(0, len(lines), self.batch_size):
                 self.http.write(lines[start : start + self.batch_size], policy)
+        # The units the points fall in, recomputed from what is stored now, before returning.
+        statements = [s for tier, points in batches.items() for s in self._refresh_statements(tier, points)]
+        if statements:
+            self.http.query(statements)
+
+    def _refresh_statements(self, tier: str, points: list[Point]) -> list[str]:
+        """``SELECT … INTO`` statements recomputing the hourly and daily units ``points`` touch,
+        per measurement, for the series and fields written (see ``rollup_statements.refresh``)."""
+        policy = self.policy(tier)
+        touched: dict[str, dict[int, dict[tuple, dict[str, str]]]] = {}
+        written: dict[str, set[str]] = {}
+        for point in points:
+            micros = to_micros(point.time)
+            hour = micros - micros % rollups.HOUR
+            by_hour = touched.setdefault(point.measurement, {}).setdefault(hour, {})
+            key = tuple(sorted(point.tags.items()))
+            if key not in by_hour:
+                by_hour[key] = point.tags
+            fields = written.get(point.measurement)
+            if fields is None:
+                fields = written[point.measurement] = set()
+            fields.update(point.fields)
+        statements = []
+        for measurement, by_hour in touched.items():
+            known = self._kinds.get((policy, measurement), {})
+            kinds = {f: known[f] for f in written[measurement] if f in known}
+            hours = {hour: list(series.values()) for hour, series in by_hour.items()}
+            statements.extend(ru.refresh(policy, tier, measurement, kinds, hours))
+        return statements
 
     def _lines(self, policy: str, points: list[Point]) -> list[str]:
         """Checked line protocol of the points (see ``lineprotocol.checked_lines``)."""
@@ -264,6 +333,38 @@ class InfluxDBBackend(BaseBackend):
     def _chart_and_summary(self, query, bucketing, lower, end):
         return self._aggregate(query, bucketing, lower, end, with_summary=True)
 
+    def _rollup_partials(self, query, fields, bucketing, plan):
+        """Partials from raw points (the plan's raw intervals) and from the rollup measurements
+        (its whole units), in one request; booleans are left to raw aggregates."""
+        self._prepare()
+        policy = self.policy(query.retention)
+        kinds = self._field_kinds(policy, [query.measurement])[query.measurement]
+        if any(f not in kinds for f in fields):  # another process may have added it since
+            kinds = self._field_kinds(policy, [query.measurement], refresh=True)[query.measurement]
+        self._check_kinds(query, kinds)  # FieldTypeError, as a raw chart raises it
+        raw_only = {f for f in fields if kinds.get(f) == "boolean"}
+        # Only the partials the chart's aggregates need (a mean needs no min or max).
+        parts: dict[str, tuple[str, ...]] = {}
+        for agg in query.aggregates:
+            kept = ru.parts_of(kinds.get(agg.field))
+            if agg.field in fields and kept and rollups.composable(agg):
+                wanted = set(parts.get(agg.field, ())) | set(rollups.PARTS_OF[agg.fn])
+                parts[agg.field] = tuple(p for p in rollups.PARTS if p in wanted and p in kept)
+        if not parts:
+            return {}, raw_only
+        statements, keys = ru.partial_statements(
+            policy,
+            query.retention,
+            query.measurement,
+            parts,
+            q.tag_conditions(query.tags),
+            query.group_by,
+            bucketing,
+            plan,
+        )
+        results = self.http.query(statements)
+        return ru.partial_answers(results, keys, kinds, query.group_by, bucketing), raw_only
+
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         self._prepare()
         policy = self.policy(query.retention)
@@ -302,9 +403,30 @@ class InfluxDBBackend(BaseBackend):
         self.http.query(
             "DELETE" + (f" FROM {q.ident(measurement)}" if measurement else "") + q.where_clause(conditions)
         )
+        # Every tier's rollups of the range (the DELETE reached every tier), then the points of
+        # the tiers the delete was not meant for, written back with their units recomputed.
+        first = to_micros(start) if start is not None else None
+        last = to_micros(end) if end is not None else None
+        tag_conditions = q.tag_conditions(tags)
+        statements = []
+        measurements = [measurement] if measurement else self._measurements(tag_conditions)
+        for tier in self.config.retention:
+            policy = self.policy(tier)
+            for name, kinds in self._field_kinds(policy, measurements, refresh=True).items():
+                statements.extend(ru.after_delete(policy, tier, name, kinds, tag_conditions, first, last))
+        if statements:
+            self.http.query(statements)
         for tier, points in keep.items():
             if points:
                 self._write_tiers({tier: points})
+
+    def _measurements(self, conditions: list[str]) -> list[str]:
+        """Names of the measurements holding series that match tag ``conditions`` (rollup
+        measurements left out)."""
+        [result] = self.http.query("SHOW MEASUREMENTS" + q.where_clause(conditions))
+        return [
+            row[0] for series in series_of(result) for row in series.get("values", []) if ":" not in row[0]
+        ]
 
     def _points_matching(self, policy: str, measurement: str | None, conditions: list[str]) -> list[Point]:
         source = q.source(policy, measurement) if measurement else f"{q.ident(policy)}./.*/"
@@ -343,17 +465,99 @@ class InfluxDBBackend(BaseBackend):
         return shards
 
     def _purge_before(self, tier: str, floor: datetime) -> int:
-        """Drop the shards that hold only expired points, as InfluxDB's own retention does: a
-        shard straddling the floor stays until it has expired entirely (reads never see its
-        expired points; the short tier's shards last an hour)."""
+        """Remove the tier's points older than ``floor``, and its rollup units.
+
+        Whole shards are dropped, as InfluxDB's own retention does. Without server retention
+        (Fleetwatch's clock decides), the points of the shard straddling the floor are deleted
+        too, so that none reappears if the tier is lengthened later, and the units starting
+        before the floor go, those holding it recomputed from what is left. InfluxQL's DELETE
+        reaches every tier: points of longer tiers in that range are written back."""
         self._prepare()
         policy = self.policy(tier)
+        limit = to_micros(floor)
         removed = 0
+        straddling = []
         for shard_id, start, stop in self._shards(policy):
             if stop <= floor:
                 removed += sum(self._count(policy, to_micros(start), to_micros(stop)).values())
                 self.http.query(f"DROP SHARD {shard_id}", database=False)
+            elif start < floor:
+                straddling.append(to_micros(start))
+        for shard_id, _start, stop in self._shards(ru.policy(tier)):
+            if stop <= floor:
+                self.http.query(f"DROP SHARD {shard_id}", database=False)
+        if self.server_retention or not straddling:
+            return removed
+        # Only the part not yet purged by this process (a straddling shard lasts up to a week).
+        since = max(min(straddling), self._purged.get(tier, min(straddling)))
+        counts = self._count(policy, since, limit) if since < limit else {}
+        removed += sum(counts.values())
+        keep: dict[str, list[Point]] = {}
+        for other in self.config.retention:
+            other_floor = to_micros(self.retention_floor(other))
+            if other == tier or other_floor >= limit or not counts:
+                continue
+            other_policy = self.policy(other)
+            held = self._field_kinds(other_policy, sorted(counts), refresh=True)
+            conditions = q.time_conditions(max(since, other_floor), before=limit)
+            for measurement in sorted(m for m, kinds in held.items() if kinds):
+                keep.setdefault(other, []).extend(
+                    self._points_matching(other_policy, measurement, conditions)
+                )
+        where = q.where_clause(q.time_conditions(since, before=limit))
+        statements = [f"DELETE FROM {q.ident(m)}{where}" for m in sorted(counts)]
+        # Units starting before the floor go; those holding it are rebuilt from what is left.
+        statements.append(f"DELETE FROM {ru.tier_pattern(tier)} WHERE time < {limit}u")
+        for measurement, kinds in self._tier_fields(policy).items():
+            hour = limit - limit % rollups.HOUR
+            day = limit - limit % rollups.DAY
+            if hour < limit:
+                statements.append(
+                    ru.refresh_hours(policy, tier, measurement, kinds, [], hour, hour + rollups.HOUR)
+                )
+            if day < limit:
+                statements.append(ru.refresh_days(tier, measurement, kinds, [], day, day + rollups.DAY))
+        self.http.query([s for s in statements if s])
+        self._purged[tier] = limit
+        for other, points in keep.items():
+            self._write_tiers({other: points})
         return removed
+
+    def _tier_fields(self, policy: str) -> dict[str, dict[str, str]]:
+        """Field kinds of every measurement of a policy."""
+        [result] = self.http.query(f"SHOW FIELD KEYS FROM {q.ident(policy)}./.*/")
+        kinds: dict[str, dict[str, str]] = defaultdict(dict)
+        for series in series_of(result):
+            kinds[series["name"]].update({name: kind for name, kind in series.get("values", [])})
+        return dict(kinds)
+
+    def _build_rollups(self, tier: str) -> None:
+        """Compute a tier's rollups from its points once, in a store written before rollups
+        existed (its rollup policy is created then; if this fails it is dropped again, so
+        that the next start builds them anew)."""
+        policy = self.policy(tier)
+        try:
+            kinds = self._tier_fields(policy)
+            spans = [(to_micros(a), to_micros(b)) for _id, a, b in self._shards(policy)]
+            if not spans or not kinds:
+                return
+            for start, stop in spans:
+                statements = [
+                    ru.refresh_hours(policy, tier, m, fields, [], start, stop) for m, fields in kinds.items()
+                ]
+                self.http.query([s for s in statements if s])
+            first = min(a for a, _b in spans)
+            last = max(b for _a, b in spans)
+            first -= first % rollups.DAY
+            last += -last % rollups.DAY
+            statements = [ru.refresh_days(tier, m, fields, [], first, last) for m, fields in kinds.items()]
+            self.http.query([s for s in statements if s])
+        except BaseException:
+            self.http.query(
+                f"DROP RETENTION POLICY {q.ident(ru.policy(tier))} ON {q.ident(self.database)}",
+                database=False,
+            )
+            raise
 
     def _count(self, policy: str, since: int | None = None, before: int | None = None) -> dict[str, int]:
         """Points per measurement: per series, the count of its most frequent field."""
@@ -371,6 +575,7 @@ class InfluxDBBackend(BaseBackend):
             self._database_ready = False
             self._policies = {}
             self._kinds.clear()
+            self._purged.clear()
 
     def count_points(self, retention: str | None = None) -> dict[str, int]:
         self._prepare()
