@@ -191,3 +191,22 @@ def test_values_wait_while_the_time_series_store_is_down(client, timeseries, dev
     monkeypatch.undo()
     assert evaluate_pending() == 2
     assert Metric.objects.get(device=device_a, configuration="cpu").is_healthy is False
+
+
+def test_a_pass_logs_how_long_its_oldest_report_waited(client, timeseries, device_a, caplog):
+    """The lag bench/scale.py reads from the worker's log: now − the oldest report's time."""
+    from freezegun import freeze_time
+
+    post(client, device_a, report(), START)
+    post(client, device_a, report(), START + STEP)
+    with (
+        freeze_time(START + timedelta(minutes=5)),
+        caplog.at_level("INFO", "fleetwatch.monitoring.evaluation"),
+    ):
+        assert evaluate_pending() == 2
+    assert [r.getMessage() for r in caplog.records if r.name == "fleetwatch.monitoring.evaluation"] == [
+        "evaluation pass: 2 reports in 0.00 s; the oldest waited 300.0 s"
+    ]
+    caplog.clear()
+    assert evaluate_pending() == 0  # an idle pass logs nothing
+    assert caplog.records == []
