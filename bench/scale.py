@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import collections
 import http.client
 import json
@@ -382,6 +383,7 @@ class Load:
         self.records: list[tuple[float, float, float, int | str]] = []
         self.warmup_statuses: collections.Counter = collections.Counter()
         self.charts: dict[str, list[float]] = {name: [] for name in CHART_PATHS}
+        self.chart_spans: list[tuple[float, float]] = []  # (sent, done) of every chart probe
         self.chart_errors: collections.Counter = collections.Counter()
         self.queue: asyncio.Queue | None = None
         self.offered = 0
@@ -461,6 +463,7 @@ class Load:
                 except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                     status = type(exc).__name__
                     conn.close()
+                self.chart_spans.append((sent, loop.time()))
                 if status == 200:
                     self.charts[name].append(loop.time() - sent)
                 else:
@@ -570,14 +573,22 @@ class Sampler:
 
 
 def store_bytes(backend: str, data_dir: str, schema: str = "timeseries") -> int:
-    """Bytes the time-series store takes: the SQLite file with its WAL, or the PostgreSQL
+    """Bytes the time-series store takes: the SQLite file's pages in use, or the PostgreSQL
     schema's tables with their indexes and TOAST."""
     if backend == "sqlite":
-        return sum(
-            os.path.getsize(p)
-            for p in (f"{data_dir}/timeseries.sqlite3", f"{data_dir}/timeseries.sqlite3-wal")
-            if os.path.exists(p)
-        )
+        import sqlite3
+
+        # The pages in use, after the WAL is written back (a WAL file only ever grows).
+        db = sqlite3.connect(f"{data_dir}/timeseries.sqlite3", timeout=60)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            pages = (
+                db.execute("PRAGMA page_count").fetchone()[0]
+                - db.execute("PRAGMA freelist_count").fetchone()[0]
+            )
+            return pages * db.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            db.close()
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -621,31 +632,60 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
     )
 
 
-def summarize_profile(path: Path, top: int = 18) -> list[str]:
-    """The frames of a collapsed-stack file with the largest inclusive share of samples, and the
-    largest self (leaf) shares."""
-    inclusive, leaf = collections.Counter(), collections.Counter()
+# What a sample of the server was doing, by the first of these frames on its stack.
+ACTIVITIES = (
+    ("agent report (POST)", "agent_report ("),
+    ("device chart API (GET)", "DeviceMonitoringView.get ("),
+    ("dashboard API (GET)", "DashboardView.get ("),
+    ("alert evaluation pass", "evaluate_pending ("),
+)
+
+
+def summarize_profile(path: Path, top: int = 20) -> list[str]:
+    """A collapsed-stack file (py-spy ``--format raw``) as text: the share of samples per
+    activity (:data:`ACTIVITIES`), then the project's and its libraries' frames with the largest
+    inclusive share (the generic frames of threads, gunicorn and Django's handler left out), then
+    the leaf frames with the largest self share."""
+    inclusive, leaf, activity = collections.Counter(), collections.Counter(), collections.Counter()
     total = 0
     if not path.exists():
         return [f"(no profile at {path})"]
+    generic = (
+        "threading.py",
+        "concurrent/futures",
+        "gunicorn/",
+        "django/core/handlers",
+        "django/utils/deprecation",
+    )
+    generic += ("celery/", "click/", "billiard/", "kombu/", "<frozen", "runpy", "middleware", "csrf.py")
+    generic += ("views/generic/base.py", "rest_framework/views.py", "django/dispatch")
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
         total += n
-        frames = [re.sub(r"^process \d+:\"[^\"]*\"$", "", f) for f in stack.split(";")]
-        frames = [f for f in frames if f and not f.startswith("process ") and not f.startswith("thread ")]
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        for name, marker in ACTIVITIES:
+            if any(marker in f for f in frames):
+                activity[name] += n
+                break
+        else:
+            activity["other (idle loops, start-up, other tasks)"] += n
         for frame in set(frames):
-            inclusive[frame] += n
+            if not any(g in frame.lower() for g in generic):
+                inclusive[frame] += n
         if frames:
             leaf[frames[-1]] += n
     if not total:
         return ["(no samples)"]
-    lines = [f"{total} samples (50/s, idle threads excluded); inclusive:"]
-    lines += [f"  {100 * n / total:5.1f} %  {frame}" for frame, n in inclusive.most_common(top)]
+    share = lambda n: f"{100 * n / total:5.1f} %"  # noqa: E731
+    lines = [f"{total} samples (50 a second of each process, idle threads left out); by activity:"]
+    lines += [f"  {share(n)}  {name}" for name, n in activity.most_common()]
+    lines.append("inclusive (frames below the request handler):")
+    lines += [f"  {share(n)}  {frame}" for frame, n in inclusive.most_common(top)]
     lines.append("self (leaf frames):")
-    lines += [f"  {100 * n / total:5.1f} %  {frame}" for frame, n in leaf.most_common(top // 2)]
+    lines += [f"  {share(n)}  {frame}" for frame, n in leaf.most_common(top // 2)]
     return lines
 
 
@@ -822,6 +862,12 @@ def _admin(url: str, sql: str) -> None:
         conn.execute(sql)
 
 
+def _overlaps(spans: list[tuple[float, float]], start: float, end: float) -> bool:
+    """Whether ``[start, end]`` overlaps one of the sorted, disjoint ``spans``."""
+    i = bisect.bisect_right(spans, (end, float("inf")))
+    return i > 0 and spans[i - 1][1] >= start
+
+
 def _ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1000:.1f}"
 
@@ -875,6 +921,11 @@ def report(args, server: Server, r: dict, drained: bool) -> int:
         f"latency ms (send → answer): p50 {_ms(percentile(service, 50))}  p95 {_ms(percentile(service, 95))}  "
         f"p99 {_ms(percentile(service, 99))}  max {_ms(service[-1] if service else None)}   "
         f"target p99 <= {TARGET_P99_MS:.0f}"
+    )
+    alone = sorted(done - sent for _, sent, done, _ in records if not _overlaps(load.chart_spans, sent, done))
+    print(
+        f"latency ms of the {len(alone):,} reports no chart probe overlapped: p50 {_ms(percentile(alone, 50))}  "
+        f"p95 {_ms(percentile(alone, 95))}  p99 {_ms(percentile(alone, 99))}"
     )
     print(
         f"latency ms (due → answer, with the client's queueing): p50 {_ms(percentile(queued, 50))}  "
