@@ -210,3 +210,25 @@ def test_a_pass_logs_how_long_its_oldest_report_waited(client, timeseries, devic
     caplog.clear()
     assert evaluate_pending() == 0  # an idle pass logs nothing
     assert caplog.records == []
+
+
+def test_a_batch_loads_only_the_metrics_of_the_configurations_reported(client, timeseries, fleet, caplog):
+    """The batch's metric query is narrowed to the reported configurations; a row that does
+    not parse narrows nothing and is dropped, logged, by its own device's evaluation."""
+    from fleetwatch.monitoring.evaluation import _configurations
+
+    good, bad, _ = fleet
+    post(client, good, report(disk=95), START)
+    broken = PendingEvaluation.objects.create(device=bad, time=START, reported="not json")
+    rows = list(PendingEvaluation.objects.order_by("pk"))
+    assert _configurations(rows) == {"cpu", "disk", "memory"}
+    assert Metric.objects.filter(device=good).exclude(configuration__in=["cpu", "disk", "memory"]).exists()
+
+    with caplog.at_level("ERROR", "fleetwatch.monitoring.evaluation"):
+        assert evaluate_pending() == 1
+    assert not PendingEvaluation.objects.exists()
+    assert Metric.objects.get(device=good, configuration="disk").is_healthy is False
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"alert evaluation of device {bad.pk} failed; 1 reports dropped"
+    ]
+    assert broken.pk not in set(PendingEvaluation.objects.values_list("pk", flat=True))
