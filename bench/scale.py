@@ -48,11 +48,13 @@ import asyncio
 import bisect
 import collections
 import http.client
+import io
 import json
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -718,6 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.devices < 1 or args.duration <= 0 or args.interval <= 0:
         parser.error("--devices, --duration and --interval must be positive")
 
+    # A terminated run stops its server and worker (the finally below) and drops its database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or free_port(range(19100, 19200))
     database = None
     server = Server(port=port, workers=args.workers, threads=args.threads, log="gunicorn.log")
@@ -739,15 +743,11 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         queues = Queues(server)
         logging.getLogger("fleetwatch.monitoring.evaluation").setLevel(logging.WARNING)  # set-up's pass
-        org = re.search(
-            r"id: (\S+)", server.manage("org", "create", "--name", "Scale", "--slug", "scale")
-        ).group(1)
+        org = re.search(r"id: (\S+)", _command("org", "create", "--name", "Scale", "--slug", "scale"))[1]
         token = re.search(
             r"token: (\S+)",
-            server.manage(
-                "user", "create", "--username", "scale", "--password", "scale-bench", "--org", "scale"
-            ),
-        ).group(1)
+            _command("user", "create", "--username", "scale", "--password", "scale-bench", "--org", "scale"),
+        )[1]
         bodies = Bodies()
 
         def post(pk: str, key: str, body: bytes) -> int:
@@ -842,6 +842,15 @@ def main(argv: list[str] | None = None) -> int:
         if database:
             _admin(args.postgresql_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     return report(args, server, result, drained_at is not None)
+
+
+def _command(*args: str) -> str:
+    """A ``fleetwatch`` management command run in this process (its output)."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
 
 
 def _mark(server: Server, worker: Worker) -> dict:
