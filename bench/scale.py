@@ -390,6 +390,7 @@ class Load:
         self.queue: asyncio.Queue | None = None
         self.offered = 0
         self.in_flight = 0
+        self.stopping = False
 
     def request(self, i: int, k: int) -> bytes:
         body = self.bodies.body(i, k)
@@ -403,13 +404,20 @@ class Load:
         ]
         charts = asyncio.create_task(self._charts(Connection(self.port)))
         await self._schedule(t0, measure_to)
-        # Reports already due are still sent (bounded: at most the backlog), then the senders stop.
+        # Reports already due are still sent for at most --finish-cap seconds, then the senders
+        # stop: the queue is emptied (what is left counts as unanswered) and each sender ends
+        # after its request in flight. The flag, not only cancel(): Python 3.11's wait_for()
+        # loses a cancellation that arrives as the request completes, and that sender would go
+        # on through the whole backlog.
         for _ in senders:
             self.queue.put_nowait(None)
         await asyncio.wait(senders, timeout=self.args.finish_cap)
+        self.stopping = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
         for task in (*senders, charts):
             task.cancel()
-        await asyncio.gather(*senders, charts, return_exceptions=True)
+        await asyncio.wait([*senders, charts], timeout=self.args.request_timeout)
 
     async def _schedule(self, t0: float, end: float) -> None:
         loop = asyncio.get_running_loop()
@@ -432,7 +440,7 @@ class Load:
     async def _sender(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while (item := await self.queue.get()) is not None:
+            while not self.stopping and (item := await self.queue.get()) is not None:
                 i, k, due = item
                 data = self.request(i, k)
                 self.in_flight += 1
@@ -455,7 +463,7 @@ class Load:
     async def _charts(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, self.measure_from - loop.time()))
-        while loop.time() < self.measure_to:
+        while loop.time() < self.measure_to and not self.stopping:
             for name, data in self.chart_requests.items():
                 if loop.time() >= self.measure_to:
                     break
