@@ -191,3 +191,44 @@ def test_values_wait_while_the_time_series_store_is_down(client, timeseries, dev
     monkeypatch.undo()
     assert evaluate_pending() == 2
     assert Metric.objects.get(device=device_a, configuration="cpu").is_healthy is False
+
+
+def test_a_pass_logs_how_long_its_oldest_report_waited(client, timeseries, device_a, caplog):
+    """The lag bench/scale.py reads from the worker's log: now − the oldest report's time."""
+    from freezegun import freeze_time
+
+    post(client, device_a, report(), START)
+    post(client, device_a, report(), START + STEP)
+    with (
+        freeze_time(START + timedelta(minutes=5)),
+        caplog.at_level("INFO", "fleetwatch.monitoring.evaluation"),
+    ):
+        assert evaluate_pending() == 2
+    assert [r.getMessage() for r in caplog.records if r.name == "fleetwatch.monitoring.evaluation"] == [
+        "evaluation pass: 2 reports in 0.00 s; the oldest waited 300.0 s"
+    ]
+    caplog.clear()
+    assert evaluate_pending() == 0  # an idle pass logs nothing
+    assert caplog.records == []
+
+
+def test_a_batch_loads_only_the_metrics_of_the_configurations_reported(client, timeseries, fleet, caplog):
+    """The batch's metric query is narrowed to the reported configurations; a row that does
+    not parse narrows nothing and is dropped, logged, by its own device's evaluation."""
+    from fleetwatch.monitoring.evaluation import _configurations
+
+    good, bad, _ = fleet
+    post(client, good, report(disk=95), START)
+    broken = PendingEvaluation.objects.create(device=bad, time=START, reported="not json")
+    rows = list(PendingEvaluation.objects.order_by("pk"))
+    assert _configurations(rows) == {"cpu", "disk", "memory"}
+    assert Metric.objects.filter(device=good).exclude(configuration__in=["cpu", "disk", "memory"]).exists()
+
+    with caplog.at_level("ERROR", "fleetwatch.monitoring.evaluation"):
+        assert evaluate_pending() == 1
+    assert not PendingEvaluation.objects.exists()
+    assert Metric.objects.get(device=good, configuration="disk").is_healthy is False
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"alert evaluation of device {bad.pk} failed; 1 reports dropped"
+    ]
+    assert broken.pk not in set(PendingEvaluation.objects.values_list("pk", flat=True))
