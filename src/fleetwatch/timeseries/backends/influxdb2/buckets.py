@@ -17,6 +17,7 @@ from fleetwatch.timeseries.backends.influxdb2.client import Influx2Client
 from fleetwatch.timeseries.errors import TimeseriesError
 
 HOUR = 3600
+DAY = 86400
 DESCRIPTION = "fleetwatch:{namespace}:{tier}"
 ROLLUP_SUFFIXES = (":1h", ":1d")  # hourly and daily rollups (see ``downsampling``)
 
@@ -57,8 +58,13 @@ class Buckets:
                     continue
                 rules = self.rules(seconds)
                 raw_existed = self._ensure_bucket(self.name(tier), tier, rules, org_id)
+                # A rollup point is stamped with its unit's start, up to a day before the raw
+                # points it sums: its bucket keeps a day more, or the server would refuse the
+                # units that straddle the raw bucket's retention bound. Charts never read a unit
+                # older than the tier's floor, so the extra day is never seen.
+                rollup_rules = self.rules(seconds + DAY)
                 created = [
-                    not self._ensure_bucket(self.name(tier) + suffix, tier + suffix, rules, org_id)
+                    not self._ensure_bucket(self.name(tier) + suffix, tier + suffix, rollup_rules, org_id)
                     for suffix in ROLLUP_SUFFIXES
                 ]
                 if raw_existed and any(created):
