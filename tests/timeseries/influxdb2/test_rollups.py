@@ -204,8 +204,30 @@ def test_a_year_long_chart_is_one_round_trip(influx, monkeypatch):
     )
     rolled = influx.chart(query)
     assert len(queries) == 1
-    # Whole days and the hours at the buckets' edges from rollups, half hours from raw points.
-    for bucket in ("fleetwatch_test_rollups:1d", "fleetwatch_test_rollups:1h", '"fleetwatch_test_rollups"'):
-        assert bucket in queries[0]
+    # Whole hours from the hourly rollups (in one range, windows skipping the hour of each
+    # bucket edge), the half hours at the edges from raw points.
+    assert "fleetwatch_test_rollups:1h" in queries[0]
+    assert '"fleetwatch_test_rollups"' in queries[0]
+    assert "period: 601200s" in queries[0]
     influx.use_rollups = False
     assert influx.chart(query) == rolled
+
+
+def test_a_half_hour_zone_across_a_change_of_offset(influx):
+    # Adelaide is UTC+10:30 until 2026-04-05, then UTC+9:30: bucket edges are off the hour and
+    # move by an hour, so the hours are read in one interval per bucket.
+    start = datetime(2026, 3, 20, tzinfo=UTC)
+    influx.write([point("m", start + timedelta(minutes=20 * i), A, n=i) for i in range(30 * 72)])
+    query = ChartQuery(
+        "m",
+        [Aggregate(fn, "n", fn) for fn in ("mean", "sum", "count", "min", "max")],
+        datetime(2026, 3, 21, 13, 30, tzinfo=UTC),
+        datetime(2026, 4, 15, 14, 29, tzinfo=UTC),
+        interval="1d",
+        timezone="Australia/Adelaide",
+        tags=A,
+    )
+    rolled = influx.chart(query)
+    influx.use_rollups = False
+    assert influx.chart(query) == rolled
+    assert rolled.series["count"][:2] == [72, 72]

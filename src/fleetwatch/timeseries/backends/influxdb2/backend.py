@@ -109,7 +109,7 @@ class InfluxDB2Backend(BaseBackend):
         self.buckets.ensure(self.config.retention)
         while self.buckets.unbuilt:
             tier = self.buckets.unbuilt.pop()
-            self._refresh_rollups(tier, downsampling.NUMERIC, None, None)
+            self._build_rollups(tier)
 
     def _forget_buckets(self) -> None:
         with self.buckets.lock:
@@ -200,24 +200,35 @@ class InfluxDB2Backend(BaseBackend):
             moments.append(to_micros(point.time))
         if moments:
             predicate = downsampling.series_predicate(series)
-            self._refresh_rollups(tier, predicate, min(moments), max(moments), moments)
+            self._refresh_rollups(tier, predicate, moments)
 
-    def _refresh_rollups(
-        self, tier: str, predicate: str, first: int | None, last: int | None, moments=None
-    ) -> None:
-        """Recompute the rollup units of ``tier`` holding ``moments`` (µs; or every unit from
-        ``first`` to ``last``, both inclusive, either open) for the series and fields
-        ``predicate`` selects, in one Flux script."""
-        spans = {}
-        for step in rollups.STEPS:
-            if moments is not None:
-                spans[step] = downsampling.units(moments, step)
-            else:
-                start = first - first % step if first is not None else None
-                end = last - last % step + step if last is not None else None
-                spans[step] = [(start, end)]  # None: open (Flux's widest range)
+    def _refresh_rollups(self, tier: str, predicate: str, moments: list[int]) -> None:
+        """Recompute the rollup units of ``tier`` holding ``moments`` (µs) for the series and
+        fields ``predicate`` selects: one Flux script per ``downsampling.CHUNK`` of time, so an
+        import of a year is many bounded queries rather than one the server may time out."""
+        chunks: dict[int, list[int]] = defaultdict(list)
+        for moment in moments:
+            chunks[moment // downsampling.CHUNK].append(moment)
         targets = {step: self.rollup_bucket(tier, step) for step in rollups.STEPS}
-        self._query(downsampling.refresh_script(self.bucket(tier), targets, spans, predicate))
+        for _chunk, inside in sorted(chunks.items()):
+            spans = {step: downsampling.units(inside, step) for step in rollups.STEPS}
+            self._query(downsampling.refresh_script(self.bucket(tier), targets, spans, predicate))
+
+    def _build_rollups(self, tier: str) -> None:
+        """Compute every rollup of a tier from its raw points (a store older than rollups)."""
+        bucket = flux.string(self.bucket(tier))
+        script = (
+            f"from(bucket: {bucket}) |> range(start: {flux.MIN_TIME}, stop: {flux.MAX_TIME})"
+            ' |> {0}() |> keep(columns: ["_time"]) |> group() |> {1}(column: "_time")'
+            ' |> yield(name: "{0}")'
+        )
+        found = self._query(script.format("first", "min") + "\n" + script.format("last", "max"))
+        ends = [flux.values(found[name][0], "_time")[0] for name in ("first", "last") if found.get(name)]
+        if len(ends) < 2:
+            return
+        first, last = (flux.micros(moment) for moment in ends)
+        hours = range(first - first % rollups.HOUR, last + 1, rollups.HOUR)
+        self._refresh_rollups(tier, downsampling.NUMERIC, list(hours))
 
     def _post(self, bucket: str, body: bytes) -> None:
         """One batch through the client's write API (see ``Influx2Client.write``); a bucket
@@ -393,7 +404,7 @@ class InfluxDB2Backend(BaseBackend):
                     )
             if edges:
                 series = downsampling.numeric_predicate(measurement, tags)
-                self._refresh_rollups(tier, series, None, None, moments=edges)
+                self._refresh_rollups(tier, series, edges)
 
     def _count(self, bucket: str, before: int | None = None) -> dict[str, int]:
         """Points per measurement: distinct times per series, added up on the server (a point
@@ -432,7 +443,7 @@ class InfluxDB2Backend(BaseBackend):
                     self.rollup_bucket(tier, step),
                 )
             # The units holding the floor keep their raw points from it on.
-            self._refresh_rollups(tier, downsampling.NUMERIC, None, None, moments=[last])
+            self._refresh_rollups(tier, downsampling.NUMERIC, [last])
         return removed
 
     def flush(self) -> None:

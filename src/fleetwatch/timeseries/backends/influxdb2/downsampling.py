@@ -26,6 +26,7 @@ edges of the deleted range are recomputed from what is left of them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from fleetwatch.timeseries import rollups
@@ -37,6 +38,11 @@ PARTS = rollups.PARTS  # count, sum, min, max
 EVERY = {rollups.HOUR: "1h", rollups.DAY: "1d"}
 # More separate spans than this in one refresh are recomputed as one span from first to last.
 MAX_SPANS = 16
+# One refresh script covers at most this much time (a whole number of days): an import of a year
+# is then a dozen scripts, none long enough for the server to time its writes out.
+CHUNK = 32 * rollups.DAY
+# Rollup intervals a chart reads in one script before it reads hours instead of days to join them.
+MAX_RANGES = 4
 NUMERIC = "types.isNumeric(v: r._value)"
 
 
@@ -85,14 +91,16 @@ def refresh_script(raw_bucket: str, targets: dict[int, str], spans: dict[int, li
     for step, step_spans in spans.items():
         if not step_spans:
             continue
-        source = f"{_ranges(raw_bucket, step_spans)} |> filter(fn: (r) => {predicate})"
+        every = EVERY[step]
+        # One read of the raw points per step, shared by the four aggregates.
+        parts.append(f"raw_{every} = {_ranges(raw_bucket, step_spans)} |> filter(fn: (r) => {predicate})")
         for part in PARTS:
             parts.append(
-                f"{source} |> aggregateWindow(every: {EVERY[step]}, fn: {part}, createEmpty: false,"
+                f"raw_{every} |> aggregateWindow(every: {every}, fn: {part}, createEmpty: false,"
                 f' timeSrc: "_start")'
                 f" |> map(fn: (r) => ({{r with _field: r._field + {flux.string(SEPARATOR + part)}}}))"
                 f" |> to(bucket: {flux.string(targets[step])}) |> filter(fn: (r) => false)"
-                f' |> yield(name: "{EVERY[step]}_{part}")'
+                f' |> yield(name: "{every}_{part}")'
             )
     return "\n".join(parts)
 
@@ -124,6 +132,55 @@ def numeric_predicate(measurement: str | None, tags) -> str:
     return " and ".join([*parts, NUMERIC])
 
 
+def unit_sources(
+    plan: rollups.Plan, bucketing: Bucketing | None
+) -> tuple[dict[int, list[rollups.Interval]], str | None]:
+    """The rollup units to read for a plan, ``{step: [from, to) µs intervals}``, and the
+    windows to aggregate them with when they differ from the chart's (else None).
+
+    Each ``range()`` read costs InfluxDB a few milliseconds whatever it holds, and filtering
+    rows by time in Flux costs more, so the number of intervals is what matters: the plan's
+    own hours and days when they are few (a chart in UTC: the days in one interval, the hours
+    at its two ends); else hours alone over the plan's whole units joined (a zone whose days
+    start at 22:00 UTC: hours and days alternate at every bucket edge, but join into one
+    interval). When bucket edges are off the hour (Asia/Kolkata), the hour holding each edge is
+    read raw and splits the units into one interval per bucket: the hours are then read in one
+    interval anyway, with windows that start after each edge's hour and end before the next
+    (``period`` one hour shorter than the buckets), so those hours are left out; where that
+    does not fit (edges off the hour across a change of UTC offset), one interval per bucket.
+    """
+    steps = {step: intervals for step, intervals in plan.rollups.items() if intervals}
+    count = sum(len(intervals) for intervals in steps.values())
+    if count <= MAX_RANGES:
+        return steps, None
+    joined: list[rollups.Interval] = []
+    for start, end in sorted(i for intervals in steps.values() for i in intervals):
+        if joined and joined[-1][1] == start:
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    if len(joined) <= MAX_RANGES:
+        return {rollups.HOUR: joined}, None
+    windows = _windows_between_gaps(joined, bucketing)
+    if windows is not None:
+        return {rollups.HOUR: [(joined[0][0], joined[-1][1])]}, windows
+    return ({rollups.HOUR: joined}, None) if len(joined) < count else (steps, None)
+
+
+def _windows_between_gaps(joined: list[rollups.Interval], bucketing: Bucketing | None) -> str | None:
+    """``aggregateWindow`` arguments whose windows cover exactly ``joined`` inside its span,
+    when the gaps between its intervals are single hours one bucket step apart."""
+    if bucketing is None or len({offset for _since, offset in bucketing.offsets}) > 1:
+        return None  # a change of UTC offset moves the edges by an hour
+    step = bucketing.step
+    ends = [start for start, _end in joined[1:]]  # where each gap ends
+    gaps_ok = all(later[0] - earlier[1] == rollups.HOUR for earlier, later in itertools.pairwise(joined))
+    if not gaps_ok or step <= rollups.HOUR or any((end - ends[0]) % step for end in ends):
+        return None
+    offset = ends[0] % step
+    return f"every: {step // 1_000_000}s, period: {(step - rollups.HOUR) // 1_000_000}s, offset: {offset // 1_000_000}s"
+
+
 def partials_script(
     query_measurement: str,
     tags,
@@ -135,7 +192,8 @@ def partials_script(
 ) -> str:
     """One Flux script for a chart's partials (see ``BaseBackend._rollup_partials``): the
     plan's raw intervals from the raw bucket (``buckets[None]``) and its whole units from the
-    rollup buckets (``buckets[step]``), each source windowed by the chart's buckets and grouped
+    rollup buckets (``buckets[step]``, as ``unit_sources`` chooses), each source windowed by the
+    chart's buckets (a unit lies inside one bucket, its time is its start) and grouped
     by field (and the group-by tag). Yields ``<source>_<fn>``: ``raw_count``, ``raw_sum``,
     ``raw_min``, ``raw_max``, and per step ``1h_sum`` (of the ``count`` and ``sum`` parts),
     ``1h_min``, ``1h_max``."""
@@ -143,30 +201,51 @@ def partials_script(
     keep = f"keep(columns: {flux.strings(['_time', '_value', '_field', *([group_by] if group_by else [])])})"
     window = compiler.windows(bucketing) if bucketing is not None else None
 
-    def aggregate(fn: str) -> str:
+    def aggregate(fn: str, windows: str | None = None) -> str:
         if window is None:
             return f"{fn}()"
-        return f'aggregateWindow({window}, fn: {fn}, createEmpty: false, timeSrc: "_start")'
+        return f'aggregateWindow({windows or window}, fn: {fn}, createEmpty: false, timeSrc: "_start")'
 
+    def regroup(fn: str) -> str:
+        # Minima and maxima per series, merged by ``partials_answers``: the same selectors over
+        # a regrouped stream are much slower (see ``compiler``).
+        return "" if fn in ("min", "max") else f"{group} |> "
+
+    # A source read in one range is read by each pipeline on its own: InfluxDB then pushes the
+    # filter and the windows down to its storage engine. A source of several ranges is a union,
+    # which it cannot push down: it is read once, shared by the pipelines (each range read has
+    # a cost of its own).
     out = []
+
+    def sources(name: str, bucket: str, intervals, predicates: dict[str, str]) -> dict[str, str]:
+        if len(intervals) == 1:
+            return {
+                fn: f"{_ranges(bucket, intervals)} |> filter(fn: (r) => {p})" for fn, p in predicates.items()
+            }
+        every = " or ".join(f"({p})" for p in dict.fromkeys(predicates.values()))
+        out.append(f"{name} = {_ranges(bucket, intervals)} |> filter(fn: (r) => {every})")
+        return {fn: f"{name} |> filter(fn: (r) => {p})" for fn, p in predicates.items()}
+
     if plan.raw:
-        source = (
-            f"{_ranges(buckets[None], plan.raw)} |> filter(fn: (r) => "
-            f"{flux.series_predicate([query_measurement], tags, fields)})"
-        )
+        predicate = flux.series_predicate([query_measurement], tags, fields)
+        raw = sources("raw", buckets[None], plan.raw, dict.fromkeys(PARTS, predicate))
         for fn in PARTS:
-            out.append(f'{source} |> {group} |> {aggregate(fn)} |> {keep} |> yield(name: "raw_{fn}")')
-    for step, intervals in sorted(plan.rollups.items()):
-        if not intervals:
-            continue
+            out.append(f'{raw[fn]} |> {regroup(fn)}{aggregate(fn)} |> {keep} |> yield(name: "raw_{fn}")')
+    chosen, unit_windows = unit_sources(plan, bucketing)
+    for step, intervals in sorted(chosen.items()):
         name = EVERY[step]
-        for fn, parts in (("sum", ("count", "sum")), ("min", ("min",)), ("max", ("max",))):
-            wanted = [part_field(f, p) for f in fields for p in parts]
-            source = (
-                f"{_ranges(buckets[step], intervals)} |> filter(fn: (r) => "
-                f"{flux.series_predicate([query_measurement], tags, wanted)})"
+        predicates = {
+            fn: flux.series_predicate(
+                [query_measurement], tags, [part_field(f, p) for f in fields for p in parts]
             )
-            out.append(f'{source} |> {group} |> {aggregate(fn)} |> {keep} |> yield(name: "{name}_{fn}")')
+            for fn, parts in (("sum", ("count", "sum")), ("min", ("min",)), ("max", ("max",)))
+        }
+        units = sources(f"units_{name}", buckets[step], intervals, predicates)
+        for fn in predicates:
+            out.append(
+                f"{units[fn]} |> {regroup(fn)}{aggregate(fn, unit_windows)} |> {keep}"
+                f' |> yield(name: "{name}_{fn}")'
+            )
     return "\n".join(out)
 
 
