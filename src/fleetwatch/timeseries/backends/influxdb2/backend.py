@@ -97,6 +97,7 @@ class InfluxDB2Backend(BaseBackend):
         self.client = self.server.client  # the official client, for what this backend does not wrap
         self.buckets = Buckets(self.server, self.namespace, self.server_retention)
         self._kinds: dict[tuple[str, str], dict[str, str]] = {}  # (bucket, measurement) → field kinds
+        self._building = False  # building an older store's rollups (see ``_prepare``)
         self._builder = LineBuilder()
 
     def bucket(self, tier: str) -> str:
@@ -107,9 +108,14 @@ class InfluxDB2Backend(BaseBackend):
 
     def _prepare(self) -> None:
         self.buckets.ensure(self.config.retention)
-        while self.buckets.unbuilt:
-            tier = self.buckets.unbuilt.pop()
-            self._build_rollups(tier)
+        while self.buckets.unbuilt and not self._building:
+            tier = next(iter(self.buckets.unbuilt))
+            self._building = True
+            try:
+                self._build_rollups(tier)
+            finally:
+                self._building = False
+            self.buckets.unbuilt.discard(tier)  # only once built: a failed build runs again
 
     def _forget_buckets(self) -> None:
         with self.buckets.lock:
