@@ -205,20 +205,25 @@ class InfluxDB2Backend(BaseBackend):
             series.setdefault((point.measurement, tuple(sorted(point.tags.items()))), set()).update(numeric)
             moments.append(to_micros(point.time))
         if moments:
-            predicate = downsampling.series_predicate(series)
-            self._refresh_rollups(tier, predicate, moments)
+            self._refresh_rollups(tier, lambda parts: downsampling.series_predicate(series, parts), moments)
 
-    def _refresh_rollups(self, tier: str, predicate: str, moments: list[int]) -> None:
+    def _refresh_rollups(self, tier: str, predicate, moments: list[int]) -> None:
         """Recompute the rollup units of ``tier`` holding ``moments`` (µs) for the series and
-        fields ``predicate`` selects: one Flux script per ``downsampling.CHUNK`` of time, so an
-        import of a year is many bounded queries rather than one the server may time out."""
+        fields ``predicate(parts)`` selects (see ``downsampling``): the hours from raw points,
+        then the days from those hours, one pair of Flux scripts per ``downsampling.CHUNK`` of
+        time (an import of a year is then many bounded queries, none the server times out)."""
         chunks: dict[int, list[int]] = defaultdict(list)
         for moment in moments:
             chunks[moment // downsampling.CHUNK].append(moment)
-        targets = {step: self.rollup_bucket(tier, step) for step in rollups.STEPS}
+        raw = self.bucket(tier)
+        hours, days = self.rollup_bucket(tier, rollups.HOUR), self.rollup_bucket(tier, rollups.DAY)
         for _chunk, inside in sorted(chunks.items()):
-            spans = {step: downsampling.units(inside, step) for step in rollups.STEPS}
-            self._query(downsampling.refresh_script(self.bucket(tier), targets, spans, predicate))
+            self._query(
+                downsampling.hours_script(raw, hours, downsampling.units(inside, rollups.HOUR), predicate)
+            )
+            self._query(
+                downsampling.days_script(hours, days, downsampling.units(inside, rollups.DAY), predicate)
+            )
 
     def _build_rollups(self, tier: str) -> None:
         """Compute every rollup of a tier from its raw points (a store older than rollups)."""
@@ -234,7 +239,7 @@ class InfluxDB2Backend(BaseBackend):
             return
         first, last = (flux.micros(moment) for moment in ends)
         hours = range(first - first % rollups.HOUR, last + 1, rollups.HOUR)
-        self._refresh_rollups(tier, downsampling.NUMERIC, list(hours))
+        self._refresh_rollups(tier, _every_numeric_field, list(hours))
 
     def _post(self, bucket: str, body: bytes) -> None:
         """One batch through the client's write API (see ``Influx2Client.write``); a bucket
@@ -409,8 +414,9 @@ class InfluxDB2Backend(BaseBackend):
                         "a rollup delete", first, last, predicate, self.rollup_bucket(tier, step)
                     )
             if edges:
-                series = downsampling.numeric_predicate(measurement, tags)
-                self._refresh_rollups(tier, series, edges)
+                self._refresh_rollups(
+                    tier, lambda parts: downsampling.numeric_predicate(measurement, tags, parts), edges
+                )
 
     def _count(self, bucket: str, before: int | None = None) -> dict[str, int]:
         """Points per measurement: distinct times per series, added up on the server (a point
@@ -449,7 +455,7 @@ class InfluxDB2Backend(BaseBackend):
                     self.rollup_bucket(tier, step),
                 )
             # The units holding the floor keep their raw points from it on.
-            self._refresh_rollups(tier, downsampling.NUMERIC, [last])
+            self._refresh_rollups(tier, _every_numeric_field, [last])
         return removed
 
     def flush(self) -> None:
@@ -477,3 +483,8 @@ class InfluxDB2Backend(BaseBackend):
 
     def close(self) -> None:
         self.server.close()
+
+
+def _every_numeric_field(parts) -> str:
+    """The refresh predicate of every series (a build, a retention purge)."""
+    return downsampling.numeric_predicate(None, None, parts)

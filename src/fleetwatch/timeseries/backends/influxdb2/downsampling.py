@@ -82,54 +82,84 @@ def _ranges(bucket: str, spans: Sequence[rollups.Interval]) -> str:
     return tables[0] if len(tables) == 1 else "union(tables: [" + ", ".join(tables) + "])"
 
 
-def refresh_script(raw_bucket: str, targets: dict[int, str], spans: dict[int, list], predicate: str) -> str:
-    """A Flux script recomputing the rollup units of ``spans`` (step → ``[from, to)`` µs spans
-    of whole units) from the points of ``raw_bucket`` that ``predicate`` selects (series and
-    numeric fields; it may use ``types``), into ``targets`` (step → rollup bucket). Its answer
-    is empty: ``to()``'s echo of what it wrote is filtered out."""
-    parts = ['import "types"']
-    for step, step_spans in spans.items():
-        if not step_spans:
-            continue
-        every = EVERY[step]
-        # One read of the raw points per step, shared by the four aggregates.
-        parts.append(f"raw_{every} = {_ranges(raw_bucket, step_spans)} |> filter(fn: (r) => {predicate})")
-        for part in PARTS:
-            parts.append(
-                f"raw_{every} |> aggregateWindow(every: {every}, fn: {part}, createEmpty: false,"
-                f' timeSrc: "_start")'
+# How a day's partials come from its hours' partials: parts read → aggregate.
+DAY_FROM_HOURS = (("sum", ("count", "sum")), ("min", ("min",)), ("max", ("max",)))
+
+
+def _written(script: str) -> str:
+    """A ``to()`` pipeline's end: its echo of what it wrote is left out of the answer."""
+    return f"{script} |> filter(fn: (r) => false)"
+
+
+def hours_script(raw_bucket: str, target: str, spans: list[rollups.Interval], predicate) -> str:
+    """A Flux script recomputing the hourly units of ``spans`` (``[from, to)`` µs spans of whole
+    hours) from the points of ``raw_bucket`` that ``predicate(None)`` selects (series and
+    numeric fields), into ``target``: the four aggregates from one read of the raw points."""
+    lines = ['import "types"', f"raw = {_ranges(raw_bucket, spans)} |> filter(fn: (r) => {predicate(None)})"]
+    for part in PARTS:
+        lines.append(
+            _written(
+                f'raw |> aggregateWindow(every: 1h, fn: {part}, createEmpty: false, timeSrc: "_start")'
                 f" |> map(fn: (r) => ({{r with _field: r._field + {flux.string(SEPARATOR + part)}}}))"
-                f" |> to(bucket: {flux.string(targets[step])}) |> filter(fn: (r) => false)"
-                f' |> yield(name: "{every}_{part}")'
+                f" |> to(bucket: {flux.string(target)})"
             )
-    return "\n".join(parts)
+            + f' |> yield(name: "1h_{part}")'
+        )
+    return "\n".join(lines)
 
 
-def series_predicate(series: dict[tuple[str, tuple], set[str]], max_series: int = 64) -> str:
+def days_script(hour_bucket: str, target: str, spans: list[rollups.Interval], predicate) -> str:
+    """A Flux script recomputing the daily units of ``spans`` (whole days) from the hourly
+    units in them (exact once those are: partials compose), for the series and fields
+    ``predicate(parts)`` selects among the hourly units' part fields. A day has 24 hourly
+    units per series and field where it has ~288 raw points (a 5-minute report) or more."""
+    lines = ['import "strings"']
+    for fn, parts in DAY_FROM_HOURS:
+        lines.append(
+            _written(
+                f"{_ranges(hour_bucket, spans)} |> filter(fn: (r) => {predicate(parts)})"
+                f' |> aggregateWindow(every: 1d, fn: {fn}, createEmpty: false, timeSrc: "_start")'
+                f" |> to(bucket: {flux.string(target)})"
+            )
+            + f' |> yield(name: "1d_{fn}")'
+        )
+    return "\n".join(lines)
+
+
+def series_predicate(series: dict[tuple[str, tuple], set[str]], parts=None, max_series: int = 64) -> str:
     """``filter()`` predicate for the written series (``(measurement, sorted tag items)`` →
-    numeric fields written): each series with its fields, or, for more series than
-    ``max_series`` (an import), measurements and fields only (more series recomputed, same
-    result, a shorter script)."""
+    numeric fields written), over raw fields or (``parts``) over those fields' part fields:
+    each series with its fields, or, for more series than ``max_series`` (an import),
+    measurements and fields only (more series recomputed, same result, a shorter script)."""
+
+    def names_of(names) -> list[str]:
+        return sorted(names) if parts is None else sorted(part_field(n, p) for n in names for p in parts)
+
     if len(series) > max_series:
         by_measurement: dict[str, set[str]] = {}
         for (measurement, _tags), names in series.items():
             by_measurement.setdefault(measurement, set()).update(names)
         return " or ".join(
-            f"({flux.series_predicate([m], None, sorted(names))})"
+            f"({flux.series_predicate([m], None, names_of(names))})"
             for m, names in sorted(by_measurement.items())
         )
     return " or ".join(
-        f"({flux.series_predicate([m], {k: [v] for k, v in tags}, sorted(names))})"
+        f"({flux.series_predicate([m], {k: [v] for k, v in tags}, names_of(names))})"
         for (m, tags), names in sorted(series.items())
     )
 
 
-def numeric_predicate(measurement: str | None, tags) -> str:
+def numeric_predicate(measurement: str | None, tags, parts=None) -> str:
     """``filter()`` predicate for the numeric fields of a delete's series (a measurement and/or
-    tag filters, each a list of accepted values)."""
-    parts = [flux.any_of("_measurement", [measurement])] if measurement is not None else []
-    parts += [flux.any_of(key, values) for key, values in (tags or {}).items()]
-    return " and ".join([*parts, NUMERIC])
+    tag filters, each a list of accepted values), or (``parts``) for their part fields."""
+    terms = [flux.any_of("_measurement", [measurement])] if measurement is not None else []
+    terms += [flux.any_of(key, values) for key, values in (tags or {}).items()]
+    if parts is None:
+        return " and ".join([*terms, NUMERIC])
+    suffixes = " or ".join(
+        f"strings.hasSuffix(v: r._field, suffix: {flux.string(SEPARATOR + part)})" for part in parts
+    )
+    return " and ".join([*terms, f"({suffixes})"])
 
 
 def unit_sources(
