@@ -231,3 +231,31 @@ def test_a_half_hour_zone_across_a_change_of_offset(influx):
     influx.use_rollups = False
     assert influx.chart(query) == rolled
     assert rolled.series["count"][:2] == [72, 72]
+
+
+def test_an_import_of_many_series_names_its_partials_per_field(influx):
+    # More than 64 series in one write: their hourly units are written field by field.
+    points = [
+        point("m", at(10, minute, day=day), {"object_id": f"d{s:02d}"}, n=s + minute, v=s / 2 + day)
+        for s in range(70)
+        for day in (19, 20)
+        for minute in (5, 35)
+    ]
+    influx.write(points)
+    a = (("object_id", "d03"),)
+    hours = stored(influx, step=HOUR)
+    assert len(hours) == 70 * 2 * 2 * 4
+    assert [hours[("m", a, f"n|{part}", at(10))] for part in ("count", "sum", "min", "max")] == [2, 46, 8, 38]
+    assert hours[("m", a, "v|sum", at(10))] == 43.0
+    assert stored(influx, step=DAY)[("m", a, "n|sum", at(0, day=19))] == 46
+    query = ChartQuery(
+        "m",
+        [Aggregate("sum", "n", "n"), Aggregate("max", "v", "v")],
+        at(0, day=19),
+        at(23, 59, day=20),
+        interval="1d",
+    )
+    rolled = influx.chart(query)
+    assert rolled.series == {"n": [sum(2 * s + 40 for s in range(70))] * 2, "v": [34.5 + 19, 34.5 + 20]}
+    influx.use_rollups = False
+    assert influx.chart(query) == rolled

@@ -205,22 +205,28 @@ class InfluxDB2Backend(BaseBackend):
             series.setdefault((point.measurement, tuple(sorted(point.tags.items()))), set()).update(numeric)
             moments.append(to_micros(point.time))
         if moments:
-            self._refresh_rollups(tier, lambda parts: downsampling.series_predicate(series, parts), moments)
+            fields = None
+            if len(series) > downsampling.MAX_SERIES:  # an import
+                fields = sorted(set().union(*series.values()))
+            predicate = lambda parts: downsampling.series_predicate(series, parts)  # noqa: E731
+            self._refresh_rollups(tier, predicate, moments, fields)
 
-    def _refresh_rollups(self, tier: str, predicate, moments: list[int]) -> None:
+    def _refresh_rollups(
+        self, tier: str, predicate, moments: list[int], fields: list[str] | None = None
+    ) -> None:
         """Recompute the rollup units of ``tier`` holding ``moments`` (µs) for the series and
         fields ``predicate(parts)`` selects (see ``downsampling``): the hours from raw points,
         then the days from those hours, one pair of Flux scripts per ``downsampling.CHUNK`` of
-        time (an import of a year is then many bounded queries, none the server times out)."""
+        time (an import of a year is then many bounded queries, none the server times out);
+        ``fields``, the numeric fields written, for an import (see ``hours_script``)."""
         chunks: dict[int, list[int]] = defaultdict(list)
         for moment in moments:
             chunks[moment // downsampling.CHUNK].append(moment)
         raw = self.bucket(tier)
         hours, days = self.rollup_bucket(tier, rollups.HOUR), self.rollup_bucket(tier, rollups.DAY)
         for _chunk, inside in sorted(chunks.items()):
-            self._query(
-                downsampling.hours_script(raw, hours, downsampling.units(inside, rollups.HOUR), predicate)
-            )
+            spans = downsampling.units(inside, rollups.HOUR)
+            self._query(downsampling.hours_script(raw, hours, spans, predicate, fields))
             self._query(
                 downsampling.days_script(hours, days, downsampling.units(inside, rollups.DAY), predicate)
             )
@@ -358,8 +364,14 @@ class InfluxDB2Backend(BaseBackend):
             None: bucket,
             **{step: self.rollup_bucket(query.retention, step) for step in rollups.STEPS},
         }
+        parts = {
+            part
+            for agg in query.aggregates
+            if agg.field in numeric and rollups.composable(agg)
+            for part in rollups.PARTS_OF[agg.fn]
+        }
         script = downsampling.partials_script(
-            query.measurement, query.tags, numeric, query.group_by, buckets, bucketing, plan
+            query.measurement, query.tags, numeric, query.group_by, buckets, bucketing, plan, parts
         )
         return downsampling.partials_answers(self._query(script), query.group_by, bucketing), raw_only
 
