@@ -192,8 +192,9 @@ class InfluxDB2Backend(BaseBackend):
     # ------------------------------------------------------------------ rollups
 
     def _rollups_after_write(self, tier: str, points: list[Point]) -> None:
-        """Recompute, from raw points, the hours and days the written points fall in, for the
-        series and numeric fields written (see ``downsampling``)."""
+        """Recompute the hours the written points fall in (from raw points) and the days
+        holding them (from those hours), for the series and numeric fields written (see
+        ``downsampling``)."""
         series: dict[tuple[str, tuple], set[str]] = {}
         moments = []
         for point in points:
