@@ -199,7 +199,7 @@ def buckets_of(backend, namespace):
     return {
         b.name: b
         for b in api.find_buckets_iter(org=backend.org)
-        if b.name == namespace or b.name.startswith(namespace + "_")
+        if b.name.split(":")[0] == namespace or b.name.startswith(namespace + "_")
     }
 
 
@@ -209,18 +209,24 @@ def test_tiers_are_buckets_with_retention_rules(clock):
         backend.flush()
         backend.ensure_retention({"short": "24h", "default": "26280h", "year": "365d"})
         buckets = buckets_of(backend, "fleetwatch_test_buckets")
-        assert sorted(buckets) == [
-            "fleetwatch_test_buckets",
-            "fleetwatch_test_buckets_short",
-            "fleetwatch_test_buckets_year",
-        ]
-        assert buckets["fleetwatch_test_buckets"].retention_rules[0].every_seconds == 26280 * 3600
-        assert buckets["fleetwatch_test_buckets_short"].retention_rules[0].every_seconds == 86400
-        assert buckets["fleetwatch_test_buckets_year"].retention_rules[0].every_seconds == 365 * 86400
-        # A changed duration is applied to the existing bucket.
+        # Each tier has a bucket and two rollup buckets (hourly, daily), which keep a day more.
+        every = {name: bucket.retention_rules[0].every_seconds for name, bucket in buckets.items()}
+        assert every == {
+            "fleetwatch_test_buckets": 26280 * 3600,
+            "fleetwatch_test_buckets:1h": 26280 * 3600 + 86400,
+            "fleetwatch_test_buckets:1d": 26280 * 3600 + 86400,
+            "fleetwatch_test_buckets_short": 86400,
+            "fleetwatch_test_buckets_short:1h": 2 * 86400,
+            "fleetwatch_test_buckets_short:1d": 2 * 86400,
+            "fleetwatch_test_buckets_year": 365 * 86400,
+            "fleetwatch_test_buckets_year:1h": 366 * 86400,
+            "fleetwatch_test_buckets_year:1d": 366 * 86400,
+        }
+        # A changed duration is applied to the existing buckets.
         backend.ensure_retention({"short": "12h", "default": "26280h"})
         buckets = buckets_of(backend, "fleetwatch_test_buckets")
         assert buckets["fleetwatch_test_buckets_short"].retention_rules[0].every_seconds == 43200
+        assert buckets["fleetwatch_test_buckets_short:1d"].retention_rules[0].every_seconds == 43200 + 86400
         # flush() removes every bucket of the namespace, including a tier no longer configured.
         backend.flush()
         assert buckets_of(backend, "fleetwatch_test_buckets") == {}

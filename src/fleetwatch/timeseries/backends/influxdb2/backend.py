@@ -5,7 +5,8 @@ The backend ties together its parts: ``client`` (the transport and its errors), 
 (server administration: one bucket per tier), ``compiler`` (reads and charts as Flux scripts,
 and their answers), ``flux`` (Flux text and annotated CSV) and the line protocol both InfluxDB
 backends share (``backends.lineprotocol``). What stays here is the per-process knowledge of
-the server (each field's type per bucket), writes, deletes and retention.
+the server (each field's type per bucket), writes, deletes and retention, and keeping the
+rollups (``downsampling``) current with each of them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.backend import BaseBackend, Features, flag
-from fleetwatch.timeseries.backends.influxdb2 import compiler, flux
+from fleetwatch.timeseries.backends.influxdb2 import compiler, downsampling, flux
 from fleetwatch.timeseries.backends.influxdb2.buckets import Buckets
 from fleetwatch.timeseries.backends.influxdb2.client import Influx2Client, MissingBucket
 from fleetwatch.timeseries.backends.lineprotocol import LineBuilder, checked_lines
@@ -51,6 +53,7 @@ RESERVED_NAMES = frozenset({"_start", "_stop", "_time", "_value", "_field", "_me
 
 class Influx2Features(Features):
     supports_point_delete = True
+    supports_rollups = True
     max_write_batch = 10_000
     concurrent_reads_help = True
 
@@ -94,13 +97,25 @@ class InfluxDB2Backend(BaseBackend):
         self.client = self.server.client  # the official client, for what this backend does not wrap
         self.buckets = Buckets(self.server, self.namespace, self.server_retention)
         self._kinds: dict[tuple[str, str], dict[str, str]] = {}  # (bucket, measurement) → field kinds
+        self._building = False  # building an older store's rollups (see ``_prepare``)
         self._builder = LineBuilder()
 
     def bucket(self, tier: str) -> str:
         return self.buckets.name(tier)
 
+    def rollup_bucket(self, tier: str, step: int) -> str:
+        return self.buckets.rollup_name(tier, downsampling.EVERY[step])
+
     def _prepare(self) -> None:
         self.buckets.ensure(self.config.retention)
+        while self.buckets.unbuilt and not self._building:
+            tier = next(iter(self.buckets.unbuilt))
+            self._building = True
+            try:
+                self._build_rollups(tier)
+            finally:
+                self._building = False
+            self.buckets.unbuilt.discard(tier)  # only once built: a failed build runs again
 
     def _forget_buckets(self) -> None:
         with self.buckets.lock:
@@ -171,6 +186,67 @@ class InfluxDB2Backend(BaseBackend):
         for bucket, lines in prepared:
             for start in range(0, len(lines), self.batch_size):
                 self._post(bucket, "\n".join(lines[start : start + self.batch_size]).encode())
+        for tier, points in batches.items():
+            self._rollups_after_write(tier, points)
+
+    # ------------------------------------------------------------------ rollups
+
+    def _rollups_after_write(self, tier: str, points: list[Point]) -> None:
+        """Recompute the hours the written points fall in (from raw points) and the days
+        holding them (from those hours), for the series and numeric fields written (see
+        ``downsampling``)."""
+        series: dict[tuple[str, tuple], set[str]] = {}
+        moments = []
+        for point in points:
+            numeric = [
+                name for name, value in point.fields.items() if type(value) is int or type(value) is float
+            ]
+            if not numeric:
+                continue
+            series.setdefault((point.measurement, tuple(sorted(point.tags.items()))), set()).update(numeric)
+            moments.append(to_micros(point.time))
+        if moments:
+            fields = None
+            if len(series) > downsampling.MAX_SERIES:  # an import
+                fields = sorted(set().union(*series.values()))
+            predicate = lambda parts: downsampling.series_predicate(series, parts)  # noqa: E731
+            self._refresh_rollups(tier, predicate, moments, fields)
+
+    def _refresh_rollups(
+        self, tier: str, predicate, moments: list[int], fields: list[str] | None = None
+    ) -> None:
+        """Recompute the rollup units of ``tier`` holding ``moments`` (µs) for the series and
+        fields ``predicate(parts)`` selects (see ``downsampling``): the hours from raw points,
+        then the days from those hours, one pair of Flux scripts per ``downsampling.CHUNK`` of
+        time (an import of a year is then many bounded queries, none the server times out);
+        ``fields``, the numeric fields written, for an import (see ``hours_script``)."""
+        chunks: dict[int, list[int]] = defaultdict(list)
+        for moment in moments:
+            chunks[moment // downsampling.CHUNK].append(moment)
+        raw = self.bucket(tier)
+        hours, days = self.rollup_bucket(tier, rollups.HOUR), self.rollup_bucket(tier, rollups.DAY)
+        for _chunk, inside in sorted(chunks.items()):
+            spans = downsampling.units(inside, rollups.HOUR)
+            self._query(downsampling.hours_script(raw, hours, spans, predicate, fields))
+            self._query(
+                downsampling.days_script(hours, days, downsampling.units(inside, rollups.DAY), predicate)
+            )
+
+    def _build_rollups(self, tier: str) -> None:
+        """Compute every rollup of a tier from its raw points (a store older than rollups)."""
+        bucket = flux.string(self.bucket(tier))
+        script = (
+            f"from(bucket: {bucket}) |> range(start: {flux.MIN_TIME}, stop: {flux.MAX_TIME})"
+            ' |> {0}() |> keep(columns: ["_time"]) |> group() |> {1}(column: "_time")'
+            ' |> yield(name: "{0}")'
+        )
+        found = self._query(script.format("first", "min") + "\n" + script.format("last", "max"))
+        ends = [flux.values(found[name][0], "_time")[0] for name in ("first", "last") if found.get(name)]
+        if len(ends) < 2:
+            return
+        first, last = (flux.micros(moment) for moment in ends)
+        hours = range(first - first % rollups.HOUR, last + 1, rollups.HOUR)
+        self._refresh_rollups(tier, _every_numeric_field, list(hours))
 
     def _post(self, bucket: str, body: bytes) -> None:
         """One batch through the client's write API (see ``Influx2Client.write``); a bucket
@@ -271,6 +347,35 @@ class InfluxDB2Backend(BaseBackend):
     def _chart_and_summary(self, query, bucketing, lower, end):
         return self._aggregate(query, bucketing, lower, end, with_summary=True)
 
+    def _rollup_partials(self, query, fields, bucketing, plan):
+        """Partials of ``fields`` over the plan's raw intervals and rollup units in one Flux
+        script (see ``downsampling.partials_script``); strings and booleans are not rolled up
+        and are left to raw aggregates."""
+        self._prepare()
+        bucket = self.bucket(query.retention)
+        kinds = self._field_kinds(bucket, [query.measurement])[query.measurement]
+        if any(name not in kinds for name in fields):  # written by another process since
+            kinds = self._field_kinds(bucket, [query.measurement], refresh=True)[query.measurement]
+        self._check_kinds(query, kinds)
+        numeric = [name for name in fields if kinds.get(name) in ("float", "integer")]
+        raw_only = {name for name in fields if kinds.get(name) in ("string", "boolean")}
+        if not numeric:
+            return {}, raw_only
+        buckets = {
+            None: bucket,
+            **{step: self.rollup_bucket(query.retention, step) for step in rollups.STEPS},
+        }
+        parts = {
+            part
+            for agg in query.aggregates
+            if agg.field in numeric and rollups.composable(agg)
+            for part in rollups.PARTS_OF[agg.fn]
+        }
+        script = downsampling.partials_script(
+            query.measurement, query.tags, numeric, query.group_by, buckets, bucketing, plan, parts
+        )
+        return downsampling.partials_answers(self._query(script), query.group_by, bucketing), raw_only
+
     def _rank_fields(self, query: ChartQuery, lower, end, n: int) -> list[str]:
         self._prepare()
         bucket = self.bucket(query.retention)
@@ -304,9 +409,27 @@ class InfluxDB2Backend(BaseBackend):
         predicates = [
             flux.delete_predicate(measurement, combination) for combination in itertools.product(*choices)
         ]
+        # Rollup units touching the range go with it (their points are at the units' starts),
+        # then the units at its edges are recomputed from the raw points left in them.
+        unit_range = {
+            step: (
+                flux.time(to_micros(start) // step * step) if start is not None else flux.MIN_TIME,
+                flux.time(to_micros(end) // step * step) if end is not None else flux.MAX_TIME,
+            )
+            for step in rollups.STEPS
+        }
+        edges = [to_micros(moment) for moment in (start, end) if moment is not None]
         for tier in tiers:
             for predicate in predicates:
                 self.server.delete("a delete", start_text, stop_text, predicate, self.bucket(tier))
+                for step, (first, last) in unit_range.items():
+                    self.server.delete(
+                        "a rollup delete", first, last, predicate, self.rollup_bucket(tier, step)
+                    )
+            if edges:
+                self._refresh_rollups(
+                    tier, lambda parts: downsampling.numeric_predicate(measurement, tags, parts), edges
+                )
 
     def _count(self, bucket: str, before: int | None = None) -> dict[str, int]:
         """Points per measurement: distinct times per series, added up on the server (a point
@@ -335,6 +458,17 @@ class InfluxDB2Backend(BaseBackend):
         removed = sum(self._count(bucket, before=floor_us).values())
         if removed:
             self.server.delete("a retention delete", flux.MIN_TIME, flux.time(floor_us - 1), "", bucket)
+            last = floor_us - 1
+            for step in rollups.STEPS:
+                self.server.delete(
+                    "a retention delete of rollups",
+                    flux.MIN_TIME,
+                    flux.time(last // step * step),
+                    "",
+                    self.rollup_bucket(tier, step),
+                )
+            # The units holding the floor keep their raw points from it on.
+            self._refresh_rollups(tier, _every_numeric_field, [last])
         return removed
 
     def flush(self) -> None:
@@ -362,3 +496,8 @@ class InfluxDB2Backend(BaseBackend):
 
     def close(self) -> None:
         self.server.close()
+
+
+def _every_numeric_field(parts) -> str:
+    """The refresh predicate of every series (a build, a retention purge)."""
+    return downsampling.numeric_predicate(None, None, parts)
