@@ -38,7 +38,7 @@ def test_an_api_view_whose_query_fails_answers_503_json(client, alice, monkeypat
 @pytest.mark.parametrize("failure", FAILURES, ids=type)
 def test_a_page_whose_query_fails_answers_a_503_page(client, bob, device_a, monkeypatch, failure):
     client.force_login(bob)
-    monkeypatch.setattr("fleetwatch.web.views.health_status", fail_with(failure))
+    monkeypatch.setattr("fleetwatch.web.views.fleet_page", fail_with(failure))
     response = client.get("/")
     assert (response.status_code, response["Retry-After"]) == (503, "30")
     assert response["Content-Type"] == "text/html; charset=utf-8"
