@@ -210,6 +210,6 @@ def test_every_answer_is_as_the_schema_says(server, persona, tmp_path):
         assert (report["failures"], report["errors"], report["operations"]["errored"]) == ([], [], 0), name
         assert report["operations"]["tested"] == report["operations"]["selected"] > 0, name
         tested += report["operations"]["tested"]
-    assert tested == 89  # every operation of the schema, once
+    assert tested == 90  # every operation of the schema, once
     log = Path(server.dir, "gunicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-5000:]
