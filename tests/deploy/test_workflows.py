@@ -194,6 +194,13 @@ def test_the_markers_partition_the_suite_the_way_the_jobs_need():
         "tests/timeseries/influxdb/test_influxdb.py::test_field_types_are_kept_and_converted_only_without_loss",
         "tests/timeseries/influxdb/test_influxdb.py::test_a_delete_limited_to_one_tier_keeps_the_other_tiers",
         "tests/timeseries/influxdb/test_influxdb.py::test_tiers_are_retention_policies_with_their_durations",
+        "tests/timeseries/influxdb/test_influxdb.py::test_units_are_partials_with_the_fields_types_and_tags_as_tags",
+        "tests/timeseries/influxdb/test_influxdb.py::test_rollups_are_not_points",
+        "tests/timeseries/influxdb/test_influxdb.py::test_a_unit_left_without_points_by_a_delete_goes",
+        "tests/timeseries/influxdb/test_influxdb.py::test_a_delete_limited_to_one_tier_keeps_the_other_tiers_rollups",
+        "tests/timeseries/influxdb/test_influxdb.py::test_purging_a_tier_rewrites_a_longer_tiers_points_of_the_same_range",
+        "tests/timeseries/influxdb/test_influxdb.py::test_a_store_written_before_rollups_gets_them_built_once",
+        "tests/timeseries/influxdb/test_influxdb.py::test_charts_read_rollups_for_whole_units_and_raw_points_elsewhere",
     ]
     assert collected("browser", "sqlite", *paths) == [
         "tests/web/test_onboarding.py::test_from_the_demo_login_an_admin_adds_a_device_connects_it_and_sees_its_charts",
