@@ -72,7 +72,11 @@ def test_a_fleet_copied_from_influxdb_to_elasticsearch_answers_the_same(
     target.flush()
     result = copy_points(source, target)
     assert result.mismatches == {}
-    assert result.points == sum(there for there, _here in result.counts.values())
+    counted = sum(there for there, _here in result.counts.values())
+    # The 24-hour tier's floor follows the clock: a raw snapshot copied at the start of a slow
+    # copy may have aged out of it when the copy counts at the end (two were, under load), so
+    # the count may be short by the reports of the copy's duration, never over.
+    assert counted <= result.points <= counted + 2 * 12
     assert result.points > 2 * steps * 9  # every report holds a dozen points or so
 
     settings.TIMESERIES_DATABASE = target_url
