@@ -17,7 +17,7 @@ Layout (see the backend's module docstring for why):
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fleetwatch.timeseries import rollups
@@ -74,6 +74,31 @@ def series_conditions(tag_sets: Iterable[Mapping[str, str]]) -> list[str]:
     return ["(" + " OR ".join(sorted(alternatives)) + ")"] if alternatives else []
 
 
+def _select_into(
+    kinds: Mapping[str, str],
+    column: Callable[[str, str], str],
+    conditions: list[str],
+    start: int,
+    end: int,
+    target: str,
+    source: str,
+    every: str,
+) -> str | None:
+    """``SELECT <partials> INTO target FROM source … GROUP BY time(every), *``, the continuous
+    query's statement, over ``[start, end)`` (µs); ``None`` when no field has a partial."""
+    columns = [
+        f"{column(part, field)} AS {q.ident(f'{part}_{field}')}"
+        for field, kind in sorted(kinds.items())
+        for part in parts_of(kind)
+    ]
+    if not columns:
+        return None
+    where = q.where_clause(conditions + q.time_conditions(start, before=end))
+    return (
+        f"SELECT {', '.join(columns)} INTO {target} FROM {source}{where} GROUP BY time({every}), * fill(none)"
+    )
+
+
 def refresh_hours(
     raw_policy: str,
     tier: str,
@@ -86,17 +111,15 @@ def refresh_hours(
     """Recompute the hourly units in ``[start, end)`` (µs, whole hours) of the series matching
     ``conditions`` from raw points, for the fields in ``kinds``. Units (and fields) with no
     point are not written: a delete removes them first."""
-    columns = [
-        f"{part.upper()}({q.ident(field)}) AS {q.ident(f'{part}_{field}')}"
-        for field, kind in sorted(kinds.items())
-        for part in parts_of(kind)
-    ]
-    if not columns:
-        return None
-    where = q.where_clause(conditions + q.time_conditions(start, before=end))
-    return (
-        f"SELECT {', '.join(columns)} INTO {q.source(policy(tier), measurement(name, tier, HOUR))} "
-        f"FROM {q.source(raw_policy, name)}{where} GROUP BY time(1h), * fill(none)"
+    return _select_into(
+        kinds,
+        lambda part, field: f"{part.upper()}({q.ident(field)})",
+        conditions,
+        start,
+        end,
+        q.source(policy(tier), measurement(name, tier, HOUR)),
+        q.source(raw_policy, name),
+        "1h",
     )
 
 
@@ -105,17 +128,15 @@ def refresh_days(
 ) -> str | None:
     """Recompute the daily units in ``[start, end)`` (µs, whole UTC days) from the hourly ones."""
     combine = {"count": "SUM", "sum": "SUM", "min": "MIN", "max": "MAX"}
-    columns = [
-        f"{combine[part]}({q.ident(f'{part}_{field}')}) AS {q.ident(f'{part}_{field}')}"
-        for field, kind in sorted(kinds.items())
-        for part in parts_of(kind)
-    ]
-    if not columns:
-        return None
-    where = q.where_clause(conditions + q.time_conditions(start, before=end))
-    return (
-        f"SELECT {', '.join(columns)} INTO {q.source(policy(tier), measurement(name, tier, DAY))} "
-        f"FROM {q.source(policy(tier), measurement(name, tier, HOUR))}{where} GROUP BY time(1d), * fill(none)"
+    return _select_into(
+        kinds,
+        lambda part, field: f"{combine[part]}({q.ident(f'{part}_{field}')})",
+        conditions,
+        start,
+        end,
+        q.source(policy(tier), measurement(name, tier, DAY)),
+        q.source(policy(tier), measurement(name, tier, HOUR)),
+        "1d",
     )
 
 
