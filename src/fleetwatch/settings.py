@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "fleetwatch.backups",
     "fleetwatch.messaging",
     "fleetwatch.usage",
+    "fleetwatch.protocols",
     "fleetwatch.usage.sender",  # the sender half: its receiver and tasks (usage/sender/apps.py)
     "fleetwatch.web",
 ]
