@@ -304,6 +304,9 @@ FLEETWATCH_WIFI_CLIENTS_SNOOZE = env_json(
 CELERY_BEAT_SCHEDULE = {
     "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
     "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},
+    # Backends that seal rollups (InfluxDB) roll up live points up to 2 hours behind the clock;
+    # charts read raw points after the horizon, so a late seal costs time, never exactness.
+    "seal-rollups": {"task": "fleetwatch.monitoring.tasks.seal_rollups", "schedule": 600},
     "evaluate-reported-values": {
         "task": "fleetwatch.monitoring.tasks.evaluate_pending",
         "schedule": ALERT_EVALUATION_INTERVAL_SECONDS,

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from fleetwatch.timeseries.buckets import Bucketing
-from fleetwatch.timeseries.rollups import DAY, HOUR, plan
+from fleetwatch.timeseries.rollups import DAY, HOUR, LIVE, is_late, plan, seal_target
 from fleetwatch.timeseries.times import to_micros
 
 
@@ -76,3 +76,40 @@ def test_a_summary_is_one_bucket():
         HOUR: [(us(2026, 10, 1, 8), us(2026, 10, 2)), (us(2026, 10, 5), us(2026, 10, 5, 2))],
         DAY: [(us(2026, 10, 2), us(2026, 10, 5))],
     }
+
+
+def test_a_horizon_leaves_the_time_after_it_to_raw_points():
+    # Sealed up to 2026-10-03 05:00: that day's hours before it from the hourly rollup, the rest
+    # raw, even the whole hours and the whole day after it.
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 4, 13, 37, tzinfo=UTC)
+    result = plan(
+        Bucketing("1d", "UTC", start, end), us(2026, 10, 1), to_micros(end), horizon=us(2026, 10, 3, 5)
+    )
+    assert result.rollups == {
+        DAY: [(us(2026, 10, 1), us(2026, 10, 3))],
+        HOUR: [(us(2026, 10, 3), us(2026, 10, 3, 5))],
+    }
+    assert result.raw == [(us(2026, 10, 3, 5), to_micros(end) + 1)]
+    # A horizon on a bucket edge, before the range, after it.
+    on_edge = plan(
+        Bucketing("1d", "UTC", start, end), us(2026, 10, 1), to_micros(end), horizon=us(2026, 10, 2)
+    )
+    assert on_edge.rollups == {DAY: [(us(2026, 10, 1), us(2026, 10, 2))]}
+    assert on_edge.raw == [(us(2026, 10, 2), to_micros(end) + 1)]
+    before = plan(Bucketing("1d", "UTC", start, end), us(2026, 10, 1), to_micros(end), horizon=us(2026, 9, 1))
+    assert not before.uses_rollups
+    assert before.raw == [(us(2026, 10, 1), to_micros(end) + 1)]
+    after = plan(Bucketing("1d", "UTC", start, end), us(2026, 10, 1), to_micros(end), horizon=us(2027, 1, 1))
+    assert after == plan(Bucketing("1d", "UTC", start, end), us(2026, 10, 1), to_micros(end))
+
+
+def test_a_seal_never_covers_the_unit_of_a_live_point():
+    # The exactness argument of sealing (rollups' docstring): at any moment, the last unit a
+    # seal may cover ends at or before the oldest instant a live point may have.
+    for seconds in range(0, 2 * 86400, 397):
+        now = us(2026, 11, 1) + seconds * 1_000_000
+        target = seal_target(now)
+        assert target % HOUR == 0
+        assert target <= now - LIVE
+        assert not is_late(now - LIVE, now)
+        assert is_late(now - LIVE - 1, now)

@@ -81,6 +81,18 @@ def enforce_retention() -> int:
     return removed
 
 
+@shared_task
+def seal_rollups() -> dict[str, str]:
+    """Roll up the live points of backends that seal rollups (InfluxDB 1.x and 2.x; see
+    ``fleetwatch.timeseries.rollups``); nothing on the others. Returns ``{tier: horizon}``."""
+    from fleetwatch.core.timeseries import get_backend
+
+    horizons = get_backend().seal_rollups()
+    if horizons:
+        log.info("rollups: sealed up to %s", ", ".join(f"{t} {h.isoformat()}" for t, h in horizons.items()))
+    return {tier: horizon.isoformat() for tier, horizon in horizons.items()}
+
+
 def auto_create_checks(device) -> None:
     """The checks FLEETWATCH_AUTO_CHECKS (default: each type's ``auto``) asks for, once."""
     from fleetwatch.monitoring.models import Check

@@ -9,6 +9,7 @@ retention bounds) lives here once, so backends cannot drift apart.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -93,6 +94,10 @@ class Features:
     # Keeps hourly and daily rollups current on every write (see ``rollups``) and answers
     # ``_rollup_partials``; charts then read them where whole hours and days fit.
     supports_rollups = False
+    # Rollups of live points are sealed by ``seal_rollups()`` on a schedule rather than kept by
+    # each write (writes still refresh the units of late points); charts read raw points after
+    # the sealed horizon (see ``rollups``).
+    seals_rollups = False
     max_write_batch = 50_000
     # Whether several chart queries run side by side finish sooner than one after another.
     concurrent_reads_help = True
@@ -112,6 +117,8 @@ class BaseBackend:
         # Charts read rollups where they can; ``rollups=false`` reads raw points only (to
         # compare, or to rule rollups out when investigating a chart).
         self.use_rollups = flag(config.options.get("rollups", True))
+        # Sealing backends: tier → (horizon µs, monotonic time read); see ``_sealed_until``.
+        self._horizons: dict[str, tuple[int, float]] = {}
 
     # ------------------------------------------------------------------ time & retention
 
@@ -148,6 +155,89 @@ class BaseBackend:
     def enforce_retention(self) -> int:
         """Remove expired points of every tier now; returns how many were removed."""
         return sum(self._purge_before(tier, self.retention_floor(tier)) for tier in self.config.retention)
+
+    # ------------------------------------------------------------------ sealed rollups
+
+    # A reader uses a horizon read at most this long ago (seconds): an older one only makes it
+    # read more raw points, never a unit that is not complete (horizons only grow).
+    HORIZON_TTL = 30.0
+
+    def seal_rollups(self, now: datetime | None = None) -> dict[str, datetime]:
+        """Roll up the live points of every tier up to ``rollups.seal_target(now)`` (the clock's
+        now by default), at most ``rollups.MAX_SEAL`` per step, recording the horizon after each
+        step; returns ``{tier: horizon}`` (``{}`` on backends that keep rollups on every write).
+
+        Run on a schedule (the worker's ``seal-rollups``); if it never runs charts stay exact and
+        read more raw points. Raises ``BackendUnavailable`` like any other call; a seal cut short
+        keeps the horizon of its last finished step."""
+        if not (self.features.supports_rollups and self.features.seals_rollups):
+            return {}
+        target = rollups.seal_target(to_micros(now or self.now()))
+        out = {}
+        for tier in self.config.retention:
+            until = self._stored_horizon(tier)
+            if until is None:
+                until = self._first_horizon(tier)
+            while until < target:
+                step_end = min(target, until + rollups.MAX_SEAL)
+                self._seal(tier, until, step_end)
+                self._store_horizon(tier, step_end)
+                until = step_end
+            self._horizons[tier] = (until, time.monotonic())
+            out[tier] = datetime.fromtimestamp(until / 1e6, UTC)
+        return out
+
+    def _sealed_until(self, tier: str) -> int:
+        """The tier's horizon (µs): rollup units before it are complete."""
+        cached = self._horizons.get(tier)
+        if cached is not None and time.monotonic() - cached[1] < self.HORIZON_TTL:
+            return cached[0]
+        until = self._stored_horizon(tier)
+        if until is None:
+            until = self._first_horizon(tier)
+        self._horizons[tier] = (until, time.monotonic())
+        return until
+
+    def _first_horizon(self, tier: str) -> int:
+        """A tier without a recorded horizon (a new store, one older than sealing, or one whose
+        record expired): its rollups are built from every raw point it holds, then the horizon
+        recorded where a seal now would put it. Live points written meanwhile are after it."""
+        until = rollups.seal_target(to_micros(self.now()))
+        self._build_rollups(tier)
+        self._store_horizon(tier, until)
+        return until
+
+    def _new_horizon(self, tier: str) -> None:
+        """Record the first horizon of a tier created just now: every point it will hold is
+        either late (refreshed by its write) or live, after the horizon; nothing to build."""
+        until = rollups.seal_target(to_micros(self.now()))
+        self._store_horizon(tier, until)
+        self._horizons[tier] = (until, time.monotonic())
+
+    def _stored_horizon(self, tier: str) -> int | None:
+        """The horizon recorded in the store (µs), or None. Sealing backends implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _stored_horizon()")
+
+    def _store_horizon(self, tier: str, until: int) -> None:
+        """Record the tier's horizon (µs) in the store, where every process reads it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_horizon()")
+
+    def _seal(self, tier: str, start: int, end: int) -> None:
+        """Recompute every series' rollup units of ``[start, end)`` (µs, whole hours) from raw
+        points, and the days holding them."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _seal()")
+
+    def _build_rollups(self, tier: str) -> None:
+        """Compute every rollup unit of a tier from its raw points."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _build_rollups()")
+
+    def _late_points(self, points: list[Point]) -> list[Point]:
+        """The points a sealing backend's write must refresh the units of (``rollups.is_late``);
+        all of them on other backends."""
+        if not self.features.seals_rollups:
+            return points
+        now_us = to_micros(self.now())
+        return [point for point in points if rollups.is_late(to_micros(point.time), now_us)]
 
     # ------------------------------------------------------------------ writes
 
@@ -263,7 +353,8 @@ class BaseBackend:
         composable = [agg for agg in query.aggregates if rollups.composable(agg)]
         if not composable:
             return None
-        plan = rollups.plan(bucketing, to_micros(lower), to_micros(end))
+        horizon = self._sealed_until(query.retention) if self.features.seals_rollups else None
+        plan = rollups.plan(bucketing, to_micros(lower), to_micros(end), horizon=horizon)
         if not plan.uses_rollups:
             return None
         fields = sorted({agg.field for agg in composable})

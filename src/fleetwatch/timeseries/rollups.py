@@ -16,6 +16,17 @@ points (floating-point sums to the last few bits: addition is done in another or
 
 Backends keep rollups current on every write, delete and retention purge, so late, repeated and
 corrected points change them like any other point (see ``docs/backends.md``, "Rollups").
+
+Backends whose rollup upkeep is a server-side aggregation and write-back (InfluxDB: a
+``SELECT … INTO``, a Flux ``to()``) cost an agent's report tens to hundreds of milliseconds if
+they kept every live write's units current. They *seal* rollups instead, as a continuous query
+would, but exactly: a write refreshes only the units of its *late* points (older than
+``LIVE``); live points are rolled up by ``BaseBackend.seal_rollups()``, run on a schedule, up to
+``SEAL_LAG`` behind the clock, which then records how far rollups are complete, the
+*horizon*. Charts read rollups only before the horizon, raw points after it (see :func:`plan`).
+Why that is exact: a live point is at or after ``now − LIVE`` when written, and a seal never
+moves the horizon past ``now − SEAL_LAG``, so a seal that ran before a live point landed never
+covered that point's unit; and every point older than that was refreshed by its own write.
 """
 
 from __future__ import annotations
@@ -44,6 +55,25 @@ PARTS_OF = {
 PARTS = ("count", "sum", "min", "max")
 
 Interval = tuple[int, int]  # [from, to) in µs since the epoch
+
+# Sealing backends (see the module docstring): a point older than LIVE when written is late and
+# refreshes its units itself; seals stop SEAL_LAG behind the clock, leaving LIVE of margin for
+# a slow write and clocks that differ between processes; one seal covers at most MAX_SEAL.
+LIVE = HOUR
+SEAL_LAG = 2 * HOUR
+MAX_SEAL = 7 * DAY
+
+
+def is_late(micros: int, now_us: int) -> bool:
+    """Whether a point at ``micros`` written at ``now_us`` (both µs) must refresh its own units
+    on a sealing backend."""
+    return micros < now_us - LIVE
+
+
+def seal_target(now_us: int) -> int:
+    """The furthest horizon (µs, a whole UTC hour) a seal at ``now_us`` may record."""
+    limit = now_us - SEAL_LAG
+    return limit - limit % HOUR
 
 
 @dataclass
@@ -102,12 +132,19 @@ def bucket_edges(bucketing: Bucketing | None, lower_us: int, end_us: int) -> lis
     return [moment for moment in moments if lower_us < moment <= end_us]
 
 
-def plan(bucketing: Bucketing | None, lower_us: int, end_us: int, steps: tuple[int, ...] = STEPS) -> Plan:
+def plan(
+    bucketing: Bucketing | None,
+    lower_us: int,
+    end_us: int,
+    steps: tuple[int, ...] = STEPS,
+    horizon: int | None = None,
+) -> Plan:
     """Split the chart range ``[lower_us, end_us]`` (both inclusive, as charts are) into raw
     fragments and whole rollup units, none of which crosses a bucket edge.
 
     ``bucketing`` ``None`` means one bucket (a summary). Charts whose buckets are shorter than
-    the finest step get an all-raw plan.
+    the finest step get an all-raw plan. ``horizon`` (µs, a sealing backend's; ``None``: no
+    limit): no rollup unit ends after it, the time from it on is read raw.
     """
     result = Plan()
     if bucketing is not None and not bucketing.interval.is_calendar and bucketing.step < min(steps):
@@ -115,7 +152,13 @@ def plan(bucketing: Bucketing | None, lower_us: int, end_us: int, steps: tuple[i
         return result
     start = lower_us
     for edge in [*bucket_edges(bucketing, lower_us, end_us), end_us + 1]:
-        _cover(result, start, edge, steps)
+        if horizon is None or edge <= horizon:
+            _cover(result, start, edge, steps)
+        elif start < horizon:
+            _cover(result, start, horizon, steps)
+            _add(result.raw, horizon, edge)
+        else:
+            _add(result.raw, start, edge)
         start = edge
     return result
 

@@ -290,3 +290,52 @@ def test_deletes_and_retention_update_rollups(stored, monkeypatch, clock):
     points = [p for p in points if p.time >= floor]
     result = _check(backend, points, query, monkeypatch)
     assert result.series["count_v"][:2] == [0, 288 - 6]
+
+
+def test_live_points_are_exact_before_and_after_a_seal(backend, monkeypatch, clock):
+    """An agent's reports written as they happen: on a sealing backend each write leaves its
+    (live) points to the next seal, and charts read them raw until then; after the seal they
+    come from rollups. Every chart equals the points' own answer at each step, and a late
+    correction of a sealed hour is picked up at once."""
+    now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    first = now - timedelta(hours=30)
+    points = [
+        Point(
+            "traffic", {"v": round(i % 17 * 0.25, 2), "n": i * 3 % 101}, first + timedelta(minutes=5 * i), A
+        )
+        for i in range(30 * 12)
+    ]
+    for hour in range(30):  # an hour's reports, written a minute after the hour's last one
+        batch = points[hour * 12 : (hour + 1) * 12]
+        clock.now = batch[-1].time + timedelta(minutes=1)
+        backend.write(batch)
+    clock.now = now
+    sealing = backend.features.supports_rollups and backend.features.seals_rollups
+    queries = [
+        ChartQuery("traffic", aggregates("v") + aggregates("n"), first, now, interval="1h", tags=A),
+        ChartQuery("traffic", aggregates("n"), first, now, interval="1d", timezone="Europe/Rome", tags=A),
+    ]
+    for query in queries:
+        rolled, raw, read = _charts(backend, query, monkeypatch)
+        expected = reference(points, query)
+        _same({k: v for k, v in rolled.series.items() if k in expected}, expected)
+        _same({k: v for k, v in raw.series.items() if k in expected}, expected)
+        # Unsealed, only the first hour (late when written) is before the horizon.
+        assert read is (bool(backend.features.supports_rollups) and not sealing)
+
+    horizons = backend.seal_rollups()
+    assert horizons == (
+        {"short": now - timedelta(hours=2), "default": now - timedelta(hours=2)} if sealing else {}
+    )
+    for query in queries:
+        _check(backend, points, query, monkeypatch)
+
+    # A correction of a sealed hour, written now (late), and a new live report.
+    index = 100
+    corrected = Point("traffic", {"v": -9.5, "n": 5000}, points[index].time, A)
+    live = Point("traffic", {"v": 1.0, "n": 7}, now - timedelta(minutes=3), A)
+    backend.write([corrected, live])
+    points = [*points[:index], corrected, *points[index + 1 :], live]
+    for query in queries:
+        result = _check(backend, points, query, monkeypatch)
+    assert max(result.series["max_n"]) == 5000

@@ -149,6 +149,32 @@ def test_rollups_are_not_points(influx):
     assert len(units(influx, "m")) == 2
 
 
+def test_a_live_write_leaves_its_units_to_the_seal_which_records_its_horizon(influx, clock):
+    clock.now = at(12)
+    influx.write([point("m", at(10, 5), {"d": "a"}, v=1.5)])  # late: its unit now
+    assert list(units(influx, "m")) == [((("d", "a"),), us(at(10)))]
+    influx.write([point("m", at(11, 5), {"d": "a"}, v=2.5)])  # live: no unit yet
+    assert list(units(influx, "m")) == [((("d", "a"),), us(at(10)))]
+    assert influx.seal_rollups(at(14)) == {"short": at(12), "default": at(12)}
+    assert units(influx, "m")[((("d", "a"),), us(at(11)))] == {
+        "count_v": 1,
+        "sum_v": 2.5,
+        "min_v": 2.5,
+        "max_v": 2.5,
+    }
+    # The horizon is the largest recorded, read by every process; never a measurement.
+    url = (
+        os.environ["FLEETWATCH_TEST_INFLUXDB_URL"] + "?schema=fleetwatch_test_specific&server_retention=false"
+    )
+    again = load_backend(url, clock=clock)
+    try:
+        assert again._stored_horizon("default") == us(at(12))
+    finally:
+        again.close()
+    assert influx.count_points() == {"m": 2}
+    assert [t["name"] for t in influx.list_retention()] == ["short", "default"]
+
+
 def test_a_unit_left_without_points_by_a_delete_goes(influx):
     influx.write(
         [

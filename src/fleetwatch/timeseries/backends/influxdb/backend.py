@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -83,6 +84,7 @@ class InfluxFeatures(Features):
     max_write_batch = 10_000  # lines per /write request: measured faster than 2,000 or 5,000
     concurrent_reads_help = True
     supports_rollups = True
+    seals_rollups = True
 
 
 class InfluxDBBackend(BaseBackend):
@@ -146,6 +148,7 @@ class InfluxDBBackend(BaseBackend):
             }
             statements = []
             older = []  # tiers holding points from before rollups existed: built below
+            fresh = []  # tiers created now: their first horizon is recorded below
             for tier, seconds in tiers.items():
                 if self._policies.get(tier) == seconds:
                     continue
@@ -168,11 +171,15 @@ class InfluxDBBackend(BaseBackend):
                 )
                 if name in existing and rollup_policy not in existing:
                     older.append(tier)
+                elif name not in existing:
+                    fresh.append(tier)
             if statements:
                 self.http.query(statements)
             self._policies = dict(tiers)
             for tier in older:
-                self._build_rollups(tier)
+                self._first_horizon(tier)
+            for tier in fresh:
+                self._new_horizon(tier)
 
     def _apply_retention(self) -> None:
         self._policies = {}
@@ -207,8 +214,13 @@ class InfluxDBBackend(BaseBackend):
         for policy, lines in prepared:
             for start in range(0, len(lines), self.batch_size):
                 self.http.write(lines[start : start + self.batch_size], policy)
-        # The units the points fall in, recomputed from what is stored now, before returning.
-        statements = [s for tier, points in batches.items() for s in self._refresh_statements(tier, points)]
+        # The units the late points fall in, recomputed from what is stored now, before
+        # returning; live points are rolled up by the next seal (see ``rollups``).
+        statements = [
+            s
+            for tier, points in batches.items()
+            for s in self._refresh_statements(tier, self._late_points(points))
+        ]
         if statements:
             self.http.query(statements)
 
@@ -559,6 +571,37 @@ class InfluxDBBackend(BaseBackend):
             )
             raise
 
+    def _stored_horizon(self, tier: str) -> int | None:
+        self._prepare()
+        [result] = self.http.query(
+            f"SELECT MAX({q.ident('until')}) FROM {q.source(ru.policy(tier), ru.HORIZON)}"
+        )
+        for series in series_of(result):
+            for values in series.get("values", []):
+                if values[1] is not None:
+                    return int(values[1])
+        return None
+
+    def _store_horizon(self, tier: str, until: int) -> None:
+        # Stamped with the wall clock's time (never beyond the rollup policy's retention, which a
+        # stamp at the horizon of a store long unsealed could be); readers take the largest.
+        self.http.write([f"{ru.HORIZON} until={until}i {time.time_ns() // 1000}"], ru.policy(tier))
+
+    def _seal(self, tier: str, start: int, end: int) -> None:
+        policy = self.policy(tier)
+        hours = {hour: [{}] for hour in range(start, end, rollups.HOUR)}  # {}: every series
+        statements = [
+            statement
+            for measurement, kinds in self._tier_fields(policy).items()
+            for statement in ru.refresh(policy, tier, measurement, kinds, hours)
+        ]
+        if statements:
+            self.http.query(statements)
+
+    def seal_rollups(self, now=None):
+        self._prepare()
+        return super().seal_rollups(now)
+
     def _count(self, policy: str, since: int | None = None, before: int | None = None) -> dict[str, int]:
         """Points per measurement: per series, the count of its most frequent field."""
         where = q.where_clause(q.time_conditions(since, before=before))
@@ -576,6 +619,7 @@ class InfluxDBBackend(BaseBackend):
             self._policies = {}
             self._kinds.clear()
             self._purged.clear()
+            self._horizons.clear()
 
     def count_points(self, retention: str | None = None) -> dict[str, int]:
         self._prepare()

@@ -12,6 +12,7 @@ rollups (``downsampling``) current with each of them.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,7 @@ RESERVED_NAMES = frozenset({"_start", "_stop", "_time", "_value", "_field", "_me
 class Influx2Features(Features):
     supports_point_delete = True
     supports_rollups = True
+    seals_rollups = True
     max_write_batch = 10_000
     concurrent_reads_help = True
 
@@ -112,10 +114,12 @@ class InfluxDB2Backend(BaseBackend):
             tier = next(iter(self.buckets.unbuilt))
             self._building = True
             try:
-                self._build_rollups(tier)
+                self._first_horizon(tier)
             finally:
                 self._building = False
             self.buckets.unbuilt.discard(tier)  # only once built: a failed build runs again
+        while self.buckets.fresh:
+            self._new_horizon(self.buckets.fresh.pop())
 
     def _forget_buckets(self) -> None:
         with self.buckets.lock:
@@ -186,8 +190,9 @@ class InfluxDB2Backend(BaseBackend):
         for bucket, lines in prepared:
             for start in range(0, len(lines), self.batch_size):
                 self._post(bucket, "\n".join(lines[start : start + self.batch_size]).encode())
+        # Late points refresh their units now; live ones are rolled up by the next seal.
         for tier, points in batches.items():
-            self._rollups_after_write(tier, points)
+            self._rollups_after_write(tier, self._late_points(points))
 
     # ------------------------------------------------------------------ rollups
 
@@ -231,6 +236,27 @@ class InfluxDB2Backend(BaseBackend):
             self._query(
                 downsampling.days_script(hours, days, downsampling.units(inside, rollups.DAY), predicate)
             )
+
+    def _stored_horizon(self, tier: str) -> int | None:
+        self._prepare()
+        found = self._query(downsampling.horizon_script(self.rollup_bucket(tier, rollups.HOUR)))
+        for block in found.get("_result", []):
+            for value in flux.values(block, "_value"):
+                return int(value)
+        return None
+
+    def _store_horizon(self, tier: str, until: int) -> None:
+        # Stamped with the wall clock's time (inside the bucket's retention); readers take the
+        # largest value.
+        line = f"{downsampling.HORIZON} until={until}i {time.time_ns() // 1000}"
+        self._post(self.rollup_bucket(tier, rollups.HOUR), line.encode())
+
+    def _seal(self, tier: str, start: int, end: int) -> None:
+        self._refresh_rollups(tier, _every_numeric_field, list(range(start, end, rollups.HOUR)))
+
+    def seal_rollups(self, now=None):
+        self._prepare()
+        return super().seal_rollups(now)
 
     def _build_rollups(self, tier: str) -> None:
         """Compute every rollup of a tier from its raw points (a store older than rollups)."""
@@ -476,6 +502,7 @@ class InfluxDB2Backend(BaseBackend):
         with self.buckets.lock:
             self.buckets.drop(self.config.retention)
             self._kinds.clear()
+            self._horizons.clear()
 
     def count_points(self, retention: str | None = None) -> dict[str, int]:
         self._prepare()

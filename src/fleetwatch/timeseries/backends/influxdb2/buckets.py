@@ -35,6 +35,8 @@ class Buckets:
         # Tiers whose rollup buckets were just created next to a raw bucket that already
         # existed (a store older than rollups): the backend builds their rollups once.
         self.unbuilt: set[str] = set()
+        # Tiers whose raw bucket was just created: the backend records their first horizon.
+        self.fresh: set[str] = set()
 
     def name(self, tier: str) -> str:
         return self.namespace if tier == "default" else f"{self.namespace}_{tier}"
@@ -69,6 +71,8 @@ class Buckets:
                 ]
                 if raw_existed and any(created):
                     self.unbuilt.add(tier)
+                if not raw_existed:
+                    self.fresh.add(tier)
                 self.applied[tier] = seconds
             for tier in list(self.applied):
                 if tier not in tiers:
