@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.server import Server
+from bench.stats import percentile
 
 SECTIONS_PER_DC = 50
 TYPES = ("dump", "snapshot")
@@ -119,11 +120,6 @@ def _flush(con, run_rows, file_rows) -> None:
     )
     run_rows.clear()
     file_rows.clear()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def evaluate_in_process(data_dir: str) -> tuple[float, dict]:
@@ -230,7 +226,7 @@ def main() -> int:
         paths = ["/api/v1/backups/check/freshness/all", "/api/v1/backups/recent/all"]
         timings = timed_gets(server.port, paths, headers, args.requests)
         for path, values in timings.items():
-            p50, p95 = statistics.median(values), percentile(values, 0.95)
+            p50, p95 = statistics.median(values), percentile(values, 95)
             print(f"GET {path}: p50 {p50:.1f} ms, p95 {p95:.1f} ms  (target p95 ≤ 50 ms: ×{p95 / 50:.2f})")
         rate = ping_rate(server.port, job_ids, args.clients, args.pings)
         print(f"pings: {rate:.0f}/s with {args.clients} clients  (target ≥ 500/s: ×{rate / 500:.2f})")

@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from bench.stats import percentile  # noqa: E402
+
 SERVICE = ROOT / "scripts" / "services" / "rabbitmq.sh"
 EVENTS_VHOST = "fleetwatch"
 CREATE = """
@@ -62,11 +64,6 @@ def service_url(kind: str) -> str:
     return subprocess.run(
         ["bash", str(SERVICE), kind], check=True, capture_output=True, text=True
     ).stdout.strip()
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(p / 100 * len(ordered)) - 1)]
 
 
 class Bench:

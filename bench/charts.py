@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.ingest.payloads import example_report
 
 from bench.server import Server, free_port
+from bench.stats import percentile
 from fleetwatch.ingest.netjson import extract
 from fleetwatch.timeseries import Point, load_backend
 
@@ -38,11 +39,6 @@ TARGETS = {"30d": 20.0, "365d": 30.0}  # p95 ms on SQLite (issue 18)
 
 def _with_option(url: str, option: str) -> str:
     return url + ("&" if "?" in url else "?") + option
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(p / 100 * len(ordered)) - 1)]
 
 
 def _page(port: int, pk: str, token: str, time_range: str, runs: int) -> tuple[list[float], dict]:
@@ -139,7 +135,7 @@ def main() -> int:
         rolled, rolled_body = results[time_range, True]
         raw_timings, raw_body = results[time_range, False]
         assert rolled_body == raw_body, f"{time_range}: the pages differ with and without rollups"
-        p95, raw_p95 = _percentile(rolled, 95), _percentile(raw_timings, 95)
+        p95, raw_p95 = percentile(rolled, 95), percentile(raw_timings, 95)
         print(
             f"{time_range} device page ({len(rolled_body['charts'])} charts × {len(rolled_body['x'])} "
             f"buckets): rollups p50 {statistics.median(rolled):.1f} / p95 {p95:.1f} ms; raw points "

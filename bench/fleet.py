@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import percentile
+
 TARGET_MS = 100.0
 PAGES = (
     ("first page", "/"),
@@ -117,11 +119,6 @@ def populate(devices: int) -> tuple:
     return superuser, member
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def measure(client, url: str, runs: int) -> tuple[list[float], list[float], int]:
     """Wall-clock and CPU milliseconds of each request (the CPU time of this process, where
     SQLite runs too: on a shared machine it says what the page costs, the wall clock what it
@@ -164,13 +161,13 @@ def main() -> int:
             for label, url in PAGES:
                 url = url or f"/?page={pages * 2 // 3}"
                 timings, cpu, size = measure(client, url, args.runs)
-                p50, p95 = statistics.median(timings), percentile(timings, 0.95)
+                p50, p95 = statistics.median(timings), percentile(timings, 95)
                 flag = "" if p95 <= TARGET_MS else "  over the target"
                 if flag:
                     missed.append(f"{who}: {label}")
                 print(
                     f"{label:<34} {p50:7.1f} {p95:7.1f} {max(timings):7.1f} {statistics.median(cpu):8.1f}"
-                    f" {percentile(cpu, 0.95):8.1f} {size / 1024:7.1f} KB{flag}"
+                    f" {percentile(cpu, 95):8.1f} {size / 1024:7.1f} KB{flag}"
                 )
         print(
             f"\ntarget: p95 ≤ {TARGET_MS:.0f} ms; "

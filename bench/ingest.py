@@ -33,13 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.ingest.payloads import example_report
 
 from bench.server import Server, cpu_seconds
+from bench.stats import percentile
 from bench.worker import Queues, Worker
 
 DISK_SIZE = 258016 + 16112  # both file systems of the example report
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    return sorted_values[max(0, round(p / 100 * len(sorted_values)) - 1)]
 
 
 def main() -> int:

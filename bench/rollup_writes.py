@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.ingest.payloads import example_report
 
-from bench.ingest import percentile
+from bench.stats import percentile
 from fleetwatch.ingest.netjson import extract
 from fleetwatch.timeseries import Point, load_backend
 

@@ -68,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 
 from bench.server import Server, free_port
+from bench.stats import percentile
 from bench.worker import Queues, Worker
 
 DEFAULT_POSTGRESQL = os.environ.get(
@@ -78,13 +79,6 @@ CHART_PATHS = ("device 30 d", "device 365 d", "dashboard 7 d")
 TARGET_RATE = 100_000 / 300
 TARGET_P99_MS = 200.0
 TARGET_LAG_S = 60.0
-
-
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """The nearest-rank ``p``-th percentile of an ascending list (None when empty)."""
-    if not sorted_values:
-        return None
-    return sorted_values[max(0, round(p / 100 * len(sorted_values)) - 1)]
 
 
 # ------------------------------------------------------------------------------ report bodies

@@ -47,14 +47,11 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
+
 INGEST_TARGET = 2000  # payloads/s
 CHART_TARGET = 200.0  # ms, p95
 BENCH_DATABASE = "fw_bench_usage"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(p / 100 * len(ordered)) - 1)]
 
 
 # --------------------------------------------------------------------------- parent
