@@ -64,3 +64,18 @@ def test_a_thousand_series_are_resolved_in_batches(tmp_path):
     assert statements.count("SELECT id, retention, measurement, tags FROM fw_series") == 4  # 300 a batch
     assert statements.count("INSERT INTO fw_series") == 4
     assert len(backend.catalogue.series_ids) == 1000
+
+
+def test_the_cache_is_bounded_and_writes_stay_right(tmp_path, monkeypatch):
+    from fleetwatch.timeseries.backends.sql.catalogue import Catalogue
+
+    monkeypatch.setattr(Catalogue, "MAX_CACHED_SERIES", 20)
+    monkeypatch.setattr(Catalogue, "BATCH", 8)
+    backend = load_backend({"BACKEND": "sqlite", "NAME": str(tmp_path / "ts.db")})
+    for _round in range(2):  # the second round finds every series in the store, few in the cache
+        for device in range(30):
+            backend.write(_report(f"d{device}"))
+            assert len(backend.catalogue.series_ids) <= 20 + 8
+    assert backend.count_points() == {m: 30 for m in MEASUREMENTS}  # each (series, time) once
+    rows = backend.read(ReadQuery("signal", tags={"object_id": "d7"}))
+    assert [(r.tags["object_id"], r.fields) for r in rows] == [("d7", {"v": 6.0})]

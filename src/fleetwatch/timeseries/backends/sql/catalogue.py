@@ -67,23 +67,32 @@ class Catalogue:
     # SQLite's and PostgreSQL's parameter limits.
     BATCH = 300
 
-    def resolve_series(self, cur, retention: str, points: list[Point]) -> None:
+    # Series ids cached per process at most (plus one batch): past it the cache starts again (a
+    # report then costs one batched SELECT more). Without a bound, 100,000 devices × 8 series grew each web
+    # process by hundreds of megabytes (performance.md, "Scale run").
+    MAX_CACHED_SERIES = 100_000
+
+    def resolve_series(self, cur, retention: str, points: list[Point]) -> dict[tuple, int]:
         """Cache the ids of every series of ``points`` not cached yet, in a few round trips
         whatever their number: one ``SELECT`` for those that exist, one ``INSERT … RETURNING``
         for the others (and their tag rows), and a last ``SELECT`` for any another process
         created meanwhile. Before, each series cost three round trips, and a report of 8 series
-        24 the first time a process saw its device."""
+        24 the first time a process saw its device. Returns ``{cache key: id}`` of the series
+        resolved (the cache itself may have been started again meanwhile)."""
         wanted: dict[tuple, tuple] = {}  # (retention, measurement, tags JSON) → cache key
         seen: set[tuple] = set()
         series_ids = self.series_ids
         for point in points:
             tags = point.tags
             key = (retention, point.measurement, tuple(sorted(tags.items())) if tags else ())
-            if key not in series_ids and key not in seen:
+            # The first point's series always: the caller found it missing (the cache may have
+            # been started again by another thread since).
+            if key not in seen and (not seen or key not in series_ids):
                 seen.add(key)
                 tags_json = json.dumps(tags or {}, sort_keys=True, separators=(",", ":"))
                 wanted[(retention, point.measurement, tags_json)] = key
         missing = list(wanted)
+        resolved: dict[tuple, int] = {}
         for start in range(0, len(missing), self.BATCH):
             found = self._select_series(cur, missing[start : start + self.BATCH])
             new = [k for k in missing[start : start + self.BATCH] if k not in found]
@@ -104,8 +113,11 @@ class Catalogue:
                 raced = [k for k in new if k not in found]
                 if raced:
                     found.update(self._select_series(cur, raced))
+            if len(series_ids) + len(found) > self.MAX_CACHED_SERIES:
+                series_ids.clear()
             for k, series_id in found.items():
-                series_ids[wanted[k]] = series_id
+                series_ids[wanted[k]] = resolved[wanted[k]] = series_id
+        return resolved
 
     def _select_series(self, cur, keys: list[tuple]) -> dict[tuple, int]:
         values = ", ".join(["(?, ?, ?)"] * len(keys))
@@ -150,6 +162,7 @@ class Catalogue:
         This loop is the write path's hot spot: keep it flat and allocation-light.
         """
         series_ids, field_ids = self.series_ids, self.field_ids
+        resolved: dict[tuple, int] = {}  # resolved by this call (the cache may be restarted)
         rows: list[tuple] = []
         append = rows.append
         for index, point in enumerate(points):
@@ -157,13 +170,13 @@ class Catalogue:
             tags = point.tags
             tag_items = tuple(sorted(tags.items())) if tags else ()
             skey = (retention, measurement, tag_items)
-            series_id = series_ids.get(skey)
+            series_id = series_ids.get(skey) or resolved.get(skey)
             if series_id is None:
                 if cur is None:
                     raise CatalogueMiss
                 # Every series of the rest of the batch at once.
-                self.resolve_series(cur, retention, points[index:])
-                series_id = series_ids[skey]
+                resolved.update(self.resolve_series(cur, retention, points[index:]))
+                series_id = resolved[skey]
             ts = (point.time - EPOCH) // ONE_MICROSECOND
             for name, value in point.fields.items():
                 value_type = type(value)
