@@ -204,3 +204,26 @@ def device_b(orgs):
     from fleetwatch.inventory.models import Device
 
     return Device.objects.create(organization=orgs[1], name="ap-b", mac_address="44:d1:fa:4b:38:44")
+
+
+# --------------------------------------------------------------------------- the project's store
+def _requested_backends():
+    from tests.timeseries.conftest import requested_backends
+
+    return requested_backends()
+
+
+@pytest.fixture(params=_requested_backends())
+def store(request, settings, tmp_path):
+    """The project's time-series backend (``TIMESERIES_DATABASE``) on each backend the run
+    covers, on its real server (as the conformance suite), emptied before and after the test."""
+    from fleetwatch.core.timeseries import get_backend, reset_backend
+    from tests.monitoring.test_every_backend import settings_for
+
+    settings.TIMESERIES_DATABASE = settings_for(request.param, tmp_path)
+    reset_backend()
+    backend = get_backend()
+    backend.flush()
+    yield backend
+    backend.flush()
+    reset_backend()

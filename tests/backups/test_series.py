@@ -12,10 +12,8 @@ from fleetwatch.backups.models import BackupJob, BackupRun, JobCheck
 from fleetwatch.backups.runs import FileEntry, close_run, open_run
 from fleetwatch.backups.series import SeriesPoint, chart_pending, job_series, write_run
 from fleetwatch.backups.tasks import chart_backup_runs, judge_closed_backups
-from fleetwatch.core.timeseries import get_backend, reset_backend
+from fleetwatch.core.timeseries import get_backend
 from fleetwatch.timeseries import BackendUnavailable, ReadQuery
-from tests.monitoring.test_every_backend import settings_for
-from tests.timeseries.conftest import requested_backends
 
 pytestmark = pytest.mark.django_db
 
@@ -23,18 +21,6 @@ GIB = 1024**3
 # Yesterday, so that every backend's default retention keeps it whatever the day of the run.
 NIGHT = (datetime.now(UTC) - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(params=requested_backends())
-def store(request, settings, tmp_path):
-    """The project's backend on one real server, emptied for the test."""
-    settings.TIMESERIES_DATABASE = settings_for(request.param, tmp_path)
-    reset_backend()
-    backend = get_backend()
-    backend.flush()
-    yield backend
-    backend.flush()
-    reset_backend()
 
 
 @pytest.fixture

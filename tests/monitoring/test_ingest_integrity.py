@@ -10,28 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleetwatch.core.timeseries import get_backend, reset_backend
 from fleetwatch.monitoring.models import DeviceState, Metric
 from tests.ingest.payloads import example_report
-from tests.monitoring.test_every_backend import settings_for
-from tests.timeseries.conftest import requested_backends
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GB = 10**9
 T = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture(params=requested_backends())
-def store(request, settings, tmp_path):
-    """The project's backend on one real server, emptied for the test."""
-    settings.TIMESERIES_DATABASE = settings_for(request.param, tmp_path)
-    reset_backend()
-    backend = get_backend()
-    backend.flush()
-    yield backend
-    backend.flush()
-    reset_backend()
 
 
 def W(rx: int, **interface) -> dict:

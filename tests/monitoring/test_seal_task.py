@@ -2,26 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django.conf import settings as django_settings
 
-from fleetwatch.core.timeseries import get_backend, reset_backend
 from fleetwatch.monitoring.tasks import seal_rollups
 from fleetwatch.timeseries import rollups
 from fleetwatch.timeseries.times import to_micros
-from tests.monitoring.test_every_backend import settings_for
-from tests.timeseries.conftest import requested_backends
-
-
-@pytest.fixture(params=requested_backends())
-def store(request, settings, tmp_path):
-    settings.TIMESERIES_DATABASE = settings_for(request.param, tmp_path)
-    reset_backend()
-    backend = get_backend()
-    backend.flush()
-    yield backend
-    backend.flush()
-    reset_backend()
 
 
 def test_the_schedule_runs_the_seal_every_ten_minutes():
