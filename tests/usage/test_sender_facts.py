@@ -24,6 +24,7 @@ MODULES = {
     "fleetwatch.messaging": "0.1.0",
     "fleetwatch.monitoring": "0.1.0",
     "fleetwatch.notifications": "0.1.0",
+    "fleetwatch.protocols": "0.1.0",
     "fleetwatch.usage": "0.1.0",
     "fleetwatch.web": "0.1.0",
 }
