@@ -19,6 +19,7 @@ import argparse
 import http.client
 import json
 import re
+import shutil
 import statistics
 import sys
 import time
@@ -131,6 +132,12 @@ def main() -> int:
             results[time_range, False] = _page(server.port, pk, token, time_range, args.runs)
     finally:
         server.stop()
+        if args.timeseries:
+            # Drop what the run created (database, buckets or indices): a year of points.
+            store = load_backend(url)
+            store.flush()
+            store.close()
+        shutil.rmtree(server.dir, ignore_errors=True)
     print(
         f"{len(points):,} points over {args.days} days written in {write_s:.1f} s "
         f"(rollups kept by the write); store: {url.split('://')[0]}"
