@@ -20,6 +20,7 @@ import http.client
 import json
 import re
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -74,12 +75,15 @@ def main() -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="default: the first free from 8765")
     args = parser.parse_args()
+    # A terminated run stops its server (the finally below) and drops what it wrote.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or free_port(range(8765, 8800))
-    server = Server(port=port, timeseries=args.timeseries).start()
+    server = Server(port=port, timeseries=args.timeseries)
     url = args.timeseries or f"sqlite:///{server.dir}/timeseries.sqlite3"
     ranges = ["30d", "365d"] if args.days >= 365 else ["30d"]
     results: dict[tuple[str, bool], tuple[list[float], dict]] = {}
     try:
+        server.start()
         if args.timeseries:
             store = load_backend(url)
             store.flush()
