@@ -6,7 +6,7 @@ server's time-series store (fast set-up, rollups kept by the write as always). T
 `GET …/device/<id>/?time=30d` (and `365d` when the data covers a year) runs `--runs` times over
 HTTP with a token, first on a server reading rollups, then on a server of the same data
 started with the store option `rollups=false` (raw points only): the ratio is measured side
-by side in one run.
+by side in one run (`--raw-first` swaps the order).
 
     .venv/bin/python bench/charts.py                 # 30 days, SQLite
     .venv/bin/python bench/charts.py --days 365      # a year: 30-day and 365-day pages
@@ -19,6 +19,8 @@ import argparse
 import http.client
 import json
 import re
+import shutil
+import signal
 import statistics
 import sys
 import time
@@ -64,14 +66,20 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--timeseries", help="store URL (default: the server's SQLite file)")
+    parser.add_argument(
+        "--raw-first", action="store_true", help="time the raw-points server first, then rollups"
+    )
     parser.add_argument("--port", type=int, default=0, help="default: the first free from 8765")
     args = parser.parse_args()
+    # A terminated run stops its server (the finally below) and drops what it wrote.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or free_port(range(8765, 8800))
-    server = Server(port=port, timeseries=args.timeseries).start()
+    server = Server(port=port, timeseries=args.timeseries)
     url = args.timeseries or f"sqlite:///{server.dir}/timeseries.sqlite3"
     ranges = ["30d", "365d"] if args.days >= 365 else ["30d"]
     results: dict[tuple[str, bool], tuple[list[float], dict]] = {}
     try:
+        server.start()
         if args.timeseries:
             store = load_backend(url)
             store.flush()
@@ -116,20 +124,31 @@ def main() -> int:
             backend.write(points[first : first + 50_000])
         write_s = time.perf_counter() - t0
         backend.close()
-        for time_range in ranges:
-            results[time_range, True] = _page(server.port, pk, token, time_range, args.runs)
-        server.stop()
-        # The same data, the same data directory, a server reading raw points only.
-        raw = Server(port=port, timeseries=_with_option(url, "rollups=false"))
-        raw.dir, raw.env["FLEETWATCH_DATA_DIR"] = server.dir, server.dir
-        server = raw.start()
-        for time_range in ranges:
-            results[time_range, False] = _page(server.port, pk, token, time_range, args.runs)
+        # The same data, the same data directory: a server reading rollups and one started with
+        # `rollups=false` (raw points only), in the order asked (the first runs just after the
+        # import, which a store may still be digesting: compare both orders).
+        order = (False, True) if args.raw_first else (True, False)
+        for index, rollups in enumerate(order):
+            if index or not rollups:
+                server.stop()
+                again = Server(port=port, timeseries=url if rollups else _with_option(url, "rollups=false"))
+                shutil.rmtree(again.dir, ignore_errors=True)
+                again.dir, again.env["FLEETWATCH_DATA_DIR"] = server.dir, server.dir
+                server = again.start()
+            for time_range in ranges:
+                results[time_range, rollups] = _page(server.port, pk, token, time_range, args.runs)
     finally:
         server.stop()
+        if args.timeseries:
+            # Drop what the run created (database, buckets or indices): a year of points.
+            store = load_backend(url)
+            store.flush()
+            store.close()
+        shutil.rmtree(server.dir, ignore_errors=True)
     print(
         f"{len(points):,} points over {args.days} days written in {write_s:.1f} s "
-        f"(rollups kept by the write); store: {url.split('://')[0]}"
+        f"(rollups kept by the write); store: {url.split('://')[0]}; timed first: "
+        f"{'raw points' if args.raw_first else 'rollups'}"
     )
     for time_range in ranges:
         rolled, rolled_body = results[time_range, True]

@@ -94,17 +94,25 @@ class Bodies:
     ``templates`` reports of each kind (without and with an LTE modem) are rendered once with
     placeholders; :meth:`body` joins a template's pieces with device ``i``'s numbers at report
     number ``k`` (``k = -1``: the readings the counters are primed with). Counters grow by a
-    few MB a report, so every report is an in-order reading of a router that stayed up."""
+    few MB a report, so every report is an in-order reading of a router that stayed up.
 
-    def __init__(self, templates: int = 8):
+    The templates are rendered as at ``busy_hour`` (UTC) of the last day that had it, not at the
+    run's start: the simulator's WiFi clients follow the hour of day (none from about 06:00 to
+    10:00 UTC, a dozen or more at 20:00), so a run's reports, and whether the chart device has a
+    WiFi clients chart at all, would depend on when the run started."""
+
+    def __init__(self, templates: int = 8, busy_hour: int = 20):
         from fleetwatch.monitoring.simulator import report
 
         now = datetime.now(UTC)
+        shaped = now.replace(hour=busy_hour, minute=0, second=0, microsecond=0)
+        if shaped > now:
+            shaped -= timedelta(days=1)
         self.pieces: dict[bool, list[list[str | int]]] = {}
         for lte in (False, True):
             kinds = []
             for j in range(templates):
-                data = report(j, now, now, lte)
+                data = report(j, shaped, shaped, lte)
                 wan, wlan = data["interfaces"][0], data["interfaces"][1]
                 wan["statistics"] = {
                     "rx_bytes": SENTINEL + 0,
@@ -381,6 +389,7 @@ class Load:
         self.charts: dict[str, list[float]] = {name: [] for name in CHART_PATHS}
         self.chart_spans: list[tuple[float, float]] = []  # (sent, done) of every chart probe
         self.chart_errors: collections.Counter = collections.Counter()
+        self.chart_answers: dict[str, bytes] = {}  # the last 200 body of each chart probe
         self.queue: asyncio.Queue | None = None
         self.offered = 0
         self.in_flight = 0
@@ -462,13 +471,14 @@ class Load:
                     break
                 sent = loop.time()
                 try:
-                    status, _ = await asyncio.wait_for(conn.request(data), self.args.request_timeout)
+                    status, body = await asyncio.wait_for(conn.request(data), self.args.request_timeout)
                 except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                     status = type(exc).__name__
                     conn.close()
                 self.chart_spans.append((sent, loop.time()))
                 if status == 200:
                     self.charts[name].append(loop.time() - sent)
+                    self.chart_answers[name] = body
                 else:
                     self.chart_errors[f"{name}: {status}"] += 1
             await asyncio.sleep(self.args.chart_every)
@@ -707,6 +717,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--port", type=int, help="default: the first free of 19100–19199")
+    parser.add_argument(
+        "--busy-hour",
+        type=int,
+        default=20,
+        choices=range(24),
+        metavar="0-23",
+        help="UTC hour whose activity the reports have (WiFi clients; 20: the simulator's peak)",
+    )
     parser.add_argument("--history-days", type=int, default=30, help="days of data of the chart device")
     parser.add_argument("--chart-every", type=float, default=2.0, help="pause between chart probe rounds")
     parser.add_argument("--sample-every", type=float, default=2.0, help="seconds between samples")
@@ -749,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
             r"token: (\S+)",
             _command("user", "create", "--username", "scale", "--password", "scale-bench", "--org", "scale"),
         )[1]
-        bodies = Bodies()
+        bodies = Bodies(busy_hour=args.busy_hour)
 
         def post(pk: str, key: str, body: bytes) -> int:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -878,6 +896,24 @@ def _overlaps(spans: list[tuple[float, float]], start: float, end: float) -> boo
     return i > 0 and spans[i - 1][1] >= start
 
 
+def answer_size(body: bytes | None) -> str:
+    """What a chart answer holds (its charts and non-null numbers), so that a fast answer can be
+    told from an empty one."""
+    if body is None:
+        return "no answer"
+
+    def numbers(value) -> int:
+        if isinstance(value, dict):
+            return sum(numbers(v) for v in value.values())
+        if isinstance(value, list):
+            return sum(numbers(v) for v in value)
+        return int(isinstance(value, int | float) and not isinstance(value, bool))
+
+    data = json.loads(body)
+    charts = data.get("charts") if isinstance(data, dict) else None
+    return f"last answer: {len(charts) if isinstance(charts, list) else '?'} charts, {numbers(charts or data):,} numbers"
+
+
 def _ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1000:.1f}"
 
@@ -969,7 +1005,8 @@ def report(args, server: Server, r: dict, drained: bool) -> int:
         timings = sorted(load.charts[name])
         print(
             f"{name} chart API under load: p50 {_ms(percentile(timings, 50))} ms  "
-            f"p95 {_ms(percentile(timings, 95))} ms  ({len(timings)} requests)"
+            f"p95 {_ms(percentile(timings, 95))} ms  ({len(timings)} requests; "
+            f"{answer_size(load.chart_answers.get(name))})"
         )
     if load.chart_errors:
         print(f"chart API errors: {dict(load.chart_errors)}")

@@ -58,10 +58,16 @@ def test_a_tiny_scale_run_prints_every_figure():
     assert "reports/s: offered 10.0," in out
     for name in ("device 30 d", "device 365 d", "dashboard 7 d"):
         timings = re.search(
-            rf"{name} chart API under load: p50 [\d.]+ ms  p95 [\d.]+ ms  \((\d+) requests\)", out
+            rf"{name} chart API under load: p50 [\d.]+ ms  p95 [\d.]+ ms  \((\d+) requests; "
+            r"last answer: (\d+|\?) charts, ([\d,]+) numbers\)",
+            out,
         )
         assert timings, out
         assert int(timings[1]) >= 1
+        if name.startswith("device"):
+            # a day of history and the run's reports: the page is not empty
+            assert int(timings[2]) >= 5, timings[0]
+            assert int(timings[3].replace(",", "")) > 0, timings[0]
     assert "chart API errors" not in out
     assert re.search(
         r"server \(gunicorn tree\): CPU [\d.]+ cores, [\d.]+ ms per report; resident memory max", out
