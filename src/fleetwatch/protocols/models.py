@@ -8,20 +8,15 @@ stored; the token text (``fwi_…``) is shown once, when issued.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.conf import settings
 from django.db import models
 
 from fleetwatch.inventory.models import Organization, OrgScopedQuerySet
+from fleetwatch.inventory.models import hash_secret as hash_token  # what is stored of a token
 
 TOKEN_PREFIX = "fwi_"
-
-
-def hash_token(token: str) -> str:
-    """SHA-256 hex of a token's text: the only form in which it is stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class AccessTokenQuerySet(OrgScopedQuerySet):

@@ -31,6 +31,7 @@ from fleetwatch.timeseries.model import (
     require_aware,
     to_micros,
 )
+from fleetwatch.timeseries.times import from_micros
 
 DEFAULT_RETENTION = {"short": 24 * 3600, "default": 3 * 365 * 24 * 3600}
 
@@ -175,16 +176,13 @@ class BaseBackend:
         target = rollups.seal_target(to_micros(now or self.now()))
         out = {}
         for tier in self.config.retention:
-            until = self._stored_horizon(tier)
-            if until is None:
-                until = self._first_horizon(tier)
+            until = self._read_horizon(tier)
             while until < target:
                 step_end = min(target, until + rollups.MAX_SEAL)
                 self._seal(tier, until, step_end)
                 self._store_horizon(tier, step_end)
-                until = step_end
-            self._horizons[tier] = (until, time.monotonic())
-            out[tier] = datetime.fromtimestamp(until / 1e6, UTC)
+                until = self._remember_horizon(tier, step_end)
+            out[tier] = from_micros(until)
         return out
 
     def _sealed_until(self, tier: str) -> int:
@@ -192,9 +190,16 @@ class BaseBackend:
         cached = self._horizons.get(tier)
         if cached is not None and time.monotonic() - cached[1] < self.HORIZON_TTL:
             return cached[0]
+        return self._read_horizon(tier)
+
+    def _read_horizon(self, tier: str) -> int:
+        """The horizon recorded in the store (µs), the tier's first one if none is, remembered."""
         until = self._stored_horizon(tier)
         if until is None:
             until = self._first_horizon(tier)
+        return self._remember_horizon(tier, until)
+
+    def _remember_horizon(self, tier: str, until: int) -> int:
         self._horizons[tier] = (until, time.monotonic())
         return until
 
@@ -212,7 +217,7 @@ class BaseBackend:
         either late (refreshed by its write) or live, after the horizon; nothing to build."""
         until = rollups.seal_target(to_micros(self.now()))
         self._store_horizon(tier, until)
-        self._horizons[tier] = (until, time.monotonic())
+        self._remember_horizon(tier, until)
 
     def _stored_horizon(self, tier: str) -> int | None:
         """The horizon recorded in the store (µs), or None. Sealing backends implement it."""

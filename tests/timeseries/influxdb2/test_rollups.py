@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleetwatch.timeseries import Aggregate, ChartQuery, ReadQuery, load_backend
-from fleetwatch.timeseries.backends.influxdb2 import downsampling, flux
+from fleetwatch.timeseries.backends.influxdb2 import flux
+from fleetwatch.timeseries.backends.lineprotocol import HORIZON
 from fleetwatch.timeseries.rollups import DAY, HOUR
 from tests.timeseries.conftest import requested_backends
 from tests.timeseries.helpers import at, point
@@ -37,7 +38,7 @@ def stored(backend, tier="default", step=HOUR):
     script = (
         f"from(bucket: {flux.string(backend.rollup_bucket(tier, step))})"
         f" |> range(start: {flux.MIN_TIME}, stop: {flux.MAX_TIME})"
-        f" |> filter(fn: (r) => r._measurement != {flux.string(downsampling.HORIZON)})"
+        f" |> filter(fn: (r) => r._measurement != {flux.string(HORIZON)})"
     )
     out = {}
     for block in backend._query(script).get("_result", []):

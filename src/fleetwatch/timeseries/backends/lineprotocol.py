@@ -7,6 +7,7 @@ otherwise), and lines built with each series' head computed once per batch.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,18 @@ from typing import Any
 from fleetwatch.timeseries.errors import FieldTypeError, InvalidPoint
 from fleetwatch.timeseries.model import Point
 from fleetwatch.timeseries.times import EPOCH, ONE_MICROSECOND
+
+# The measurement recording a tier's sealed rollup horizon (``rollups``), in its rollup policy
+# (1.x) or hourly rollup bucket (2.x): one point per seal, field ``until`` (µs). ``:`` keeps it
+# apart from users' measurements, and no rollup unit's name or part field matches it.
+HORIZON = "fw:horizon"
+
+
+def horizon_line(until: int) -> str:
+    """The line recording horizon ``until`` (µs), stamped with the wall clock in µs (inside the
+    rollups' retention, which a stamp at the horizon of a store long unsealed might not be);
+    readers take the largest ``until``."""
+    return f"{HORIZON} until={until}i {time.time_ns() // 1000}"
 
 
 class Unwritable(ValueError):

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -48,7 +47,7 @@ from fleetwatch.timeseries.backends.influxdb import influxql as q
 from fleetwatch.timeseries.backends.influxdb import rollup_statements as ru
 from fleetwatch.timeseries.backends.influxdb.client import InfluxHTTP, series_of
 from fleetwatch.timeseries.backends.influxdb.points import convert
-from fleetwatch.timeseries.backends.lineprotocol import LineBuilder, checked_lines
+from fleetwatch.timeseries.backends.lineprotocol import HORIZON, LineBuilder, checked_lines, horizon_line
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import (
     ConfigurationError,
@@ -574,7 +573,7 @@ class InfluxDBBackend(BaseBackend):
     def _stored_horizon(self, tier: str) -> int | None:
         self._prepare()
         [result] = self.http.query(
-            f"SELECT MAX({q.ident('until')}) FROM {q.source(ru.policy(tier), ru.HORIZON)}"
+            f"SELECT MAX({q.ident('until')}) FROM {q.source(ru.policy(tier), HORIZON)}"
         )
         for series in series_of(result):
             for values in series.get("values", []):
@@ -583,9 +582,7 @@ class InfluxDBBackend(BaseBackend):
         return None
 
     def _store_horizon(self, tier: str, until: int) -> None:
-        # Stamped with the wall clock's time (never beyond the rollup policy's retention, which a
-        # stamp at the horizon of a store long unsealed could be); readers take the largest.
-        self.http.write([f"{ru.HORIZON} until={until}i {time.time_ns() // 1000}"], ru.policy(tier))
+        self.http.write([horizon_line(until)], ru.policy(tier))
 
     def _seal(self, tier: str, start: int, end: int) -> None:
         policy = self.policy(tier)
@@ -597,10 +594,6 @@ class InfluxDBBackend(BaseBackend):
         ]
         if statements:
             self.http.query(statements)
-
-    def seal_rollups(self, now=None):
-        self._prepare()
-        return super().seal_rollups(now)
 
     def _count(self, policy: str, since: int | None = None, before: int | None = None) -> dict[str, int]:
         """Points per measurement: per series, the count of its most frequent field."""

@@ -28,9 +28,6 @@ from fleetwatch.timeseries.backends.influxdb.points import convert
 from fleetwatch.timeseries.buckets import Bucketing
 
 HOUR, DAY = rollups.HOUR, rollups.DAY
-# The measurement recording a tier's sealed horizon, in its rollup policy: one point per seal,
-# field ``until`` (µs); ``:`` keeps it apart from users' measurements and from the tier's units.
-HORIZON = "fw:horizon"
 NUMERIC = ("float", "integer")
 # Above this many touched series a refresh recomputes the whole measurement over the touched
 # units: a longer list of tag conditions costs more to parse and match than it saves.

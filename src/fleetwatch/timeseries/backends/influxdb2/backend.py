@@ -12,7 +12,6 @@ rollups (``downsampling``) current with each of them.
 from __future__ import annotations
 
 import itertools
-import time
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from fleetwatch.timeseries.backend import BaseBackend, Features, flag
 from fleetwatch.timeseries.backends.influxdb2 import compiler, downsampling, flux
 from fleetwatch.timeseries.backends.influxdb2.buckets import Buckets
 from fleetwatch.timeseries.backends.influxdb2.client import Influx2Client, MissingBucket
-from fleetwatch.timeseries.backends.lineprotocol import LineBuilder, checked_lines
+from fleetwatch.timeseries.backends.lineprotocol import LineBuilder, checked_lines, horizon_line
 from fleetwatch.timeseries.buckets import Bucketing
 from fleetwatch.timeseries.errors import (
     BackendUnavailable,
@@ -246,17 +245,10 @@ class InfluxDB2Backend(BaseBackend):
         return None
 
     def _store_horizon(self, tier: str, until: int) -> None:
-        # Stamped with the wall clock's time (inside the bucket's retention); readers take the
-        # largest value.
-        line = f"{downsampling.HORIZON} until={until}i {time.time_ns() // 1000}"
-        self._post(self.rollup_bucket(tier, rollups.HOUR), line.encode())
+        self._post(self.rollup_bucket(tier, rollups.HOUR), horizon_line(until).encode())
 
     def _seal(self, tier: str, start: int, end: int) -> None:
         self._refresh_rollups(tier, _every_numeric_field, list(range(start, end, rollups.HOUR)))
-
-    def seal_rollups(self, now=None):
-        self._prepare()
-        return super().seal_rollups(now)
 
     def _build_rollups(self, tier: str) -> None:
         """Compute every rollup of a tier from its raw points (a store older than rollups)."""

@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from fleetwatch.timeseries import rollups
+from fleetwatch.timeseries.backends import lineprotocol
 from fleetwatch.timeseries.backends.influxdb2 import compiler, flux
 from fleetwatch.timeseries.buckets import Bucketing
 
@@ -46,16 +47,13 @@ CHUNK = 32 * rollups.DAY
 # Rollup intervals a chart reads in one script before it reads hours instead of days to join them.
 MAX_RANGES = 4
 NUMERIC = "types.isNumeric(v: r._value)"
-# The measurement recording a tier's sealed horizon, in its hourly rollup bucket: one point per
-# seal, field ``until`` (µs); no part field (``f|sum``) matches it, so no rollup reads it.
-HORIZON = "fw:horizon"
 
 
 def horizon_script(hours_bucket: str) -> str:
     """A Flux script answering the largest recorded horizon of a tier (one row, or none)."""
     return (
         f"from(bucket: {flux.string(hours_bucket)}) |> range(start: {flux.MIN_TIME}, stop: {flux.MAX_TIME})"
-        f' |> filter(fn: (r) => r._measurement == {flux.string(HORIZON)} and r._field == "until")'
+        f' |> filter(fn: (r) => r._measurement == {flux.string(lineprotocol.HORIZON)} and r._field == "until")'
         " |> group() |> max()"
     )
 
