@@ -4,25 +4,18 @@ identical (the bench asserts it), and every figure is printed."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from bench.server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import ROOT, bench_env
 
 
 def test_a_tiny_chart_run_prints_both_timings():
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-    }
-    for name in ("FLEETWATCH_DATABASE", "FLEETWATCH_TIMESERIES", "FLEETWATCH_BROKER", "FLEETWATCH_DATA_DIR"):
-        env.pop(name, None)
+    env = bench_env()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -6,19 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.bench import ROOT, bench_env
 from tests.timeseries.conftest import requested_backends
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", requested_backends())
 def test_a_tiny_run_prints_live_late_and_the_seal(name):
     url = [] if name == "sqlite" else ["--timeseries", _url(name)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = bench_env()
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "rollup_writes.py"), "--devices", "2", "--reports", "4", *url],
         capture_output=True,

@@ -4,27 +4,19 @@ answered 200, the chart probes answered, evaluation drained, every figure printe
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from bench.server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import ROOT, bench_env
 
 
 def test_a_tiny_scale_run_prints_every_figure():
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-        # one pass a second, so evaluation drains within the run's few seconds
-        "FLEETWATCH_ALERT_EVALUATION_INTERVAL": "1",
-    }
-    for name in ("FLEETWATCH_DATABASE", "FLEETWATCH_TIMESERIES", "FLEETWATCH_BROKER", "FLEETWATCH_DATA_DIR"):
-        env.pop(name, None)
+    # one pass a second, so evaluation drains within the run's few seconds
+    env = bench_env(FLEETWATCH_ALERT_EVALUATION_INTERVAL="1")
     process = subprocess.Popen(
         [
             sys.executable,
