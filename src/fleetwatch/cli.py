@@ -129,6 +129,9 @@ def serve(argv: list[str]) -> int:
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
+    from fleetwatch.core.instrumentation import prune_dead
+
+    prune_dead()  # GET /metrics' files of processes of an earlier run (docs/prometheus.md)
     if not args.demo:
         os.execvp(sys.executable, _gunicorn_command(args))
     return _serve_demo(args)

@@ -123,6 +123,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: times the whole answer for GET /metrics (fleetwatch.core.instrumentation)
+    "fleetwatch.core.instrumentation.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -397,6 +399,17 @@ if FLEETWATCH_CHANNELS_BROKER_URL:
         "task": "fleetwatch.messaging.tasks.reconcile_broker_accounts",
         "schedule": 60,
     }
+
+# ---------------------------------------------------------------- Prometheus (GET /metrics, docs/prometheus.md)
+# Devices and samples of device metrics one scrape shows at most; the rest is left out and
+# counted (fleetwatch_scrape_devices_dropped, fleetwatch_scrape_samples_dropped).
+FLEETWATCH_PROMETHEUS_MAX_DEVICES = env_int("FLEETWATCH_PROMETHEUS_MAX_DEVICES", 1000, minimum=1)
+FLEETWATCH_PROMETHEUS_MAX_SAMPLES = env_int("FLEETWATCH_PROMETHEUS_MAX_SAMPLES", 50000, minimum=1)
+# Where this host's processes keep the server's own latency histograms and error counters
+# (prometheus-client's multiprocess files, one per process; fleetwatch.core.instrumentation).
+FLEETWATCH_PROMETHEUS_DIR = (
+    Path(env_str("FLEETWATCH_PROMETHEUS_DIR", str(DATA_DIR / "prometheus"))).expanduser().resolve()
+)
 
 # ---------------------------------------------------------------- device commands
 # A command not finished this long after it was queued expires (a device offline for longer

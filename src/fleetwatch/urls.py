@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from fleetwatch.protocols import prometheus
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("fleetwatch.api_urls")),
@@ -8,6 +10,8 @@ urlpatterns = [
     path("ping/", include("fleetwatch.backups.pings")),
     # The OpenWrt config agent's registration and configuration polls (docs/registration.md)
     path("controller/", include("fleetwatch.inventory.controller_urls")),
+    # Prometheus scrapes (bearer token with read permission, docs/prometheus.md)
+    path("metrics", prometheus.metrics, name="prometheus-metrics"),
     path("", include("fleetwatch.web.urls")),
 ]
 

@@ -23,6 +23,7 @@ from django.template import TemplateDoesNotExist, loader
 from django.utils.html import escape
 from django.views import defaults
 
+from fleetwatch.core import instrumentation
 from fleetwatch.core.params import InvalidParameter
 from fleetwatch.timeseries import BackendUnavailable
 
@@ -64,6 +65,8 @@ def error_response(request: HttpRequest, status: int, title: str, detail: str) -
 
 
 def unavailable_response(request: HttpRequest, detail: str) -> HttpResponse:
+    # Counted for GET /metrics (fleetwatch_store_errors_total): every 503 of a store goes here.
+    instrumentation.store_error("database" if detail == DATABASE_UNAVAILABLE else "timeseries")
     response = error_response(request, 503, "Service unavailable", detail)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 
+from fleetwatch.core import instrumentation
 from fleetwatch.inventory.models import Device
 from fleetwatch.monitoring.alerts import evaluate
 from fleetwatch.monitoring.models import EvaluationLease, Metric, PendingEvaluation
@@ -183,6 +184,7 @@ def _evaluate_batch(rows: list[PendingEvaluation]) -> tuple[int, bool, bool]:
         except BackendUnavailable as exc:
             # Nothing of this device changed; its rows wait for the next pass.
             log.warning("alert evaluation paused: the time-series store is unavailable (%s)", exc)
+            instrumentation.store_error("timeseries")
             return evaluated, progressed, True
         except Exception:
             # As a failed task was: logged and not retried, so one bad row cannot block the rest.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import time
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch.api.querysets import visible_or_404
+from fleetwatch.core import instrumentation
 from fleetwatch.inventory.models import Device, administers
 from fleetwatch.monitoring.api import schema
 from fleetwatch.monitoring.api.serializers import StatusChangeSerializer
@@ -71,7 +73,9 @@ def agent_report(request, pk):
         features = request.GET.get("features")
         if features is not None and not FEATURES.fullmatch(features):
             return JsonResponse({"detail": "features: at most 16 letters, e.g. 'c'."}, status=400)
+        started = time.perf_counter()
         ingest(device, request.body, request.GET.get("time"))
+        instrumentation.observe_ingest("agent", time.perf_counter() - started)
         if features is not None:
             # A hub-style agent (docs/commands.md): the answer carries its next command.
             from fleetwatch.messaging.commands import http_answer
@@ -83,12 +87,14 @@ def agent_report(request, pk):
         return JsonResponse({"detail": str(exc)}, status=400)
     except BackendUnavailable as exc:
         log.warning("report of %s not stored, time-series store unavailable: %s", pk, exc)
+        instrumentation.store_error("timeseries")
         return retry_later("The time-series store is unavailable; keep the sample and retry.")
     except DeviceBusy as exc:
         log.warning("report of %s not stored: %s", pk, exc)
         return retry_later("Another report of this device is being stored; keep the sample and retry.")
     except (OperationalError, InterfaceError) as exc:  # locked or unreachable; rolled back
         log.warning("report of %s not stored, database unavailable: %s", pk, exc)
+        instrumentation.store_error("database")
         return retry_later("The database is unavailable; keep the sample and retry.")
     # The peer answers `200 null`; agents only look at the status.
     return HttpResponse(b"null", content_type="application/json")
