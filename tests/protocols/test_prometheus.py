@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
@@ -332,3 +333,15 @@ def test_files_of_ended_processes_are_pruned(settings, tmp_path):
     alive.write_bytes(b"")
     assert instrumentation.prune_dead() == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
+
+
+def test_reports_from_the_broker_consumer_are_timed_as_consumer(client, reader, device_a, timeseries):
+    from fleetwatch.messaging.consumer import store_monitoring
+    from fleetwatch.monitoring.ingestion import reporting_device
+
+    before = samples(scrape(client, reader))
+    store_monitoring(reporting_device(device_a.pk), json.dumps(example_report()).encode(), datetime.now(UTC))
+    after = samples(scrape(client, reader))
+    key = "fleetwatch_ingest_duration_seconds_count"
+    assert _count(after, key, source="consumer") - _count(before, key, source="consumer") == 1.0
+    assert _count(after, key, source="agent") - _count(before, key, source="agent") == 0.0

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from django.db import OperationalError, close_old_connections, transaction
 from django.db.models import Q
 
+from fleetwatch.core import instrumentation
 from fleetwatch.messaging import broker
 from fleetwatch.messaging.models import Channel, ConnectionEvent, DeviceChannel, StationMessage
 
@@ -114,7 +115,7 @@ def store_monitoring(device, body: bytes, now: datetime) -> int:
     """A NetJSON DeviceMonitoring report, with the HTTP path's validation and extraction; its
     optional top-level ``time`` (the agent's ``DD-MM-YYYY_HH:MM:SS.ffffff``, UTC) is the reading's
     time. Returns the points written; raises DeadLetter or Retry."""
-    from fleetwatch.monitoring.ingestion import ReportRejected, ingest
+    from fleetwatch.monitoring.ingestion import DeviceBusy, ReportRejected, ingest
 
     time_param = None
     try:
@@ -126,12 +127,17 @@ def store_monitoring(device, body: bytes, now: datetime) -> int:
         if not isinstance(time_param, str):
             raise DeadLetter("time must be a string like 30-11-2026_21:45:00.000000 (UTC)")
         body = json.dumps(data).encode()
+    started = time.perf_counter()
     try:
-        return ingest(device, body, time_param, now)
+        written = ingest(device, body, time_param, now)
     except ReportRejected as exc:
         raise DeadLetter(str(exc)) from None
     except _retryable() as exc:
+        if not isinstance(exc, DeviceBusy):  # for GET /metrics' fleetwatch_store_errors_total
+            instrumentation.store_error("database" if isinstance(exc, OperationalError) else "timeseries")
         raise Retry(f"{type(exc).__name__}: {exc}") from None
+    instrumentation.observe_ingest("consumer", time.perf_counter() - started)
+    return written
 
 
 def store_messages(device, body: bytes, now: datetime) -> int:
