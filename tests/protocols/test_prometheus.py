@@ -345,3 +345,22 @@ def test_reports_from_the_broker_consumer_are_timed_as_consumer(client, reader, 
     key = "fleetwatch_ingest_duration_seconds_count"
     assert _count(after, key, source="consumer") - _count(before, key, source="consumer") == 1.0
     assert _count(after, key, source="agent") - _count(before, key, source="agent") == 0.0
+
+
+def test_a_scrape_costs_the_same_queries_whatever_the_fleet(client, orgs, reader, fleet):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert scrape(client, reader).status_code == 200
+        return len(captured)
+
+    queries()  # the token's last_used is written by the first scrape of the minute
+    few = queries()
+    assert few == 10
+    for i in range(5):
+        device = Device.objects.create(organization=orgs[0], name=f"more-{i}")
+        DeviceChannel.objects.create(device=device, channel="amqp")
+        report(client, device)
+    assert queries() == few
