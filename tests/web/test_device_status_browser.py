@@ -1,9 +1,13 @@
 """The device page's Status section in headless Chromium: a full report shows every section
 (exact cells: vendors from the IEEE registry, lease expiries relative to the report's time), a
 minimal one only what it carries, a simulated router of `make run` every section; the JSON
-download link saves the snapshot the chart API serves with ``?status=true``."""
+download link saves the snapshot the chart API serves with ``?status=true``.
+
+With FLEETWATCH_SCREENSHOTS=docs/img the simulated router's test writes docs/img/device-status.png
+(docs/web.md shows it)."""
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +18,8 @@ from fleetwatch.monitoring.simulator import FIRMWARE, report
 from tests.web.status_reports import full_report, minimal_report
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+SCREENSHOTS = os.environ.get("FLEETWATCH_SCREENSHOTS")
 
 MOMENT = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 EVERY_SECTION = [
@@ -194,3 +200,5 @@ def test_a_simulated_router_of_make_run_shows_every_section(browser, live_server
     assert len(leases) == len(rows(page, "#status-wifi-clients"))
     assert rows(page, "#status-neighbors")[0][3:] == ["wan", "REACHABLE"]
     assert rows(page, "#status-mobile")[0][1:3] == ["TIM (22201)", "LTE"]
+    if SCREENSHOTS:
+        page.locator("#device-status").screenshot(path=f"{SCREENSHOTS}/device-status.png")

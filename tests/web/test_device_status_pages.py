@@ -6,11 +6,13 @@ section's HTML for a full and a minimal report."""
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from fleetwatch.core.timeseries import get_backend, reset_backend
 from fleetwatch.ingest.netjson import transform_snapshot
+from fleetwatch.inventory.models import Device
 from fleetwatch.monitoring.models import DeviceState, Metric
 from tests.monitoring.test_every_backend import settings_for
 from tests.timeseries.conftest import requested_backends
@@ -189,3 +191,17 @@ def test_the_page_of_a_minimal_report_shows_general_only(client, timeseries, dev
         ["Load", "0.50 0.25 0.12"],
         ["CPUs", "1"],
     ]
+
+
+def test_the_docs_example_is_a_real_download(client, timeseries, orgs, bob):
+    """docs/web.md shows the download of a bare agent's report: the same keys and data as the
+    real one (its id and time are those of the docs' example device and moment)."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
+    section = docs.split("## The device's status", 1)[1].split("\n## ", 1)[0]
+    example = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
+    device = Device.objects.create(organization=orgs[0], name="bare")
+    post_report(client, device, minimal_report())
+    client.force_login(bob)
+    body = client.get(download_url(device)).json()
+    assert body == {**example, "id": str(device.pk), "time": MOMENT.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert list(body) == list(example)
