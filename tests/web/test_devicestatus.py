@@ -243,6 +243,7 @@ def test_lease_expiry_is_relative_to_the_routers_clock_else_to_the_reports_time(
         ("", ""),
         (None, ""),
         (42, ""),
+        (["a4:4e:31:c2:0e:26"], ""),
     ],
 )
 def test_mac_vendor(mac, vendor):

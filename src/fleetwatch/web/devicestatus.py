@@ -62,13 +62,17 @@ CLIENT_FLAGS = (
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
-@functools.lru_cache(maxsize=4096)
 def mac_vendor(mac: object) -> str:
     """The organization the IEEE registered ``mac``'s OUI to (``"Apple, Inc."``), from the
     registry shipped in ``netaddr``; ``""`` for a locally administered or multicast address,
-    an unregistered OUI, or anything that is not a MAC address."""
+    an unregistered OUI, or anything that is not a MAC address (of any type)."""
     if not isinstance(mac, str) or not mac:
         return ""
+    return _registered(mac)
+
+
+@functools.lru_cache(maxsize=4096)  # a page repeats MACs (client, lease, neighbour)
+def _registered(mac: str) -> str:
     try:
         eui = netaddr.EUI(mac)
         if eui.version != 48:
