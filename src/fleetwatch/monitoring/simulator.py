@@ -12,6 +12,10 @@ import random
 from datetime import datetime
 
 REPORT_INTERVAL = 300  # seconds, as the OpenWrt agent
+# What a simulated router's registration says of it (``inventory.Device`` os, model, system).
+FIRMWARE = "OpenWrt 23.05.3 r23809-234f1a2efa"
+MODEL = "TP-Link Archer C7 v5"
+SYSTEM = "Qualcomm Atheros QCA956X ver 1 rev 0"
 
 
 def _activity(moment: datetime, seed: int) -> float:
@@ -23,6 +27,24 @@ def _activity(moment: datetime, seed: int) -> float:
 
 def _mac(device: int, client: int) -> str:
     return f"02:{(device >> 8) & 0xFF:02x}:{device & 0xFF:02x}:{0xC0:02x}:{(client >> 8) & 0xFF:02x}:{client & 0xFF:02x}"
+
+
+# OUIs of makers of phones, laptops and network cards (IEEE registry): most simulated clients
+# carry one, so the device page shows vendors; every fourth keeps a randomised (locally
+# administered) address, as phones use, which has no vendor.
+CLIENT_OUIS = ("f0:18:98", "00:16:6c", "3c:a9:f4", "00:1b:63", "b8:27:eb", "00:0c:29")
+LEASE_SECONDS = 12 * 3600  # dnsmasq's default lease on OpenWrt
+
+
+def _client_mac(device: int, client: int) -> str:
+    if client % 4 == 3:
+        return _mac(device, client)
+    oui = CLIENT_OUIS[(device + client) % len(CLIENT_OUIS)]
+    return f"{oui}:{device & 0xFF:02x}:{(client >> 8) & 0xFF:02x}:{client & 0xFF:02x}"
+
+
+def _lan_ip(client: int) -> str:
+    return f"192.168.1.{100 + client % 150}"
 
 
 def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
@@ -41,7 +63,7 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
     tx_wan = rx_wan // 5
     clients = [
         {
-            "mac": _mac(device, c),
+            "mac": _client_mac(device, c),
             "auth": True,
             "authorized": True,
             "assoc": True,
@@ -59,6 +81,7 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
         for c in range(int(busy * (12 + device % 9)))
         if rng.random() < 0.9
     ]
+    wan_ip = f"203.0.113.{1 + device % 250}"  # a documentation range
     interfaces = [
         {
             "name": "wan",
@@ -66,6 +89,11 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
             "up": True,
             "mac": _mac(device, 0xFFFF),
             "mtu": 1500,
+            "speed": "1000F",
+            "addresses": [
+                {"proto": "dhcp", "family": "ipv4", "address": wan_ip, "mask": 24},
+                {"proto": "dhcpv6", "family": "ipv6", "address": f"2001:db8:{device:x}::2", "mask": 64},
+            ],
             "statistics": {
                 "rx_bytes": rx_wan,
                 "tx_bytes": tx_wan,
@@ -93,6 +121,20 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
                 "clients": clients,
             },
         },
+        {
+            # The LAN bridge: addresses only (no counters, so no traffic chart of its own).
+            "name": "br-lan",
+            "type": "bridge",
+            "up": True,
+            "mac": _mac(device, 0xFFFD),
+            "mtu": 1500,
+            "bridge_members": ["lan1", "lan2", "wlan0"],
+            "stp": False,
+            "addresses": [
+                {"proto": "static", "family": "ipv4", "address": "192.168.1.1", "mask": 24},
+                {"proto": "static", "family": "ipv6", "address": "fd00:1::1", "mask": 60},
+            ],
+        },
     ]
     if lte:
         drift = math.sin(step / 30 + device)
@@ -104,7 +146,11 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
                 "mac": "00:00:00:00:00:00",
                 "mobile": {
                     "connection_status": "connected",
+                    "imei": f"3000000{device:08d}",
+                    "manufacturer": "Sierra Wireless, Incorporated",
                     "model": "MC7430",
+                    "operator_code": "22201",
+                    "operator_name": "TIM",
                     "power_status": "on",
                     "signal": {
                         "lte": {
@@ -117,6 +163,36 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
                 },
             }
         )
+    # Each associated client holds a lease (renewed at half its time, so it expires within
+    # 6 to 12 hours of the report), and the most recent ones are ARP neighbours on br-lan.
+    leases = [
+        {
+            "expiry": epoch
+            + LEASE_SECONDS // 2
+            + (c["aid"] * 997 + step * REPORT_INTERVAL) % (LEASE_SECONDS // 2),
+            "ip": _lan_ip(c["aid"] - 1),
+            "mac": c["mac"],
+            "client_name": f"client-{c['aid'] - 1:02d}" if c["aid"] % 5 else "*",
+            "client_id": f"01:{c['mac']}",
+        }
+        for c in clients
+    ]
+    neighbors = [
+        {
+            "ip": f"203.0.113.{254 - device % 4}",
+            "mac": _mac(device, 0xFFF0),
+            "interface": "wan",
+            "state": "REACHABLE",
+        }
+    ] + [
+        {
+            "ip": lease["ip"],
+            "mac": lease["mac"],
+            "interface": "br-lan",
+            "state": "REACHABLE" if n % 3 else "STALE",
+        }
+        for n, lease in enumerate(leases[:4])
+    ]
     total = 128 * 1024 * 1024
     free = int(total * (0.55 - 0.25 * busy + 0.05 * rng.random()))
     return {
@@ -150,10 +226,21 @@ def report(device: int, moment: datetime, start: datetime, lte: bool) -> dict:
                     "used_bytes": (9 + device % 4) * 1024 * 1024,
                     "available_bytes": (7 - device % 4) * 1024 * 1024,
                     "used_percent": 60,
-                }
+                },
+                {
+                    "mount_point": "/tmp",
+                    "filesystem": "tmpfs",
+                    "size_bytes": 60 * 1024 * 1024,
+                    "used_bytes": 2 * 1024 * 1024,
+                    "available_bytes": 58 * 1024 * 1024,
+                    "used_percent": 3,
+                },
             ],
+            "swap": {"total": 0, "free": 0},
         },
         "interfaces": interfaces,
+        "dhcp_leases": leases,
+        "neighbors": neighbors,
     }
 
 

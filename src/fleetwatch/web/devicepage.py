@@ -9,11 +9,12 @@ from django.utils import timezone
 from fleetwatch.core.timeseries import get_backend
 from fleetwatch.inventory.api.serializers import health_status
 from fleetwatch.inventory.models import Device
-from fleetwatch.monitoring.models import Metric, StatusChange
+from fleetwatch.monitoring.models import DeviceState, Metric, StatusChange
 from fleetwatch.notifications.models import MaintenanceWindow, OpenProblem
 from fleetwatch.timeseries import TimeseriesError
 from fleetwatch.timeseries.buckets import DEFAULT_RANGE
 from fleetwatch.timeseries.model import ReadQuery
+from fleetwatch.web.devicestatus import device_status
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,21 @@ def opening_range(device: Device, now: datetime) -> str:
     return next(name for name, span in OPENING_RANGES if age <= span or span == longest)
 
 
+def latest_status(obj: Device):
+    """The Status section's view-model (``web/devicestatus.py``) from the device's latest
+    snapshot, None when it never reported one."""
+    state = DeviceState.objects.filter(device=obj).values("data", "data_time").first()
+    if state is None:
+        return None
+    facts = {"os": obj.os, "model": obj.model, "system": obj.system}
+    return device_status(state["data"], state["data_time"], facts)
+
+
 def device_context(request, obj: Device) -> dict:
     """The device page's context (also rendered by the command console when it refuses a form)."""
     now = timezone.now()
     return {
+        "device_status": latest_status(obj),
         "device": obj,
         "health_status": health_status(obj),
         "maintenance": MaintenanceWindow.objects.active_for(obj, now).order_by("end"),

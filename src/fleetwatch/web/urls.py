@@ -8,6 +8,7 @@ app_name = "web"
 urlpatterns = [
     path("", views.fleet, name="fleet"),
     path("devices/<uuid:pk>/", views.device, name="device"),
+    path("devices/<uuid:pk>/status.json", views.device_status_json, name="device-status-json"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("notifications/", views.notifications, name="notifications"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

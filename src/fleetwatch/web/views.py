@@ -1,12 +1,16 @@
 """Fleet overview and device pages. Organization scoping comes from ``visible_to``."""
 
+from datetime import UTC
+
 from axes.helpers import get_client_username, get_cool_off
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from fleetwatch.api.downloads import attachment, safe_filename
 from fleetwatch.core import params
 from fleetwatch.inventory.models import Device, Organization
 from fleetwatch.messaging.models import Channel
@@ -63,6 +67,26 @@ def device(request, pk):
         Device.objects.visible_to(request.user).select_related("organization", "health", "channel"), pk=pk
     )
     return render(request, "web/device.html", device_context(request, obj))
+
+
+@login_required
+def device_status_json(request, pk):
+    """The device's latest status as a JSON download: ``{"id", "name", "time", "data"}``, with
+    ``data`` the snapshot the chart API serves with ``?status=true`` and ``time`` the report's
+    time (ISO 8601, UTC); both null when the device never reported. Members of the device's
+    organization only (others: 404, as the device page)."""
+    obj = get_object_or_404(Device.objects.visible_to(request.user).select_related("state"), pk=pk)
+    state = getattr(obj, "state", None)
+    when = state.data_time if state is not None else None
+    body = {
+        "id": str(obj.pk),
+        "name": obj.name,
+        "time": when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when is not None else None,
+        "data": state.data if state is not None and when is not None else None,
+    }
+    response = JsonResponse(body, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = attachment(f"{safe_filename(obj.name, 'device')}-status.json")
+    return response
 
 
 @login_required

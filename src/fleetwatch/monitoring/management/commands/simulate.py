@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from fleetwatch.inventory.models import Device, Organization
-from fleetwatch.monitoring.simulator import REPORT_INTERVAL, report
+from fleetwatch.monitoring.simulator import FIRMWARE, MODEL, REPORT_INTERVAL, SYSTEM, report
 
 
 class Command(BaseCommand):
@@ -59,6 +59,9 @@ class Command(BaseCommand):
                 name=f"sim-{i:03d}",
                 defaults={"mac_address": f"02:00:00:00:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}"},
             )
+            if not device.os:  # what a registering OpenWrt agent says of itself (the page's Firmware row)
+                device.os, device.model, device.system = FIRMWARE, MODEL, SYSTEM
+                device.save(update_fields=["os", "model", "system"])
             devices.append((i, device, i % 4 == 3))
         silent = devices[-1][1] if len(devices) > 1 else None
         self._add_waiting(org, o["waiting"])
