@@ -56,10 +56,13 @@ if dumps postgresql && ! wants postgresql; then
     start_service postgresql FLEETWATCH_TEST_POSTGRESQL_URL
 fi
 
-# Browser tests drive Debian's Chromium; the ping check runs Debian's fping. Install when absent.
+# Browser tests drive Debian's Chromium; the ping check runs Debian's fping; the iperf3 check's
+# tests log into Debian's OpenSSH server and measure against Debian's iperf3. Install when absent.
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v fping >/dev/null || missing+=(fping)
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v iperf3 >/dev/null || missing+=(iperf3)
 if (( ${#missing[@]} )); then
     SERVICE_NAME=tools
     source scripts/services/lib.sh

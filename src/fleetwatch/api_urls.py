@@ -15,6 +15,7 @@ from fleetwatch.backups.api.views import BackupJobViewSet, BackupRunViewSet, Run
 from fleetwatch.inventory.api.enrollment import EnrollmentTokenViewSet, EnrollmentViewSet, EnrollView
 from fleetwatch.inventory.api.views import DeviceMapViewSet, DeviceViewSet, OrganizationViewSet
 from fleetwatch.messaging.api.views import CommandBatchViewSet, CommandViewSet
+from fleetwatch.monitoring.api.views import Iperf3ServerViewSet, SshCredentialsViewSet
 from fleetwatch.notifications.api.views import (
     MaintenanceWindowViewSet,
     NotificationViewSet,
@@ -44,6 +45,8 @@ router.register("commands", CommandViewSet, basename="command")
 router.register("command-batches", CommandBatchViewSet, basename="command-batch")
 router.register("enrollment-tokens", EnrollmentTokenViewSet, basename="enrollment-token")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+router.register("monitoring/iperf3-servers", Iperf3ServerViewSet, basename="iperf3-server")
+router.register("monitoring/ssh-credentials", SshCredentialsViewSet, basename="ssh-credentials")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

@@ -303,6 +303,12 @@ FLEETWATCH_WIFI_CLIENTS_SNOOZE = env_json(
     ),
     'a list of [start, end] pairs of MM-DD dates or HH:MM times, e.g. [["12-24", "01-06"], ["22:00", "06:00"]]',
 )
+# Fernet keys of stored credentials (devices' SSH logins, iperf3 passwords): the first
+# encrypts, every one decrypts (rotation: docs/iperf3.md). Unset: one derived from SECRET_KEY.
+FLEETWATCH_CREDENTIALS_KEYS = env_list("FLEETWATCH_CREDENTIALS_KEYS", [])
+# How long an iperf3 check may hold its server before another device may take it (a crashed
+# check's lock expires): seconds.
+FLEETWATCH_IPERF3_LOCK_EXPIRE = env_seconds("FLEETWATCH_IPERF3_LOCK_EXPIRE", 600, positive=True)
 CELERY_BEAT_SCHEDULE = {
     "run-checks": {"task": "fleetwatch.monitoring.tasks.run_checks", "schedule": CHECK_INTERVAL_SECONDS},
     "enforce-retention": {"task": "fleetwatch.monitoring.tasks.enforce_retention", "schedule": 3600},

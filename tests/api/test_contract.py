@@ -122,6 +122,14 @@ def token_body(world) -> dict:
     return {"organization": org_a(world), "name": "dbprov1002"}
 
 
+def iperf3_server_body(world) -> dict:
+    return {"organization": org_a(world), "host": "iperf.example.net", "port": 5202}
+
+
+def ssh_credentials_body(world) -> dict:
+    return {"device": str(world.spare_a.pk), "username": "root", "password": "router-password"}
+
+
 def enrollment_token_body(world) -> dict:
     return {"organization": org_a(world), "name": "stations", "requires_approval": True}
 
@@ -527,6 +535,83 @@ CONTRACT: dict[str, Entry] = {
             admin=200,
         ),
         DELETE=call("destroy", anonymous=401, outsider=404, member=403, admin=204),
+    ),
+    # ---- the iperf3 check's servers and devices' SSH credentials: administrators only (they
+    # hold credentials), as webhooks; members see none.
+    "iperf3-server-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("iperf3_server_a", ADMIN), seen("iperf3_server_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=iperf3_server_body,
+            invalid=(lambda world: {**iperf3_server_body(world), "port": 70000}, "port"),
+            anonymous=401,
+            # A's id in the body is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "iperf3-server-detail": entry(
+        kwargs=pk("iperf3_server_a"),
+        GET=call("retrieve", anonymous=401, outsider=404, member=404, admin=200),
+        PUT=call("update", body=iperf3_server_body, anonymous=401, outsider=404, member=404, admin=200),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"priority": 5},
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=200,
+        ),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=404, admin=204),
+    ),
+    "ssh-credentials-list": entry(
+        GET=call(
+            "list",
+            anonymous=401,
+            outsider=200,
+            member=200,
+            admin=200,
+            shows=(seen("ssh_a", ADMIN), seen("ssh_b", OUTSIDER)),
+        ),
+        POST=call(
+            "create",
+            body=ssh_credentials_body,
+            invalid=(lambda world: {"device": str(world.spare_a.pk), "username": "root"}, "password"),
+            anonymous=401,
+            # A's device is unknown to the outsider: the 400 of a nonexistent id.
+            outsider=400,
+            member=403,
+            admin=201,
+        ),
+    ),
+    "ssh-credentials-detail": entry(
+        kwargs=pk("ssh_a"),
+        GET=call("retrieve", anonymous=401, outsider=404, member=404, admin=200),
+        PUT=call(
+            "update",
+            body=lambda world: {"device": str(world.device_a.pk), "username": "admin"},
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=200,
+        ),
+        PATCH=call(
+            "partial_update",
+            body=lambda world: {"port": 2222},
+            anonymous=401,
+            outsider=404,
+            member=404,
+            admin=200,
+        ),
+        DELETE=call("destroy", anonymous=401, outsider=404, member=404, admin=204),
     ),
     #
     # ---- backups: members read, administrators write; runner tokens (Bearer) of organization A
@@ -937,6 +1022,11 @@ class World:
     enrollment_tokens: dict | None = None  # their texts
     enrollment_a: object = None  # pending
     enrollment_b: object = None
+    iperf3_server_a: object = None
+    iperf3_server_b: object = None
+    ssh_a: object = None  # device_a's SSH credentials
+    ssh_b: object = None
+    spare_a: object = None  # a device of A without SSH credentials
 
 
 @pytest.fixture
@@ -1010,7 +1100,20 @@ def world(db, timeseries, settings):
     def enrollment(org, token, serial):
         return Enrollment.objects.create(organization=org, token=token, serial=serial, name=serial)
 
+    from fleetwatch.monitoring.models import Iperf3Server, SshCredentials
+
+    def iperf3_server(org):
+        return Iperf3Server.objects.create(organization=org, host="127.0.0.1", port=5201)
+
+    def ssh(device):
+        return SshCredentials.objects.create(device=device, username="root", password="router-password")
+
     return World(
+        iperf3_server_a=iperf3_server(org_a),
+        iperf3_server_b=iperf3_server(org_b),
+        ssh_a=ssh(device_a),
+        ssh_b=ssh(device_b),
+        spare_a=Device.objects.create(organization=org_a, name="ap-spare"),
         command_a=command_a,
         command_b=command_b,
         batch_a=batch_a,
@@ -1276,6 +1379,20 @@ FOREIGN_IDS = [
         lambda w: "/api/v1/notifications/maintenance/",
         window_body,
         "organization",
+    ),
+    (
+        "iperf3-server-organization",
+        "POST",
+        lambda w: "/api/v1/monitoring/iperf3-servers/",
+        iperf3_server_body,
+        "organization",
+    ),
+    (
+        "ssh-credentials-device",
+        "POST",
+        lambda w: "/api/v1/monitoring/ssh-credentials/",
+        lambda w: {**ssh_credentials_body(w), "device": str(w.spare_a.pk)},
+        "device",
     ),
     (
         "maintenance-device",

@@ -65,6 +65,9 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
         command = queue(device, "exec", "uptime", user)
         stations, _ = EnrollmentToken.issue(org, "stations", requires_approval=True)
         request = Enrollment.objects.create(organization=org, token=stations, serial="SG-1", name="SG-1")
+        from fleetwatch.monitoring.models import Iperf3Server, SshCredentials
+        iperf3 = Iperf3Server.objects.create(organization=org, host="127.0.0.1", port=5201)
+        SshCredentials.objects.create(device=device, username="root", password="router-password")
         ids = {
             "job": str(job.pk),
             "run": run.pk,
@@ -80,6 +83,7 @@ for slug, name in (("org-a", "admin"), ("org-b", "outsider")):
             "notification": Notification.objects.get().pk,
             "command": str(command.pk),
             "batch": str(batch.pk),
+            "iperf3_server": iperf3.pk,
         }
 print(json.dumps({"tokens": tokens, "ids": ids}))
 """
@@ -155,12 +159,18 @@ def runs(ids: dict) -> dict[str, tuple[list[str], dict]]:
         "command-batch": (on_row("command-batches"), {"id": ids["batch"]}),
         "enrollment-token": (on_row("enrollment-tokens"), {"id": ids["enrollment_token"]}),
         "enrollment": (on_row("enrollments"), {"id": ids["enrollment"]}),
+        "iperf3-server": (on_row("monitoring/iperf3-servers"), {"id": str(ids["iperf3_server"])}),
+        # SSH credentials are a device's: their path names the device.
+        "ssh-credentials": (
+            ["--include-name-regex", r"^(GET|POST|PUT|PATCH) /api/v1/monitoring/ssh-credentials/\{device\}/"],
+            {"device": ids["device"]},
+        ),
         "backup-section": (
             ["--include-path-regex", r"\{section\}"],
             {"section": "s1"},
         ),
-        "without-ids": (["--exclude-path-regex", r"\{(id|section)\}"], {}),
-        "deletes": (["--include-name-regex", r"^DELETE .*\{id\}"], {}),
+        "without-ids": (["--exclude-path-regex", r"\{(id|section|device)\}"], {}),
+        "deletes": (["--include-name-regex", r"^DELETE .*\{(id|device)\}"], {}),
     }
 
 
@@ -210,6 +220,6 @@ def test_every_answer_is_as_the_schema_says(server, persona, tmp_path):
         assert (report["failures"], report["errors"], report["operations"]["errored"]) == ([], [], 0), name
         assert report["operations"]["tested"] == report["operations"]["selected"] > 0, name
         tested += report["operations"]["tested"]
-    assert tested == 90  # every operation of the schema, once
+    assert tested == 102  # every operation of the schema, once
     log = Path(server.dir, "gunicorn.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-5000:]

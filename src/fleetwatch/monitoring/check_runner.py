@@ -65,6 +65,7 @@ def run_check(check: Check, now: datetime | None = None) -> list[Metric]:
         measurements = cls(check, now).measure()
     except CheckError as exc:
         log.warning("check %s of %s failed to run: %s", check.check_type, device, exc)
+        Check.objects.filter(pk=check.pk).update(last_run=now, last_error=str(exc)[:300])
         return []
     measured = []
     tags = device_tags(device)
@@ -80,5 +81,5 @@ def run_check(check: Check, now: datetime | None = None) -> list[Metric]:
             if field in m.fields:
                 evaluate(metric, m.fields[field], now, send_alert=m.send_alert)
         measured.append(metric)
-    Check.objects.filter(pk=check.pk).update(last_run=now)
+    Check.objects.filter(pk=check.pk).update(last_run=now, last_error="")
     return measured

@@ -6,9 +6,14 @@ reports a configuration (``traffic`` of ``wlan0``…) into a measurement with so
 
 from __future__ import annotations
 
-from django.db import models
+from datetime import datetime, timedelta
 
-from fleetwatch.inventory.models import Device, OrgScopedQuerySet
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import IntegrityError, models, transaction
+
+from fleetwatch.core.crypto import EncryptedTextField
+from fleetwatch.inventory.models import Device, Organization, OrgScopedQuerySet
 
 
 class MetricQuerySet(OrgScopedQuerySet):
@@ -116,6 +121,9 @@ class Check(models.Model):
     params = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     last_run = models.DateTimeField(null=True, blank=True)
+    # Why the last run stored nothing ("iperf3 is not installed on the device" …); "" after a
+    # run that stored its measurements.
+    last_error = models.CharField(max_length=300, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     objects = CheckQuerySet.as_manager()
@@ -197,3 +205,113 @@ class EvaluationLease(models.Model):
 
     def __str__(self) -> str:
         return f"evaluation pass {self.holder} until {self.expires}"
+
+
+class Iperf3Server(models.Model):
+    """An iperf3 server (``iperf3 -s``) that an organization's devices measure their bandwidth
+    against (the ``iperf3`` check, ``fleetwatch.monitoring.checks.iperf3``). Tried in
+    ``priority`` order; one device at a time each (:class:`Iperf3Lock`). ``username``,
+    ``password`` and ``rsa_public_key`` are the client credentials of a server started with
+    ``--rsa-private-key-path`` and ``--authorized-users-path`` (iperf3 3.7 and later); all blank:
+    no authentication. The password is stored encrypted (``fleetwatch.core.crypto``)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="iperf3_servers")
+    host = models.CharField(max_length=255, help_text="Address or name, as the devices reach it.")
+    port = models.PositiveIntegerField(
+        default=5201, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    priority = models.PositiveIntegerField(default=0, help_text="Lower first.")
+    is_active = models.BooleanField(default=True)
+    username = models.CharField(max_length=64, blank=True)
+    password = EncryptedTextField(blank=True)
+    rsa_public_key = models.TextField(blank=True, help_text="PEM public key of the server's RSA key pair.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["priority", "host", "port"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "host", "port"], name="one_iperf3_server_per_port"
+            )
+        ]
+        verbose_name = "iperf3 server"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def take(self, holder: str, now: datetime, seconds: float) -> bool:
+        """Hold the server for ``holder`` until ``now + seconds``; False if another holder has
+        it (an expired lock is taken over). The lock is a row whose primary key is the server,
+        so two checks racing for it on any database get one insert each and one wins."""
+        Iperf3Lock.objects.filter(server=self, expires__lte=now).delete()
+        try:
+            with transaction.atomic():
+                Iperf3Lock.objects.create(
+                    server=self, holder=holder, expires=now + timedelta(seconds=seconds)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def release(self, holder: str) -> None:
+        """Give the server back (only ``holder``'s lock: an expired one taken over stays)."""
+        Iperf3Lock.objects.filter(server=self, holder=holder).delete()
+
+    def clean(self):
+        if bool(self.username) != bool(self.password) or (self.username and not self.rsa_public_key):
+            raise ValidationError(
+                "iperf3 authentication needs a username, a password and the server's RSA public key "
+                "(or none of them)."
+            )
+
+
+class Iperf3Lock(models.Model):
+    """Which check holds an iperf3 server (an iperf3 server serves one client at a time), until
+    when: a crashed check's lock expires after ``FLEETWATCH_IPERF3_LOCK_EXPIRE`` seconds."""
+
+    server = models.OneToOneField(
+        Iperf3Server, primary_key=True, on_delete=models.CASCADE, related_name="lock"
+    )
+    holder = models.CharField(max_length=32)
+    expires = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.server} held by {self.holder} until {self.expires}"
+
+
+class SshCredentialsQuerySet(OrgScopedQuerySet):
+    org_path = "device__organization"
+
+
+class SshCredentials(models.Model):
+    """How Fleetwatch logs into a device over SSH (for the iperf3 check): a username and a
+    private key (OpenSSH or PEM text; ``passphrase`` if it is encrypted) or a password. Secrets
+    are stored encrypted. ``host_key`` pins the device's host key (``ssh-ed25519 AAAA…``): blank,
+    the first key seen is trusted and kept (trust on first use); then another key is refused."""
+
+    device = models.OneToOneField(Device, primary_key=True, on_delete=models.CASCADE, related_name="ssh")
+    username = models.CharField(max_length=64, default="root")
+    address = models.CharField(max_length=255, blank=True, help_text="Blank: the device's management IP.")
+    port = models.PositiveIntegerField(
+        default=22, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    password = EncryptedTextField(blank=True)
+    private_key = EncryptedTextField(blank=True)
+    passphrase = EncryptedTextField(blank=True)
+    host_key = models.TextField(blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = SshCredentialsQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "SSH credentials"
+        verbose_name_plural = "SSH credentials"
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.device}"
+
+    def clean(self):
+        if not self.password and not self.private_key:
+            raise ValidationError("Give a private key or a password.")

@@ -1,5 +1,6 @@
 """``/api/v1/monitoring/device/<uuid>/``: agents POST reports with their key; people (session or
-token) and agents (key) GET the device's charts, its latest snapshot (``status=true``) or CSV."""
+token) and agents (key) GET the device's charts, its latest snapshot (``status=true``) or CSV.
+``/api/v1/monitoring/iperf3-servers/`` and ``…/ssh-credentials/``: what the iperf3 check uses."""
 
 from __future__ import annotations
 
@@ -20,12 +21,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetwatch.api.querysets import visible_or_404
+from fleetwatch.api.viewsets import INTEGER_LOOKUP, UUID_LOOKUP, OrganizationScopedViewSet
 from fleetwatch.core import instrumentation
 from fleetwatch.inventory.models import Device, administers
 from fleetwatch.monitoring.api import schema
-from fleetwatch.monitoring.api.serializers import StatusChangeSerializer
+from fleetwatch.monitoring.api.filtersets import Iperf3ServerFilterSet, SshCredentialsFilterSet
+from fleetwatch.monitoring.api.serializers import (
+    Iperf3ServerSerializer,
+    SshCredentialsSerializer,
+    StatusChangeSerializer,
+)
 from fleetwatch.monitoring.charts import charts_csv, device_charts, window_from
 from fleetwatch.monitoring.ingestion import DeviceBusy, ReportRejected, ingest, reporting_device
+from fleetwatch.monitoring.models import Iperf3Server, SshCredentials
 from fleetwatch.timeseries import BackendUnavailable, InvalidQuery
 
 log = logging.getLogger(__name__)
@@ -263,3 +271,35 @@ class DashboardView(APIView):
         if len(visible) > 1:
             body["organizations"] = [{"id": o.slug, "text": o.name} for o in visible]
         return Response(body)
+
+
+class Iperf3ServerViewSet(OrganizationScopedViewSet):
+    """The iperf3 servers of the user's organizations, which the ``iperf3`` check measures
+    against: administrators only (they hold credentials), as webhooks; members see none."""
+
+    queryset = Iperf3Server.objects.select_related("organization")
+    serializer_class = Iperf3ServerSerializer
+    filterset_class = Iperf3ServerFilterSet
+    scope = "manageable"
+    ordering = ("priority", "host", "port", "pk")
+    lookup_value_regex = INTEGER_LOOKUP
+
+
+class SshCredentialsViewSet(OrganizationScopedViewSet):
+    """Devices' SSH credentials (by device id), for the ``iperf3`` check: administrators of the
+    device's organization only; secrets are never returned."""
+
+    queryset = SshCredentials.objects.select_related("device__organization")
+    serializer_class = SshCredentialsSerializer
+    filterset_class = SshCredentialsFilterSet
+    scope = "manageable"
+    ordering = ("device__name", "pk")
+    lookup_value_regex = UUID_LOOKUP
+
+    def perform_create(self, serializer):
+        self._check_organization(serializer.validated_data["device"].organization)
+        serializer.save()
+
+    def perform_update(self, serializer):
+        self._check_organization(serializer.instance.device.organization)
+        serializer.save()
