@@ -547,16 +547,27 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# The console: Fleetwatch's own loggers (``fleetwatch.*``) at FLEETWATCH_LOG_LEVEL, among them
+# ``fleetwatch.events``, one line per event an operator acts on (a device's health changing, a
+# notification sent or failed, a time-series store outage and its end); libraries (Celery, Django,
+# gunicorn, clients) at WARNING, or at FLEETWATCH_LOG_LEVEL when that is higher. Celery's worker
+# takes this configuration as it is (fleetwatch.celery): no line per task.
+FLEETWATCH_LOG_LEVEL = env_choice(
+    "FLEETWATCH_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice(
-            "FLEETWATCH_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-        ),
+    "formatters": {
+        "console": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            "datefmt": "%Y-%m-%d %H:%M:%S",
+        }
     },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
+    "root": {"handlers": ["console"], "level": max("WARNING", FLEETWATCH_LOG_LEVEL, key=_LEVELS.index)},
+    "loggers": {"fleetwatch": {"level": FLEETWATCH_LOG_LEVEL}},
 }
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)

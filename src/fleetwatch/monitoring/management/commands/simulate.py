@@ -31,6 +31,9 @@ from fleetwatch.monitoring.simulator import REPORT_INTERVAL, report
 
 class Command(BaseCommand):
     help = __doc__
+    group = "data"
+    summary = "a simulated fleet reporting to a server over HTTP (the demo's)"
+    example = "fleetwatch simulate --devices 20 --days 2 --org demo --url http://127.0.0.1:8000 --live"
 
     def add_arguments(self, parser):
         parser.add_argument("--devices", type=int, default=10)
