@@ -226,10 +226,11 @@ def _serve_demo(args) -> int:
         _stop(children)
 
 
-def _await_backfill(simulator: subprocess.Popen, timeout: float = 300.0) -> None:
+def _await_backfill(simulator: subprocess.Popen, timeout: float = 60.0) -> None:
     """Wait until the simulator has back-filled its day of reports (its line "done in …") or
-    stopped, at most ``timeout`` seconds; its later lines are read and dropped in a thread (the
-    console shows the devices' health changes instead)."""
+    stopped, at most ``timeout`` seconds (on a busy machine the back-fill takes minutes: the login
+    is not held back that long); its lines are read and dropped in a thread (the console shows
+    the devices' health changes instead)."""
     done = threading.Event()
 
     def read() -> None:
@@ -325,8 +326,8 @@ def _worker_command(concurrency: int | None = None, beat: bool = True) -> list[s
     from django.conf import settings
 
     # Logging follows settings.LOGGING (fleetwatch.celery): no --loglevel; --quiet: no banner.
-    command = [sys.executable, *_root_warning_filter(), "-m", "celery", "-A", "fleetwatch.celery", "worker"]
-    command += ["--quiet", "--concurrency", str(concurrency or settings.FLEETWATCH_WORKER_CONCURRENCY)]
+    command = [sys.executable, *_root_warning_filter(), "-m", "celery", "--quiet", "-A", "fleetwatch.celery"]
+    command += ["worker", "--concurrency", str(concurrency or settings.FLEETWATCH_WORKER_CONCURRENCY)]
     if beat:
         # beat (the schedule of checks and retention) runs inside the worker: one command
         command += ["--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")]

@@ -565,10 +565,24 @@ LOGGING = {
             "datefmt": "%Y-%m-%d %H:%M:%S",
         }
     },
+    "filters": {
+        # A 503 (storage down or busy: "retry") is logged once, by fleetwatch.core.errors, with its
+        # cause; django.request would add a second line for it. Its 500s are still logged.
+        "not_503": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda r: getattr(r, "status_code", 0) != 503,
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
     "root": {"handlers": ["console"], "level": max("WARNING", FLEETWATCH_LOG_LEVEL, key=_LEVELS.index)},
-    "loggers": {"fleetwatch": {"level": FLEETWATCH_LOG_LEVEL}},
+    "loggers": {
+        "fleetwatch": {"level": FLEETWATCH_LOG_LEVEL},
+        "django.request": {"filters": ["not_503"]},
+    },
 }
+if BROKER.startswith("filesystem://"):
+    # kombu warns that the embedded broker's URL has no host name: it needs none.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
 # FLEETWATCH_BIND is read above, next to ALLOWED_HOSTS, which follows it.
