@@ -744,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or free_port(range(19100, 19200))
     database = None
     server = Server(port=port, workers=args.workers, threads=args.threads, log="gunicorn.log")
-    server.env["FLEETWATCH_LOG_LEVEL"] = "INFO"
+    server.env["FLEETWATCH_LOG_LEVEL"] = "DEBUG"  # the evaluation passes' lines (libraries: WARNING)
     for name in ("FLEETWATCH_DATABASE", "FLEETWATCH_TIMESERIES", "FLEETWATCH_BROKER"):
         server.env.pop(name, None)  # the embedded defaults unless --backend says otherwise
     if args.backend == "postgresql":

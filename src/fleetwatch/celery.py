@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetwatch.settings")
 
 app = Celery("fleetwatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def _django_logging(**kwargs) -> None:
+    """The worker logs as settings.LOGGING says (libraries at WARNING: no line per task), not as
+    Celery would set it up (its root logger at ``--loglevel``, stdout redirected). A receiver of
+    this signal replaces Celery's own set-up; Django's is applied again here because Celery calls
+    it after ``django.setup()``."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

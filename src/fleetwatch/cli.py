@@ -1,8 +1,12 @@
 """The ``fleetwatch`` command.
 
-``fleetwatch version``, ``fleetwatch serve`` and ``fleetwatch worker`` are handled here (the
-worker runs ``fleetwatch consume`` beside Celery when device channels are configured); every
-other command is a Django management command (``fleetwatch migrate``, ``fleetwatch check --deploy`` …).
+``fleetwatch --help`` (and ``fleetwatch`` alone) lists Fleetwatch's commands by group
+(:mod:`fleetwatch.commands`). ``serve``, ``worker`` (it runs ``fleetwatch consume`` beside Celery
+when device channels are configured), ``demo-login``, ``completion`` and ``manage`` (Django's own
+commands: ``fleetwatch manage migrate``) are handled here; every other command is a management
+command of one of Fleetwatch's apps (``fleetwatch device create …``, ``fleetwatch check --deploy``).
+Django's commands given without ``manage`` (``fleetwatch migrate``) still run, unlisted; an
+unknown command is refused with the nearest name. Exit status: 0 done, 1 failed, 2 usage error.
 
 Every command but ``version`` loads the settings first: a setting that cannot be used ends the
 command at once with its message on stderr (naming the variable) and exit status 2, not with a
@@ -20,6 +24,8 @@ import threading
 import time
 
 EXIT_SETTINGS = 2  # a setting cannot be used (like a usage error: nothing was started)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def _setup_django() -> None:
@@ -103,18 +109,8 @@ def serve(argv: list[str]) -> int:
     _setup_django()
     from django.conf import settings
 
-    parser = argparse.ArgumentParser(prog="fleetwatch serve", description="Migrate, then serve.")
-    parser.add_argument("--bind", default=settings.FLEETWATCH_BIND)
-    parser.add_argument("--workers", type=int, default=settings.FLEETWATCH_WORKERS)
-    parser.add_argument("--threads", type=int, default=settings.FLEETWATCH_THREADS)
-    parser.add_argument("--no-migrate", action="store_true")
-    parser.add_argument("--access-log", action="store_true", help="log every request")
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="also create a demo organization and login, and run a simulated fleet against this server",
-    )
-    args = parser.parse_args(argv)
+    parser = _serve_parser()
+    args = _parse(parser, argv)
     from django.core.management import call_command
 
     if args.demo:
@@ -138,7 +134,8 @@ def serve(argv: list[str]) -> int:
 
 
 def _serve_demo(args) -> int:
-    """Serve, print the login, back-fill a day of a simulated fleet, then keep it reporting."""
+    """Serve, back-fill a day of a simulated fleet, print the login (last), then keep the fleet
+    reporting."""
     import secrets
     import urllib.request
 
@@ -170,6 +167,7 @@ def _serve_demo(args) -> int:
             organization=Organization.objects.get(slug="demo"), name="demo", defaults={"url": webhook}
         )
     server = subprocess.Popen(_gunicorn_command(args))
+    _explain_root()
     # Checks, alerts and notifications: the worker and its schedule, on the embedded broker.
     children = [server, subprocess.Popen(_worker_command(concurrency=1), stdout=subprocess.DEVNULL)]
     usage = threading.Thread(target=_demo_usage, name="usage-demo", daemon=True)
@@ -188,43 +186,86 @@ def _serve_demo(args) -> int:
                     break
             except OSError:
                 time.sleep(0.5)
-        print(f"\n  Fleetwatch is running: {url}/\n  Log in as: demo / {password}\n", flush=True)
+        (settings.DATA_DIR / "demo-url").write_text(url)
+        children.extend(_demo_agent(url))
+        simulator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fleetwatch",
+                "simulate",
+                "--devices",
+                str(settings.FLEETWATCH_DEMO_DEVICES),
+                "--days",
+                str(settings.FLEETWATCH_DEMO_DAYS),
+                "--org",
+                "demo",
+                "--url",
+                url,
+                "--live",
+                "--silent-minutes",
+                "90",
+                "--back-after",
+                str(settings.FLEETWATCH_DEMO_BACK_AFTER),
+                "--waiting",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        children.append(simulator)
+        _await_backfill(simulator)
         print(
             f"  A usage-metrics collector too ({url}/usage/): {usage_demo.INSTANCES} simulated deployments "
-            f"over {usage_demo.DAYS} days, filled in the background within a minute\n",
+            f"over {usage_demo.DAYS} days, filled in the background within a minute",
             flush=True,
         )
-        children.extend(_demo_agent(url))
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fleetwatch",
-                    "simulate",
-                    "--devices",
-                    str(settings.FLEETWATCH_DEMO_DEVICES),
-                    "--days",
-                    str(settings.FLEETWATCH_DEMO_DAYS),
-                    "--org",
-                    "demo",
-                    "--url",
-                    url,
-                    "--live",
-                    "--silent-minutes",
-                    "90",
-                    "--back-after",
-                    str(settings.FLEETWATCH_DEMO_BACK_AFTER),
-                    "--waiting",
-                    "1",
-                ]
-            )
-        )
+        # Last, after the start-up's lines: what a newcomer needs (again: `fleetwatch demo-login`).
+        print(_login_text(url, password), flush=True)
         return _supervise(server, children)
     except KeyboardInterrupt:
         return 0
     finally:
         _stop(children)
+
+
+def _await_backfill(simulator: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until the simulator has back-filled its day of reports (its line "done in …") or
+    stopped, at most ``timeout`` seconds (on a busy machine the back-fill takes minutes: the login
+    is not held back that long); its lines are read and dropped in a thread (the console shows
+    the devices' health changes instead)."""
+    done = threading.Event()
+
+    def read() -> None:
+        for line in simulator.stdout:
+            if line.startswith("done in"):
+                done.set()
+        done.set()
+
+    threading.Thread(target=read, name="simulator-output", daemon=True).start()
+    done.wait(timeout)
+
+
+def _login_text(url: str, password: str) -> str:
+    """The demo's address and login, as ``make run`` ends and ``fleetwatch demo-login`` prints them."""
+    return f"\n  Fleetwatch is running: {url}/\n  Log in as: demo / {password}\n"
+
+
+def demo_login(argv: list[str]) -> int:
+    """``fleetwatch demo-login``: the running demo's address and login again (1: no demo here)."""
+    parser = _parser("demo-login", "Print the address and login of the demo that `make run` started.")
+    _parse(parser, argv)
+    from django.conf import settings
+
+    password_file, url_file = settings.DATA_DIR / "demo-password", settings.DATA_DIR / "demo-url"
+    if not password_file.exists() or not url_file.exists():
+        print(
+            f"fleetwatch: no demo in {settings.DATA_DIR}: `make run` (fleetwatch serve --demo) starts one",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(_login_text(url_file.read_text().strip(), password_file.read_text().strip()))
+    return 0
 
 
 def _demo_usage() -> None:
@@ -287,28 +328,62 @@ def _demo_login(password: str) -> None:
 def _worker_command(concurrency: int | None = None, beat: bool = True) -> list[str]:
     from django.conf import settings
 
-    command = [sys.executable, "-m", "celery", "-A", "fleetwatch.celery", "worker", "--loglevel", "INFO"]
-    command += ["--concurrency", str(concurrency or settings.FLEETWATCH_WORKER_CONCURRENCY)]
+    # Logging follows settings.LOGGING (fleetwatch.celery): no --loglevel; --quiet: no banner.
+    command = [sys.executable, *_root_warning_filter(), "-m", "celery", "--quiet", "-A", "fleetwatch.celery"]
+    command += ["worker", "--concurrency", str(concurrency or settings.FLEETWATCH_WORKER_CONCURRENCY)]
     if beat:
         # beat (the schedule of checks and retention) runs inside the worker: one command
         command += ["--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")]
     return command
 
 
+# Celery's warning when its worker runs as root (celery.platforms.ROOT_DISCOURAGED), as -W matches it.
+ROOT_WARNING = "You're running the worker with superuser privileges"
+
+
+def _root_warning_filter() -> list[str]:
+    """Python's ``-W`` option that silences Celery's root warning, when running as root (see
+    :func:`_explain_root`): it accepts JSON messages only, so being root is no reason to refuse."""
+    if os.geteuid() != 0:
+        return []
+    return ["-W", f"ignore:{ROOT_WARNING}"]
+
+
+def _explain_root() -> None:
+    """One line instead of Celery's warning, when the worker runs as root (``make run`` in a
+    container, a root shell): the documented deployments (the container image, the Ansible role)
+    run it as an unprivileged user, so only these print it."""
+    if os.geteuid() == 0:
+        print(
+            "  The worker runs as root: Celery accepts JSON messages only here (never pickle), so a "
+            "message cannot run code; in production run it as its own user (docs/cli.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a command built in here (its help made as every command's by :func:`_parse`)."""
+    return argparse.ArgumentParser(prog=f"fleetwatch {name}", description=description)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``argv`` parsed, ``--help`` saying each option's default and the command's example."""
+    from fleetwatch import commands
+
+    name = parser.prog.split()[-1]
+    entry = next(e for e in commands.BUILTINS if e.name == name)
+    return commands.annotate(parser, entry.example).parse_args(argv)
+
+
 def worker(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="fleetwatch worker",
-        description="Run background work (checks, alerts, notifications) and its schedule.",
-    )
-    parser.add_argument(
-        "--concurrency", type=int, help="worker processes (default: FLEETWATCH_WORKER_CONCURRENCY, 2)"
-    )
-    parser.add_argument("--no-beat", action="store_true", help="no schedule here (another worker runs it)")
-    args = parser.parse_args(argv)
+    parser = _worker_parser()
+    args = _parse(parser, argv)
     _setup_django()
     _system_checks()
     from django.conf import settings
 
+    _explain_root()
     command = _worker_command(args.concurrency, beat=not args.no_beat)
     if not settings.FLEETWATCH_CHANNELS_BROKER_URL:
         os.execvp(sys.executable, command)
@@ -339,15 +414,93 @@ def _worker_with_consumer(command: list[str]) -> int:
         _stop(children)
 
 
+def completion(argv: list[str]) -> int:
+    """``fleetwatch completion bash|zsh``: the completion script of the commands listed now."""
+    from fleetwatch import commands
+
+    parser = _parser("completion", "Print a completion script for bash or zsh (see docs/cli.md).")
+    parser.add_argument("shell", choices=["bash", "zsh"])
+    args = _parse(parser, argv)
+    listed = commands.entries()
+    parsers = {}
+    for entry in listed:
+        if entry.app:
+            parsers[entry.name] = commands.load(entry.name, entry.app).create_parser("fleetwatch", entry.name)
+        elif entry.name in BUILTIN_PARSERS:
+            parsers[entry.name] = BUILTIN_PARSERS[entry.name]()
+    table = commands.completion_table(parsers)
+    script = commands.bash_script if args.shell == "bash" else commands.zsh_script
+    sys.stdout.write(script(listed, table, commands.django_commands()))
+    return 0
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    """serve's arguments (the settings loaded: they are its defaults)."""
+    from django.conf import settings
+
+    parser = _parser("serve", "Migrate the database, then serve the web pages and the API (gunicorn).")
+    parser.add_argument("--bind", default=settings.FLEETWATCH_BIND, help="address:port (FLEETWATCH_BIND)")
+    parser.add_argument(
+        "--workers", type=int, default=settings.FLEETWATCH_WORKERS, help="processes (FLEETWATCH_WORKERS)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=settings.FLEETWATCH_THREADS,
+        help="threads per process (FLEETWATCH_THREADS)",
+    )
+    parser.add_argument("--no-migrate", action="store_true", help="do not migrate the database first")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also create a demo organization and login, and run a simulated fleet against this server",
+    )
+    return parser
+
+
+def _worker_parser() -> argparse.ArgumentParser:
+    """worker's arguments."""
+    parser = _parser("worker", "Run background work (checks, alerts, notifications) and its schedule.")
+    parser.add_argument(
+        "--concurrency", type=int, help="worker processes (default: FLEETWATCH_WORKER_CONCURRENCY, 2)"
+    )
+    parser.add_argument("--no-beat", action="store_true", help="no schedule here (another worker runs it)")
+    return parser
+
+
+BUILTIN_PARSERS = {"serve": _serve_parser, "worker": _worker_parser}
+
+
+def _unknown(command: str) -> int:
+    """An unknown command: its nearest name, exit status 2."""
+    from fleetwatch import commands
+
+    names = [e.name for e in commands.BUILTINS] + list(commands.fleetwatch_commands())
+    guess = commands.nearest(command, names) or commands.nearest(command, commands.django_commands())
+    if guess and guess not in names:
+        guess = f"manage {guess}"
+    hint = f" Did you mean `fleetwatch {guess}`?" if guess else ""
+    print(
+        f"fleetwatch: unknown command {command!r}.{hint} `fleetwatch --help` lists the commands.",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one ``fleetwatch`` command; returns its exit status (2: a setting cannot be used)."""
+    """Run one ``fleetwatch`` command; returns its exit status: 0 done, 1 failed, 2 a usage error
+    (an unknown command or argument, a setting that cannot be used). A management command ends
+    the process itself on an error (``sys.exit``: 1 for its ``CommandError``, 2 for a bad argument)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv else "help"
+    command = argv[0] if argv else "--help"
     if command in ("version", "--version"):
         from fleetwatch import __version__
 
         print(__version__)
         return 0
+    if command == "help" and len(argv) > 1:  # `fleetwatch help device` as `fleetwatch device --help`
+        return main([argv[1], "--help"])
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management.base import SystemCheckError
 
@@ -367,8 +520,28 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETTINGS
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["fleetwatch", *argv])
-    return 0
+    from fleetwatch import __version__, commands
+
+    if command in ("-h", "--help", "help"):
+        sys.stdout.write(commands.top_level_help(__version__))
+        return 0
+    if command == "demo-login":
+        return demo_login(argv[1:])
+    if command == "completion":
+        return completion(argv[1:])
+    if command == "manage":
+        execute_from_command_line(["fleetwatch manage", *argv[1:]])
+        return 0
+    ours = commands.fleetwatch_commands()
+    if command in ours:
+        loaded = commands.load(command, ours[command])
+        commands.friendly(loaded, commands.example_of(loaded)).run_from_argv(["fleetwatch", *argv])
+        return 0
+    if command in commands.django_commands():
+        # Django's own, as before `manage` (deployment scripts run `fleetwatch migrate`): unlisted.
+        execute_from_command_line(["fleetwatch", *argv])
+        return 0
+    return _unknown(command)
 
 
 if __name__ == "__main__":

@@ -566,17 +566,42 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# The console: Fleetwatch's own loggers (``fleetwatch.*``) at FLEETWATCH_LOG_LEVEL, among them
+# ``fleetwatch.events``, one line per event an operator acts on (a device's health changing, a
+# notification sent or failed, a time-series store outage and its end); libraries (Celery, Django,
+# gunicorn, clients) at WARNING, or at FLEETWATCH_LOG_LEVEL when that is higher. Celery's worker
+# takes this configuration as it is (fleetwatch.celery): no line per task.
+FLEETWATCH_LOG_LEVEL = env_choice(
+    "FLEETWATCH_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env_choice(
-            "FLEETWATCH_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-        ),
+    "formatters": {
+        "console": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            "datefmt": "%Y-%m-%d %H:%M:%S",
+        }
+    },
+    "filters": {
+        # A 503 (storage down or busy: "retry") is logged once, by fleetwatch.core.errors, with its
+        # cause; django.request would add a second line for it. Its 500s are still logged.
+        "not_503": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda r: getattr(r, "status_code", 0) != 503,
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
+    "root": {"handlers": ["console"], "level": max("WARNING", FLEETWATCH_LOG_LEVEL, key=_LEVELS.index)},
+    "loggers": {
+        "fleetwatch": {"level": FLEETWATCH_LOG_LEVEL},
+        "django.request": {"filters": ["not_503"]},
     },
 }
+if BROKER.startswith("filesystem://"):
+    # kombu warns that the embedded broker's URL has no host name: it needs none.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # ---------------------------------------------------------------- processes (`fleetwatch serve`, `worker`)
 # FLEETWATCH_BIND is read above, next to ALLOWED_HOSTS, which follows it.

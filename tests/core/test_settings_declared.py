@@ -66,7 +66,11 @@ def test_defaults(load):
     assert (loaded["SECURE_SSL_REDIRECT"], loaded["SECURE_HSTS_INCLUDE_SUBDOMAINS"]) == (False, False)
     assert loaded["SECURE_HSTS_PRELOAD"] is False
     assert loaded["SILENCED_SYSTEM_CHECKS"] == []
-    assert loaded["LOGGING"]["root"]["level"] == "INFO"
+    # libraries at WARNING (no line per Celery task), Fleetwatch's events at INFO
+    assert (loaded["LOGGING"]["root"]["level"], loaded["LOGGING"]["loggers"]["fleetwatch"]["level"]) == (
+        "WARNING",
+        "INFO",
+    )
     assert (loaded["FLEETWATCH_BIND"], loaded["FLEETWATCH_WORKERS"], loaded["FLEETWATCH_THREADS"]) == (
         "127.0.0.1:8000",
         2,
@@ -106,7 +110,10 @@ def test_values(load):
     assert loaded["FLEETWATCH_CHECK_PARAMS"] == {"ping": {"count": 3}}
     assert loaded["FLEETWATCH_WIFI_CLIENTS_SNOOZE"] == [["12-24", "01-06"], ["22:00", "06:00"]]
     assert (loaded["EMAIL_PORT"], loaded["EMAIL_USE_SSL"]) == (465, True)
-    assert loaded["LOGGING"]["root"]["level"] == "DEBUG"
+    # Fleetwatch's loggers follow it; libraries stay at WARNING (no line per Celery task)
+    assert loaded["LOGGING"]["loggers"]["fleetwatch"]["level"] == "DEBUG"
+    assert loaded["LOGGING"]["root"]["level"] == "WARNING"
+    assert load(FLEETWATCH_LOG_LEVEL="error")["LOGGING"]["root"]["level"] == "ERROR"
     assert loaded["SILENCED_SYSTEM_CHECKS"] == ["security.W021"]
     assert loaded["FLEETWATCH_BASE_URL"] == "https://fleetwatch.example.org"
     assert loaded["FLEETWATCH_BASE_URL_IS_SET"] is True

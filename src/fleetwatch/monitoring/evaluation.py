@@ -131,8 +131,9 @@ def evaluate_pending(batch: int = BATCH, max_seconds: float = PASS_SECONDS) -> i
         _release(holder)
     if evaluated:
         # How far evaluation trails the reports (bench/scale.py reads it): at most the age of
-        # the oldest report read, now that its batch is committed.
-        log.info(
+        # the oldest report read, now that its batch is committed. DEBUG: a routine line every
+        # few seconds would bury the console's events (FLEETWATCH_LOG_LEVEL=DEBUG shows it).
+        log.debug(
             "evaluation pass: %d reports in %.2f s; the oldest waited %.1f s",
             evaluated,
             time.monotonic() - started,

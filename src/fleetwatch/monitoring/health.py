@@ -11,6 +11,7 @@ created (:func:`waiting_for_first_report`), so adding a router before flashing i
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,6 +19,9 @@ from django.db import transaction
 
 from fleetwatch.monitoring.models import DeviceHealth, HealthStatus, StatusChange
 from fleetwatch.monitoring.signals import health_changed
+
+# One line per change of a device's status, on the console of `fleetwatch serve`/`worker`.
+events = logging.getLogger("fleetwatch.events")
 
 CRITICAL_METRICS = {("ping", "reachable"), ("data_collected", "data_collected")}
 
@@ -58,6 +62,14 @@ def refresh_status(device, now: datetime, reason: str = "") -> str:
             device=device, previous=previous, status=status, time=now, reason=reason[:200]
         )
     device._state.fields_cache.pop("health", None)  # the next read sees the new status
+    events.info(
+        "device %s (%s) is %s, was %s%s",
+        device.name,
+        device.organization.slug,
+        status,
+        previous,
+        f": {reason}" if reason else "",
+    )
     health_changed.send(
         sender=DeviceHealth, device=device, previous=previous, status=status, time=now, reason=reason
     )

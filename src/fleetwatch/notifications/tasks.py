@@ -9,7 +9,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-log = logging.getLogger(__name__)
+# A notification sent or failed: one line each, on the worker's console.
+events = logging.getLogger("fleetwatch.events")
 
 
 def attempt_delivery(delivery, now: datetime | None = None) -> bool:
@@ -37,14 +38,22 @@ def attempt_delivery(delivery, now: datetime | None = None) -> bool:
     delivery.error = error
     if not error:
         delivery.status, delivery.next_attempt = WebhookDelivery.Status.DELIVERED, None
+        events.info("webhook %s: %s notification sent (HTTP %s)", webhook, delivery.kind, code)
     elif refused:
         delivery.status, delivery.next_attempt = WebhookDelivery.Status.FAILED, None
-        log.warning("webhook %s: not sent: %s", webhook, error)
+        events.warning("webhook %s: not sent: %s", webhook, error)
     elif delivery.attempts >= MAX_ATTEMPTS:
         delivery.status, delivery.next_attempt = WebhookDelivery.Status.FAILED, None
-        log.warning("webhook %s: giving up after %s attempts: %s", webhook, delivery.attempts, error)
+        events.warning("webhook %s: giving up after %s attempts: %s", webhook, delivery.attempts, error)
     else:
         delivery.next_attempt = now + backoff(delivery.attempts)
+        events.warning(
+            "webhook %s: attempt %s failed (%s); next attempt at %s",
+            webhook,
+            delivery.attempts,
+            error,
+            delivery.next_attempt.strftime("%H:%M:%S"),
+        )
     delivery.save()
     return delivery.next_attempt is not None
 
@@ -63,5 +72,15 @@ def deliver_webhook(delivery_id: int) -> None:
 
 @shared_task
 def send_email(subject: str, body: str, recipients: list[str]) -> None:
+    """One e-mail to each address (no retry); one console line per address that failed (the
+    others are still tried) and one for those sent."""
+    sent = []
     for address in recipients:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        except Exception as exc:  # the SMTP server's refusal or absence: a line, not a traceback
+            events.warning("e-mail %r to %s not sent: %s: %s", subject, address, type(exc).__name__, exc)
+        else:
+            sent.append(address)
+    if sent:
+        events.info("e-mail %r sent to %s", subject, ", ".join(sent))

@@ -26,6 +26,9 @@ class Command(BaseCommand):
         "`backup check --section S --type T --datacenter D` is a Nagios check of one job; "
         "`backup import --from mysql://… --organization SLUG` imports a wmfbackups database."
     )
+    group = "data"
+    summary = "run and report a backup, check a backup job (Nagios), import wmfbackups runs"
+    example = "fleetwatch backup check --section s1 --type dump --datacenter eqiad"
     # `backup run` runs on database hosts, where Fleetwatch has no database: no system check
     # (some read the database) before any subcommand.
     requires_system_checks: list[str] = []

@@ -12,6 +12,9 @@ from fleetwatch.core.checks import check_connectivity
 
 class Command(DjangoCheckCommand):
     help = DjangoCheckCommand.help + " --connect: also contact the time-series store and the broker."
+    group = "data"
+    summary = "check the settings and the installation; --connect: also reach the store and the broker"
+    example = "fleetwatch check --deploy --connect"
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

@@ -59,6 +59,9 @@ class Command(BaseCommand):
         "(resumable; verified by counts per measurement); `retention` applies the retention tiers "
         "and removes expired points of the configured store."
     )
+    group = "data"
+    summary = "copy every point to another time-series store, or apply the retention tiers now"
+    example = "fleetwatch timeseries copy --from sqlite:///var/timeseries.sqlite3 --to postgresql://fleetwatch@db/fleetwatch --since 7d"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from fleetwatch.core.output import add_format, render
+
 
 class Command(BaseCommand):
     help = (
@@ -13,14 +15,18 @@ class Command(BaseCommand):
         "it has none); `--rotate` replaces it (the old token stops working at once). The password "
         "and the user's sessions are never touched."
     )
+    group = "inventory"
+    summary = "print a user's API token (created if it has none), or replace it"
+    example = "fleetwatch token create --user ana --rotate"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="print the user's API token, creating it if needed")
         create.add_argument("--user", required=True, help="username")
         create.add_argument("--rotate", action="store_true", help="replace the token with a new one")
+        add_format(create)
 
-    def handle(self, *args, action, user, rotate, **options):
+    def handle(self, *args, action, user, rotate, format="text", **options):
         account = get_user_model().objects.filter(username=user).first()
         if account is None:
             raise CommandError(f"no user {user!r} (create it with `fleetwatch user create`)")
@@ -29,5 +35,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             if rotate:
                 Token.objects.filter(user=account).delete()
-            token, _ = Token.objects.get_or_create(user=account)
-        self.stdout.write(token.key)
+            token, created = Token.objects.get_or_create(user=account)
+        if format == "text":
+            self.stdout.write(token.key)  # the bare key, as scripts have read it
+        else:
+            data = {"user": account.username, "token": token.key, "created": created}
+            self.stdout.write(render(data, format))

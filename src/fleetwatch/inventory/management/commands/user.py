@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from fleetwatch.core.output import add_format, render
 from fleetwatch.inventory.management.commands._common import organization
 from fleetwatch.inventory.models import Membership, Role
 
@@ -18,22 +19,29 @@ class Command(BaseCommand):
         "unchanged); `fleetwatch user membership --username U --org SLUG --role admin|member` gives an "
         "existing user a role in an organization."
     )
+    group = "inventory"
+    summary = "create a user (printing its API token), or give a user a role in an organization"
+    example = "fleetwatch user create --username ana --password 'a long secret' --org demo --role admin"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a user and print its API token")
         create.add_argument("--username", required=True)
         create.add_argument("--password", required=True)
-        create.add_argument("--email", default="")
-        create.add_argument("--org", default="")
-        create.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER)
-        create.add_argument("--superuser", action="store_true")
+        create.add_argument("--email", default="", help="where e-mail notifications go")
+        create.add_argument("--org", default="", help="an organization (slug or id) to make it a member of")
+        create.add_argument(
+            "--role", choices=[r.value for r in Role], default=Role.MEMBER.value, help="its role in --org"
+        )
+        create.add_argument("--superuser", action="store_true", help="every permission, every organization")
+        add_format(create)
         membership = sub.add_parser(
             "membership", help="add an existing user to an organization, or change its role"
         )
         membership.add_argument("--username", required=True)
-        membership.add_argument("--org", required=True)
-        membership.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER)
+        membership.add_argument("--org", required=True, help="the organization's slug or id")
+        membership.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
+        add_format(membership)
 
     def handle(self, *args, action, **o):
         if action == "membership":
@@ -56,12 +64,21 @@ class Command(BaseCommand):
             if org is not None:
                 Membership.objects.create(user=user, organization=org, role=o["role"])
             token = Token.objects.create(user=user)
-        self.stdout.write(f"username: {user.username}\ntoken: {token.key}")
+        data = {
+            "username": user.username,
+            "token": token.key,
+            "email": user.email,
+            "superuser": user.is_superuser,
+            "organization": org.slug if org is not None else None,
+            "role": o["role"] if org is not None else None,
+        }
+        self.stdout.write(render(data, o["format"], text=["username", "token"]))
 
-    def membership(self, username, org, role, **o):
+    def membership(self, username, org, role, format="text", **o):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user {username!r} (create it with `fleetwatch user create`)")
         target = organization(org)
         Membership.objects.update_or_create(user=user, organization=target, defaults={"role": role})
-        self.stdout.write(f"username: {user.username}\norganization: {target.slug}\nrole: {role}")
+        data = {"username": user.username, "organization": target.slug, "role": role}
+        self.stdout.write(render(data, format))

@@ -12,6 +12,9 @@ class Command(BaseCommand):
         "Consume devices' messages from RabbitMQ (FLEETWATCH_CHANNELS_BROKER_URL): reports, station "
         "messages, status and command results; connection events; commands out. Stops on SIGTERM."
     )
+    group = "run"
+    summary = "store devices' MQTT/AMQP messages from RabbitMQ (`fleetwatch worker` runs it)"
+    example = "fleetwatch consume --until-idle"
 
     def add_arguments(self, parser):
         parser.add_argument(

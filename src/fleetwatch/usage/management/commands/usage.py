@@ -20,6 +20,9 @@ def _share(text: str) -> float:
 
 class Command(BaseCommand):
     help = "Usage metrics: `usage simulate --instances N --days D` sends a simulated population's uploads."
+    group = "data"
+    summary = "send a simulated population's usage-metrics uploads to a collector"
+    example = "fleetwatch usage simulate --instances 200 --days 90"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
