@@ -13,6 +13,11 @@ ENCRYPTED = ((SshCredentials, ("password", "private_key", "passphrase")), (Iperf
 
 class Command(BaseCommand):
     help = "Re-encrypt stored credentials with the first key of FLEETWATCH_CREDENTIALS_KEYS."
+    group = "inventory"
+    summary = (
+        "re-encrypt devices' SSH and iperf3 credentials with the first key of FLEETWATCH_CREDENTIALS_KEYS"
+    )
+    example = "fleetwatch rotate_credentials"
 
     def handle(self, *args, **options):
         rows = 0
