@@ -77,7 +77,9 @@ def test_the_top_level_help_lists_every_fleetwatch_command_by_group_and_no_djang
     assert result.stdout.startswith("usage: fleetwatch <command> [arguments]\n")
     assert f"Fleetwatch {__version__}: monitoring of routers, servers and backups." in result.stdout
     # names are padded to the longest one's width
-    assert re.search(r"^  device +add a device to an organization and print its id and key$", result.stdout, re.M)
+    assert re.search(
+        r"^  device +add a device to an organization and print its id and key$", result.stdout, re.M
+    )
     assert result.stdout.endswith(
         "Exit status: 0 done, 1 failed, 2 usage error (unknown command, bad argument, unusable setting).\n"
     )
