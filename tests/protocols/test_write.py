@@ -228,8 +228,8 @@ def test_a_50_mb_body_is_refused_by_default(client, writer, device_a):
             "unable to parse line protocol: line 1: tag 'object_id' is reserved (set from the device)",
         ),
         (
-            "cpu,host=ap-lobby us@r=1\n",
-            "unable to parse line protocol: line 1: invalid field name 'us@r': use letters, digits, '_', '.', '-' "
+            "cpu,host=ap-lobby usage_user=1\ncpu,host=ap-lobby us@r=1\n",  # a series already checked
+            "unable to parse line protocol: line 2: invalid field name 'us@r': use letters, digits, '_', '.', '-' "
             "(starting with a letter or '_', at most 200 characters)",
         ),
         (

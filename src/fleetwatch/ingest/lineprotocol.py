@@ -81,7 +81,8 @@ class LineError(ValueError):
 
 
 class Line(NamedTuple):
-    """One parsed line: ``time`` is µs since the epoch, or None when the line had none."""
+    """One parsed line: ``time`` is µs since the epoch, or None when the line had none. Lines of
+    the same series key may share one ``tags`` dict: treat it as read-only."""
 
     number: int
     measurement: str
@@ -168,6 +169,27 @@ def _value(text: str) -> FieldValue:
 
 # --------------------------------------------------------------------------- fast path
 
+# Series keys (``measurement,tag=value…``) already split: a Telegraf sends the same few hundred
+# over and over. Lines of one series key share its tags dict (read it, never change it).
+HEADS_KEPT = 50_000
+_heads: dict[str, tuple[str, dict[str, str]]] = {}
+
+
+def _head(head: str) -> tuple[str, dict[str, str]] | None:
+    names = head.split(",")
+    measurement = names[0]
+    if not measurement:
+        return None
+    tags = {}
+    for pair in names[1:]:
+        key, _sep, value = pair.partition("=")
+        if not key or not value or "=" in value:
+            return None
+        tags[key] = value
+    if len(tags) != len(names) - 1:
+        return None  # a duplicate key: the scanner says so
+    return measurement, tags
+
 
 def _fast(line: str):
     """``(measurement, tags, fields, timestamp text)`` of a line without backslashes and quotes,
@@ -182,18 +204,15 @@ def _fast(line: str):
             return None
     else:
         return None
-    names = head.split(",")
-    measurement = names[0]
-    if not measurement:
-        return None
-    tags = {}
-    for pair in names[1:]:
-        key, _sep, value = pair.partition("=")
-        if not key or not value or "=" in value:
+    cached = _heads.get(head)
+    if cached is None:
+        cached = _head(head)
+        if cached is None:
             return None
-        tags[key] = value
-    if len(tags) != len(names) - 1:
-        return None  # a duplicate key: the scanner says so
+        if len(_heads) >= HEADS_KEPT:
+            _heads.clear()
+        _heads[head] = cached
+    measurement, tags = cached
     fields = {}
     for pair in body.split(","):
         key, _sep, value = pair.partition("=")

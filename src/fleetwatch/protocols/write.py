@@ -50,6 +50,7 @@ from fleetwatch.monitoring.models import Chart, Metric
 from fleetwatch.monitoring.series import device_tags
 from fleetwatch.protocols.access import ProtocolAuthError, authenticate
 from fleetwatch.timeseries import BackendUnavailable, InvalidInput, InvalidPoint, Point
+from fleetwatch.timeseries.model import check_name
 from fleetwatch.timeseries.times import EPOCH
 
 log = logging.getLogger(__name__)
@@ -219,37 +220,68 @@ def store(organization, lines: list[Line]) -> int:
     moments: dict[int, object] = {}
     points = []
     append = points.append
-    # (device pk, measurement, sorted tags) → the first line's fields, for new metric rows
+    # id(line's tags dict) → (stored tags, metric key). Lines of one series key share their tags
+    # dict (the parser's cache; ``lines`` keeps them alive, so ids are not reused meanwhile): the
+    # first line of a series is checked as a Point in full, the others reuse its checked tags.
+    known: dict[int, tuple[dict[str, str], tuple]] = {}
+    # metric key (device pk, measurement, sorted tags) → the first line's fields, for new rows
     series: dict[tuple, dict] = {}
     for line in lines:
         tags = line.tags
-        ref = refs[tags[host_tag]]
-        if len(tags) > 1:
-            own = dict(tags)
-            del own[host_tag]
-            if not RESERVED_TAGS.isdisjoint(own):
-                reserved = sorted(RESERVED_TAGS.intersection(own))[0]
-                raise LineError(line.number, f"tag {reserved!r} is reserved (set from the device)")
-            merged = {**ref.tags, **own}
-            key = (ref.pk, line.measurement, tuple(sorted(own.items())))
-        else:
-            merged = ref.tags
-            key = (ref.pk, line.measurement, ())
         micros = now_us if line.time is None else line.time
         moment = moments.get(micros)
         if moment is None:
             moment = moments[micros] = EPOCH + timedelta(microseconds=micros)
+        entry = known.get(id(tags))
         try:
-            append(Point(line.measurement, line.fields, moment, merged))
+            if entry is None:
+                merged, key = _series(line, refs[tags[host_tag]], host_tag)
+                append(Point(line.measurement, line.fields, moment, merged))
+                known[id(tags)] = (merged, key)
+                if key not in series:
+                    series[key] = line.fields
+            else:
+                append(_point(line.measurement, line.fields, moment, entry[0]))
         except InvalidPoint as exc:
             raise LineError(line.number, str(exc)) from None
-        if key not in series:
-            series[key] = line.fields
+    if len(_checked) > 100_000:
+        _checked.clear()
     _create_devices(organization, refs)
     kept = get_backend().write(points)
     _ensure_metrics(series)
     _touch(refs)
     return kept
+
+
+def _series(line: Line, ref: DeviceRef, host_tag: str) -> tuple[dict[str, str], tuple]:
+    """The tags a line's points are stored with and its metric key (LineError for a reserved tag)."""
+    if len(line.tags) == 1:
+        return ref.tags, (ref.pk, line.measurement, ())
+    own = dict(line.tags)
+    del own[host_tag]
+    if not RESERVED_TAGS.isdisjoint(own):
+        reserved = sorted(RESERVED_TAGS.intersection(own))[0]
+        raise LineError(line.number, f"tag {reserved!r} is reserved (set from the device)")
+    return {**ref.tags, **own}, (ref.pk, line.measurement, tuple(sorted(own.items())))
+
+
+# Field names found valid (bounded as the model's own cache is).
+_checked: set[str] = set()
+
+
+def _point(measurement: str, fields: dict, moment, tags: dict[str, str]) -> Point:
+    """A Point of a series already checked (measurement and tags, by a first ``Point(...)``) whose
+    field values the parser made (finite floats, ints, strings, booleans): only the field names
+    are left to check (InvalidPoint as ``Point`` raises it). Points of a series share ``tags``."""
+    for name in fields:
+        if name not in _checked:
+            _checked.add(check_name(name, "field"))
+    point = object.__new__(Point)
+    point.measurement = measurement
+    point.tags = tags
+    point.fields = fields
+    point.time = moment
+    return point
 
 
 def _devices(organization, lines: list[Line], host_tag: str) -> dict[str, DeviceRef]:
