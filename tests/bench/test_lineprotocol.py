@@ -38,6 +38,8 @@ def test_a_tiny_run_prints_both_rates_and_their_ratio():
     )
     assert re.fullmatch(r"ratio: \d+\.\d\d", lines[3])
     assert re.fullmatch(
-        r"request latency p50 \d+ ms, p95 \d+ ms; server CPU [\d.]+ ms per 1,000 points", lines[4]
+        r"CPU per 1,000 points: server [\d.]+ ms \(all processes\), Backend\.write [\d.]+ ms; ratio \d+\.\d\d",
+        lines[4],
     )
-    assert len(lines) == 5
+    assert re.fullmatch(r"request latency p50 \d+ ms, p95 \d+ ms", lines[5])
+    assert len(lines) == 6
