@@ -105,6 +105,16 @@ def test_a_batch_is_stored_under_the_device_with_its_types(client, writer, devic
     assert device_a.last_seen is not None
 
 
+def test_undeclared_measurements_of_one_device_and_tags_each_get_their_metric(client, writer, device_a):
+    # Telegraf's kernel and swap both carry only the host tag and share the generic declaration
+    body = f"kernel,host=ap-lobby boot_time=1764600000i {T0}\nswap,host=ap-lobby used_percent=2.5 {T0}\n"
+    assert v2(client, body, writer, precision="s").status_code == 204
+    assert sorted(
+        Metric.objects.filter(device=device_a).values_list("configuration", "key", "field_name", "main_tags")
+    ) == [("lineprotocol", "kernel", "boot_time", {}), ("lineprotocol", "swap", "used_percent", {})]
+    assert Chart.objects.filter(metric__device=device_a).count() == 2
+
+
 def test_the_same_batch_twice_or_reordered_stores_the_same_points(client, writer, device_a):
     assert v2(client, BATCH, writer).status_code == 204
     first = {m: stored(m) for m in ("cpu", "mem", "app_requests")}

@@ -380,12 +380,9 @@ def _ensure_metrics(series: dict[tuple, dict]) -> None:
             metric, created = Metric.objects.get_or_create(
                 device_id=device_pk,
                 configuration=configuration,
+                key=measurement,
                 main_tags=main_tags,
-                defaults={
-                    "name": _metric_name(measurement, main_tags),
-                    "key": measurement,
-                    "field_name": field_name,
-                },
+                defaults={"name": _metric_name(measurement, main_tags), "field_name": field_name},
             )
         except IntegrityError:  # created by a concurrent request meanwhile
             created = False
