@@ -617,6 +617,18 @@ FLEETWATCH_WORKER_CONCURRENCY = env_int("FLEETWATCH_WORKER_CONCURRENCY", 2, mini
 # Threads per web process computing a page's charts side by side (server databases).
 FLEETWATCH_CHART_THREADS = env_int("FLEETWATCH_CHART_THREADS", 4, minimum=1)
 
+# ---------------------------------------------------------------- line protocol in (protocols/write.py)
+# Largest body /write and /api/v2/write accept, in bytes, before and after gzip (InfluxDB's
+# max-body-size, 25 MB by default); larger is a 413.
+FLEETWATCH_LINEPROTOCOL_MAX_BODY = env_int("FLEETWATCH_LINEPROTOCOL_MAX_BODY", 25_000_000, minimum=1024)
+# The tag naming the device a line is about (Telegraf's "host"), matched against device names.
+FLEETWATCH_LINEPROTOCOL_HOST_TAG = env_str("FLEETWATCH_LINEPROTOCOL_HOST_TAG", "host").strip() or "host"
+# A host the organization has no device of: "create" it (as InfluxDB accepts any new host) or
+# "refuse" the request (400 naming the host, nothing written).
+FLEETWATCH_LINEPROTOCOL_UNKNOWN_HOSTS = env_choice(
+    "FLEETWATCH_LINEPROTOCOL_UNKNOWN_HOSTS", "create", ("create", "refuse")
+)
+
 # ---------------------------------------------------------------- `fleetwatch serve --demo` (`make run`)
 FLEETWATCH_DEMO_DEVICES = env_int("FLEETWATCH_DEMO_DEVICES", 8, minimum=1)
 FLEETWATCH_DEMO_DAYS = env_int("FLEETWATCH_DEMO_DAYS", 1, minimum=0)

@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from fleetwatch.protocols import prometheus
+from fleetwatch.protocols import prometheus, write
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # InfluxDB line protocol in, 1.x and 2.x (docs/protocols.md)
+    path("write", write.write_v1, name="lineprotocol-write-v1"),
+    path("api/v2/write", write.write_v2, name="lineprotocol-write-v2"),
     path("api/v1/", include("fleetwatch.api_urls")),
     # Healthchecks-compatible ping URLs of backup jobs (no credentials: the UUID is the secret)
     path("ping/", include("fleetwatch.backups.pings")),

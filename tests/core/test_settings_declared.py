@@ -24,7 +24,7 @@ def variables_documented() -> set[str]:
 
 def test_the_documented_variables_are_exactly_the_ones_settings_reads():
     read = variables_read_in_settings()
-    assert len(read) == 71
+    assert len(read) == 74
     assert variables_documented() == read
 
 

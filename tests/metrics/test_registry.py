@@ -42,6 +42,15 @@ def test_every_built_in_metric_type_is_there():
             "gps",
             "boot_count",
             "detections",
+            # line protocol in (fleetwatch.protocols.write): Telegraf's inputs and the generic ones
+            "telegraf_cpu",
+            "telegraf_mem",
+            "telegraf_disk",
+            "telegraf_net",
+            "telegraf_system",
+            "telegraf_processes",
+            "lineprotocol",
+            "lineprotocol_values",
         ]
     )
 

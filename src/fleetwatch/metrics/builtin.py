@@ -551,6 +551,119 @@ METRICS = [
 ]
 
 
+# Line protocol in (fleetwatch.protocols.write): Telegraf's common inputs, each measurement as
+# Telegraf names it and its fields. A metric row per (device, measurement, the line's other
+# tags); the charts average each bucket (net's byte counters are totals since boot: the chart
+# shows the highest reading of each bucket). Any other measurement takes "lineprotocol".
+TELEGRAF_CHARTS = [
+    ChartType(
+        "telegraf_cpu",
+        "CPU: {cpu}",
+        'Share of CPU time of "{cpu}" in user, system and I/O wait (Telegraf\'s cpu input).',
+        300,
+        "%",
+        "scatter",
+        (
+            agg("mean", "usage_user", "user", digits=2),
+            agg("mean", "usage_system", "system", digits=2),
+            agg("mean", "usage_iowait", "iowait", digits=2),
+        ),
+        summary_labels=("Average user", "Average system", "Average I/O wait"),
+    ),
+    ChartType(
+        "telegraf_mem",
+        "Memory",
+        "Share of memory in use (Telegraf's mem input).",
+        310,
+        "%",
+        "scatter",
+        (agg("mean", "used_percent", "used", digits=2),),
+        summary_labels=("Average memory used",),
+    ),
+    ChartType(
+        "telegraf_disk",
+        "Disk: {path}",
+        'Share of the file system mounted on "{path}" in use (Telegraf\'s disk input).',
+        320,
+        "%",
+        "scatter",
+        (agg("mean", "used_percent", "used", digits=2),),
+        summary_labels=("Average disk used",),
+    ),
+    ChartType(
+        "telegraf_net",
+        "Network: {interface}",
+        'Bytes received and sent through "{interface}" since boot (Telegraf\'s net input).',
+        330,
+        "adaptive_prefix+B",
+        "scatter",
+        (agg("max", "bytes_recv", "received"), agg("max", "bytes_sent", "sent")),
+        summary_labels=("Bytes received", "Bytes sent"),
+    ),
+    ChartType(
+        "telegraf_system",
+        "Load average",
+        "System load over 1, 5 and 15 minutes (Telegraf's system input).",
+        340,
+        "",
+        "scatter",
+        (
+            agg("mean", "load1", "load1", digits=2),
+            agg("mean", "load5", "load5", digits=2),
+            agg("mean", "load15", "load15", digits=2),
+        ),
+        summary_labels=("Average load 1m", "Average load 5m", "Average load 15m"),
+    ),
+    ChartType(
+        "telegraf_processes",
+        "Processes",
+        "Processes by state (Telegraf's processes input).",
+        350,
+        "",
+        "scatter",
+        (
+            agg("mean", "total", "total", digits=1),
+            agg("mean", "running", "running", digits=1),
+            agg("mean", "blocked", "blocked", digits=1),
+            agg("mean", "zombies", "zombies", digits=1),
+        ),
+        summary_labels=("Average total", "Average running", "Average blocked", "Average zombies"),
+    ),
+    ChartType(
+        "lineprotocol",
+        "{metric}",
+        "Average of the measurement's first numeric field, written as line protocol.",
+        390,
+        "",
+        "scatter",
+        (agg("mean", METRIC_FIELD, "value"),),
+    ),
+]
+
+TELEGRAF_METRICS = [
+    MetricType("telegraf_cpu", "CPU (Telegraf)", "{name}", "cpu", "usage_user", (), ("telegraf_cpu",)),
+    MetricType("telegraf_mem", "Memory (Telegraf)", "{name}", "mem", "used_percent", (), ("telegraf_mem",)),
+    MetricType("telegraf_disk", "Disk (Telegraf)", "{name}", "disk", "used_percent", (), ("telegraf_disk",)),
+    MetricType("telegraf_net", "Network (Telegraf)", "{name}", "net", "bytes_recv", (), ("telegraf_net",)),
+    MetricType("telegraf_system", "System (Telegraf)", "{name}", "system", "load1", (), ("telegraf_system",)),
+    MetricType(
+        "telegraf_processes",
+        "Processes (Telegraf)",
+        "{name}",
+        "processes",
+        "total",
+        (),
+        ("telegraf_processes",),
+    ),
+    # Any other measurement: charted by its first numeric field; one without numbers, not charted.
+    MetricType("lineprotocol", "Line protocol", "{name}", "{key}", "value", (), ("lineprotocol",)),
+    MetricType("lineprotocol_values", "Line protocol (no numbers)", "{name}", "{key}", "value"),
+]
+
+# Measurement → the metric type of its rows (fleetwatch.protocols.write).
+LINEPROTOCOL_METRICS = {m.key: m.name for m in TELEGRAF_METRICS if m.key != "{key}"}
+
+
 # The latest raw NetJSON report of each device (field "data", a JSON string), kept in the
 # short retention tier; ``?status=true`` is served from the database's copy instead.
 DEVICE_DATA_MEASUREMENT = "device_data"
@@ -570,7 +683,7 @@ def device_data_query(pk: str) -> ReadQuery:
 
 
 def register_builtin() -> None:
-    for chart in CHARTS + STATION_CHARTS:
+    for chart in CHARTS + STATION_CHARTS + TELEGRAF_CHARTS:
         register_chart(chart.name, chart)
-    for metric in METRICS + STATION_METRICS:
+    for metric in METRICS + STATION_METRICS + TELEGRAF_METRICS:
         register_metric(metric.name, metric)

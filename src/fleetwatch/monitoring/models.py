@@ -39,8 +39,9 @@ class Metric(models.Model):
 
     class Meta:
         constraints = [
+            # key too: undeclared line-protocol measurements share one generic configuration
             models.UniqueConstraint(
-                fields=["device", "configuration", "main_tags"], name="one_metric_per_series"
+                fields=["device", "configuration", "key", "main_tags"], name="one_metric_per_series"
             )
         ]
         ordering = ["name"]

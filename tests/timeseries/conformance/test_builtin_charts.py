@@ -8,7 +8,7 @@ org2; B's points must never leak into A's charts.
 import pytest
 
 from fleetwatch.metrics import chart_types, get_chart
-from fleetwatch.metrics.builtin import STATION_CHARTS, device_data_query
+from fleetwatch.metrics.builtin import STATION_CHARTS, TELEGRAF_CHARTS, device_data_query
 from tests.timeseries.helpers import at, point
 
 CT = "inventory.device"
@@ -153,7 +153,8 @@ class approx:
 def test_there_are_nineteen_built_in_charts():
     # Those of OpenWISP Monitoring; the stations' (gps, boot_count, detections: metrics.builtin.
     # STATION_CHARTS) are answered by the chart API in tests/messaging/test_consumer.py.
-    stations = {chart.name for chart in STATION_CHARTS}
+    # Line protocol's (TELEGRAF_CHARTS) in tests/protocols/test_write.py.
+    stations = {chart.name for chart in STATION_CHARTS + TELEGRAF_CHARTS}
     assert sorted(
         name for name, chart in chart_types().items() if not chart.is_raw and name not in stations
     ) == sorted(
