@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from fleetwatch.protocols.query import query
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("fleetwatch.api_urls")),
@@ -8,6 +10,8 @@ urlpatterns = [
     path("ping/", include("fleetwatch.backups.pings")),
     # The OpenWrt config agent's registration and configuration polls (docs/registration.md)
     path("controller/", include("fleetwatch.inventory.controller_urls")),
+    # InfluxDB 1.x's InfluxQL endpoint for Grafana and InfluxDB clients (docs/grafana.md)
+    path("query", query, name="influxdb-query"),
     path("", include("fleetwatch.web.urls")),
 ]
 
