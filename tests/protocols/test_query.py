@@ -73,9 +73,7 @@ def grafana_get(client, token, q, **params):
 def grafana_post(client, token, q):
     """As Grafana's data source (HTTP method POST, its default) sends a query: parameters in the
     URL, the statement in the form body."""
-    return client.post(
-        "/query?db=fleetwatch&epoch=ms", {"q": q}, **basic(token)
-    )
+    return client.post("/query?db=fleetwatch&epoch=ms", {"q": q}, **basic(token))
 
 
 def test_show_statements_grafana_sends(client, fleet):
@@ -84,7 +82,12 @@ def test_show_statements_grafana_sends(client, fleet):
     answer = grafana_get(client, token_a, "SHOW MEASUREMENTS LIMIT 1")
     assert answer.status_code == 200
     assert answer.json() == {
-        "results": [{"statement_id": 0, "series": [{"name": "measurements", "columns": ["name"], "values": [["cpu"]]}]}]
+        "results": [
+            {
+                "statement_id": 0,
+                "series": [{"name": "measurements", "columns": ["name"], "values": [["cpu"]]}],
+            }
+        ]
     }
     names = grafana_get(client, token_a, "SHOW MEASUREMENTS").json()["results"][0]["series"][0]["values"]
     assert [n for (n,) in names] == sorted(n for (n,) in names)
@@ -94,7 +97,9 @@ def test_show_statements_grafana_sends(client, fleet):
 
     keys = grafana_post(client, token_a, 'SHOW TAG KEYS FROM "memory"').json()
     assert keys == {
-        "results": [{"statement_id": 0, "series": [{"name": "memory", "columns": ["tagKey"], "values": [["host"]]}]}]
+        "results": [
+            {"statement_id": 0, "series": [{"name": "memory", "columns": ["tagKey"], "values": [["host"]]}]}
+        ]
     }
     hosts = grafana_get(client, token_a, 'SHOW TAG VALUES FROM "memory" WITH KEY = "host"').json()
     assert hosts["results"][0]["series"] == [
@@ -146,7 +151,8 @@ def test_a_grafana_query_answers_the_chart_apis_values(client, fleet, device_a, 
         assert [datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M") for t in times] == x
         assert values == chart_values
         assert len(values) == 13
-        assert values[:6] != [None] * 6 and values[6:] == [None] * 7
+        assert None not in values[:6]  # the reports' hour, 10:00-10:50
+        assert values[6:] == [None] * 7
 
 
 def test_group_by_host_fill_and_organization_scoping(client, fleet):
@@ -161,15 +167,19 @@ def test_group_by_host_fill_and_organization_scoping(client, fleet):
     assert outsider[0]["values"][0][1] > 90
     assert max(v for s in series for _t, v in s["values"]) < 60
     # A's device named from B's token: no series; internal tags are not addressable.
-    assert grafana_get(client, token_b, f"""SELECT * FROM "memory" WHERE "host" = 'ap-lobby'""").json() == {
+    assert grafana_get(client, token_b, """SELECT * FROM "memory" WHERE "host" = 'ap-lobby'""").json() == {
         "results": [{"statement_id": 0}]
     }
-    leak = grafana_get(client, token_b, f"SELECT * FROM \"memory\" WHERE \"organization_id\" = '{fleet_org_a()}'")
+    leak = grafana_get(
+        client, token_b, f'SELECT * FROM "memory" WHERE "organization_id" = \'{fleet_org_a()}\''
+    )
     assert leak.json() == {
-        "results": [{"statement_id": 0, "error": 'unknown tag "organization_id": filter devices by "host"'}]
+        "results": [{"statement_id": 0, "error": 'unknown tag "organization_id": filter by "host"'}]
     }
     zero = grafana_get(
-        client, token_a, f"""SELECT count("percent_used") FROM "memory" WHERE "host" = 'ap-lobby' AND {TIME_FILTER} GROUP BY time(1h) fill(0)"""
+        client,
+        token_a,
+        f"""SELECT count("percent_used") FROM "memory" WHERE "host" = 'ap-lobby' AND {TIME_FILTER} GROUP BY time(1h) fill(0)""",
     ).json()
     assert [v for _t, v in zero["results"][0]["series"][0]["values"]] == [12, 0, 0]
 
@@ -187,7 +197,7 @@ def test_raw_select_shows_host_not_internal_tags(client, fleet):
     assert series[0]["columns"] == ["time", "percent_used", "host"]
     assert [row[0] for row in series[0]["values"]] == [START_MS, START_MS + 300_000]
     assert [row[2] for row in series[0]["values"]] == ["ap-hall", "ap-hall"]
-    star = grafana_get(client, token_a, f"SELECT * FROM \"memory\" WHERE {TIME_FILTER} LIMIT 1").json()
+    star = grafana_get(client, token_a, f'SELECT * FROM "memory" WHERE {TIME_FILTER} LIMIT 1').json()
     columns = star["results"][0]["series"][0]["columns"]
     assert "host" in columns
     assert not {"content_type", "object_id", "organization_id", "location_id"} & set(columns)
@@ -197,10 +207,22 @@ def test_errors_in_influxdbs_shapes_and_nothing_changes(client, fleet, store):
     token_a, _token_b = fleet
     before = store.count_points()
     for statement, message in (
-        ('DROP MEASUREMENT "memory"', "error parsing query: DROP statements are not supported: /query is read-only"),
-        ('DELETE FROM "memory"', "error parsing query: DELETE statements are not supported: /query is read-only"),
-        ("CREATE DATABASE x", "error parsing query: CREATE statements are not supported: /query is read-only"),
-        ("ALTER RETENTION POLICY autogen ON x DURATION 1h", "error parsing query: ALTER statements are not supported: /query is read-only"),
+        (
+            'DROP MEASUREMENT "memory"',
+            "error parsing query: DROP statements are not supported: /query is read-only",
+        ),
+        (
+            'DELETE FROM "memory"',
+            "error parsing query: DELETE statements are not supported: /query is read-only",
+        ),
+        (
+            "CREATE DATABASE x",
+            "error parsing query: CREATE statements are not supported: /query is read-only",
+        ),
+        (
+            "ALTER RETENTION POLICY autogen ON x DURATION 1h",
+            "error parsing query: ALTER statements are not supported: /query is read-only",
+        ),
         ("GRANT ALL TO bob", "error parsing query: GRANT statements are not supported: /query is read-only"),
         (
             'SELECT mean("percent_used") INTO "copy" FROM "memory"',
@@ -210,23 +232,49 @@ def test_errors_in_influxdbs_shapes_and_nothing_changes(client, fleet, store):
             'SELECT mean("m") FROM (SELECT "percent_used" AS m FROM "memory")',
             "error parsing query: found (, subqueries are not supported at line 1, char 23",
         ),
-        ('SHOW MEASUREMENTS; DROP DATABASE "fleetwatch"', "error parsing query: DROP statements are not supported: /query is read-only"),
+        (
+            'SHOW MEASUREMENTS; DROP DATABASE "fleetwatch"',
+            "error parsing query: DROP statements are not supported: /query is read-only",
+        ),
     ):
         answer = grafana_get(client, token_a, statement)
         assert answer.status_code == 400, statement
         assert answer.json() == {"error": message}
     assert store.count_points() == before
-    assert client.get("/query", {"db": "fleetwatch"}, **basic(token_a)).json() == {"error": 'missing required parameter "q"'}
+    assert client.get("/query", {"db": "fleetwatch"}, **basic(token_a)).json() == {
+        "error": 'missing required parameter "q"'
+    }
     assert grafana_get(client, token_a, "SHOW MEASUREMENTS", epoch="fortnight").status_code == 400
+    too_many = grafana_get(
+        client,
+        token_a,
+        'SELECT mean("percent_used") FROM "memory" WHERE time >= 1700000000000ms AND time <= 1731536000000ms GROUP BY time(1s)',
+    )
+    assert too_many.json() == {
+        "results": [
+            {
+                "statement_id": 0,
+                "error": "GROUP BY time(1s) makes 31536000 buckets over the range, more than 50000: "
+                "narrow the time range or widen the interval",
+            }
+        ]
+    }
     # Statement errors: in place, the other statements still answer.
-    two = grafana_get(client, token_a, 'SELECT mean("percent_used") FROM "memory" GROUP BY time(1m) fill(linear); SHOW DATABASES').json()
+    two = grafana_get(
+        client,
+        token_a,
+        'SELECT mean("percent_used") FROM "memory" GROUP BY time(1m) fill(linear); SHOW DATABASES',
+    ).json()
     assert two == {
         "results": [
             {
                 "statement_id": 0,
                 "error": "fill(linear) is not supported; use fill(null), fill(none), fill(previous) or fill(<n>)",
             },
-            {"statement_id": 1, "series": [{"name": "databases", "columns": ["name"], "values": [["fleetwatch"]]}]},
+            {
+                "statement_id": 1,
+                "series": [{"name": "databases", "columns": ["name"], "values": [["fleetwatch"]]}],
+            },
         ]
     }
 
@@ -235,7 +283,9 @@ def test_authentication_and_scope(client, fleet, orgs):
     _writer, write_only = AccessToken.issue(orgs[0], "telegraf")
     assert client.get("/query", {"q": "SHOW MEASUREMENTS"}).status_code == 401
     assert client.get("/query", {"q": "SHOW MEASUREMENTS"}).json() == {"error": "missing token"}
-    assert client.get("/query", {"q": "SHOW MEASUREMENTS", "p": "fwi_nope"}).json() == {"error": "invalid token"}
+    assert client.get("/query", {"q": "SHOW MEASUREMENTS", "p": "fwi_nope"}).json() == {
+        "error": "invalid token"
+    }
     refused = client.get("/query", {"q": "SHOW MEASUREMENTS"}, **basic(write_only))
     assert (refused.status_code, refused.json()) == (403, {"error": "token may not read"})
     assert client.put("/query", **basic(fleet[0])).status_code == 405
@@ -264,7 +314,9 @@ def test_the_official_influxdb_client(live_server, client, fleet, device_a, bob)
         _x, chart_values = memory_chart(client, device_a, bob)
         assert [p["mean"] for p in points] == chart_values
         assert points[0]["time"] == START_MS
-        by_host = influx.query(f'SELECT last("percent_used") FROM "memory" WHERE {TIME_FILTER} GROUP BY "host"')
+        by_host = influx.query(
+            f'SELECT last("percent_used") FROM "memory" WHERE {TIME_FILTER} GROUP BY "host"'
+        )
         assert sorted(tags["host"] for _name, tags in by_host.keys()) == ["ap-hall", "ap-lobby"]
         with pytest.raises(InfluxDBClientError) as refused:
             influx.query('DROP MEASUREMENT "memory"', method="POST")

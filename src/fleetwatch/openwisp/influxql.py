@@ -258,7 +258,9 @@ class Parser:
                 ):
                     select.fill = token.text.lower()
                 else:
-                    raise InfluxQLError(f"fill() takes null, none, previous, linear or a number, not {token.text!r}")
+                    raise InfluxQLError(
+                        f"fill() takes null, none, previous, linear or a number, not {token.text!r}"
+                    )
                 self.expect_op(")")
             elif self.at_word("ORDER"):
                 self.take()
@@ -608,7 +610,9 @@ def parse_statement(text: str) -> Select | Show:
         return ShowParser(text).parse()
     if first == "SELECT":
         return parse(text)
-    raise InfluxQLError(f"found {tokens[0].text}, expected SELECT or SHOW at line 1, char {tokens[0].position + 1}")
+    raise InfluxQLError(
+        f"found {tokens[0].text}, expected SELECT or SHOW at line 1, char {tokens[0].position + 1}"
+    )
 
 
 def split_statements(text: str) -> list[str]:

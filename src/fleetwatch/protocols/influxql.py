@@ -32,6 +32,8 @@ INTERNAL_TAGS = ("content_type", "object_id", "organization_id", "location_id")
 HOST = "host"
 # How many recent points of a measurement SHOW FIELD KEYS reads to learn its fields and types.
 FIELD_SAMPLE = 500
+# GROUP BY time() buckets a statement may ask for (Grafana's panels ask for at most a few thousand).
+MAX_BUCKETS = 50_000
 FIELD_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string"}
 
 
@@ -69,7 +71,8 @@ class Catalog:
 
         self.organization = organization
         self.devices: dict[str, str] = {
-            str(pk): name for pk, name in Device.objects.filter(organization=organization).values_list("pk", "name")
+            str(pk): name
+            for pk, name in Device.objects.filter(organization=organization).values_list("pk", "name")
         }
         self.device_owners = Owners({pk: {HOST: name} for pk, name in self.devices.items()}, HOST, True)
         jobs = {}
@@ -146,8 +149,6 @@ def fill(series: list[dict], mode: str) -> list[dict]:
     replaces the gaps, ``previous`` repeats the last value of the column."""
     if mode == "null":
         return series
-    if mode == "linear":
-        raise ClientError("fill(linear) is not supported; use fill(null), fill(none), fill(previous) or fill(<n>)")
     out = []
     for entry in series:
         rows = [list(row) for row in entry["values"]]
@@ -173,7 +174,9 @@ class OrganizationClient(DatabaseClient):
     """The adapter's InfluxQL executor on the project's backend, inside one organization."""
 
     def __init__(self, organization, catalog: Catalog | None = None):
-        super().__init__()
+        # Not DatabaseClient.__init__: that one reads OpenWISP's TIMESERIES_DATABASE dict; this
+        # client runs on the project's backend (a URL or a dict), already loaded.
+        self.config, self.db_name, self.use_udp, self._policies_set = {}, "fleetwatch", False, set()
         self.organization = organization
         self.catalog = catalog or Catalog(organization)
         self._db = BackendHandle(get_backend())
@@ -190,13 +193,19 @@ class OrganizationClient(DatabaseClient):
         if group_tag in owners.keys:
             select = replace(select, group_tag="object_id")
         if select.group_time is not None:
+            if select.fill == "linear":
+                raise ClientError(
+                    "fill(linear) is not supported; use fill(null), fill(none), fill(previous) or fill(<n>)"
+                )
             select = replace(select, group_time=interval(select.group_time))
         fields = [item.call.field for item in select.items]
         if not select.is_aggregate and owners.primary in fields:
             select = replace(
                 select,
                 items=[
-                    replace(i, call=replace(i.call, field="object_id")) if i.call.field == owners.primary else i
+                    replace(i, call=replace(i.call, field="object_id"))
+                    if i.call.field == owners.primary
+                    else i
                     for i in select.items
                 ],
             )
@@ -283,7 +292,26 @@ class OrganizationClient(DatabaseClient):
             tags["object_id"] = sorted(ids)
         if owners.scoped_by_tag:
             tags["organization_id"] = [str(self.organization.pk)]
+        if select.group_time is not None and select.is_aggregate:
+            since = self._bucket_range(select, since, until)
         return since, until, tags, where
+
+    def _bucket_range(self, select: influxql.Select, since, until):
+        """The start of a GROUP BY time() range: without a lower bound, the oldest instant the
+        tier keeps (not 1970); ClientError past MAX_BUCKETS buckets (a wrong interval or range,
+        never a legitimate chart: Grafana asks for at most a few thousand)."""
+        tier = "default" if select.retention in (None, "", "autogen", "default") else select.retention
+        if since is None:
+            since = self.db.retention_floor(tier)
+        end = until or self.db.now()
+        step = influxql.parse_duration(select.group_time)
+        buckets = (end - since).total_seconds() / step
+        if buckets > MAX_BUCKETS:
+            raise ClientError(
+                f"GROUP BY time({select.group_time}) makes {int(buckets)} buckets over the range, more than "
+                f"{MAX_BUCKETS}: narrow the time range or widen the interval"
+            )
+        return since
 
     # ------------------------------------------------------------------ SHOW
 
@@ -303,7 +331,11 @@ class OrganizationClient(DatabaseClient):
                 names = [n for n in names if show.measurement_value.search(n)]
             names = [n for n in names if self._series_match(n, show.conditions)]
             names = self._page(names, show)
-            return [{"name": "measurements", "columns": ["name"], "values": [[n] for n in names]}] if names else []
+            return (
+                [{"name": "measurements", "columns": ["name"], "values": [[n] for n in names]}]
+                if names
+                else []
+            )
         measurements = show.measurements or self.catalog.measurements()
         out = []
         for name in measurements:
@@ -361,7 +393,11 @@ class OrganizationClient(DatabaseClient):
         if measurement not in self.catalog.series:
             return []
         owners = self.catalog.owners([measurement])
-        scope = {"organization_id": str(self.organization.pk)} if owners.scoped_by_tag else {"object_id": sorted(owners.tags)}
+        scope = (
+            {"organization_id": str(self.organization.pk)}
+            if owners.scoped_by_tag
+            else {"object_id": sorted(owners.tags)}
+        )
         query = ReadQuery(
             [measurement],
             fields="*",
