@@ -64,3 +64,14 @@ def test_every_panel_answers(name, client, fleet, orgs):  # noqa: F811
             assert "error" not in result, (query, result)
             assert result["series"], query
             assert any(v is not None for s in result["series"] for row in s["values"] for v in row[1:]), query
+
+
+def test_the_docs_examples_answer(client, fleet):  # noqa: F811
+    """Every ```influxql block of docs/grafana.md answers with data, without error."""
+    text = (DASHBOARDS.parents[2] / "docs" / "grafana.md").read_text()
+    examples = re.findall(r"```influxql\n(.*?)\n```", text, re.DOTALL)
+    assert len(examples) == 2
+    for statement in examples:
+        result = grafana_get(client, fleet[0], statement).json()["results"][0]
+        assert "error" not in result, (statement, result)
+        assert result["series"], statement
