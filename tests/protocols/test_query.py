@@ -17,6 +17,8 @@ import pytest
 from fleetwatch.inventory.models import Device
 from fleetwatch.protocols.models import AccessToken
 from tests.ingest.payloads import example_report
+from tests.monitoring.test_every_backend import settings_for
+from tests.timeseries.conftest import requested_backends
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +32,24 @@ CHART_RANGE = {
     "end": (DAY + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S"),
     "precision": "exact",
 }
+
+
+@pytest.fixture(params=requested_backends())
+def store(request, settings, tmp_path):
+    """The project's backend on each backend the run covers (as tests/conftest.py's ``store``), in
+    a schema of its own: other suites flush the shared one while they run."""
+    from fleetwatch.core.timeseries import get_backend, reset_backend
+
+    chosen = settings_for(request.param, tmp_path)
+    if isinstance(chosen, str):
+        chosen = chosen.replace("schema=fleetwatch_test_e2e", "schema=fleetwatch_test_influxql")
+    settings.TIMESERIES_DATABASE = chosen
+    reset_backend()
+    backend = get_backend()
+    backend.flush()
+    yield backend
+    backend.flush()
+    reset_backend()
 
 
 def report(client, device, step: int, free: int) -> None:

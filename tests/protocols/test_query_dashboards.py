@@ -14,7 +14,7 @@ import pytest
 from fleetwatch.backups.models import BackupJob
 from fleetwatch.backups.runs import close_run, open_run
 from fleetwatch.backups.series import write_run
-from tests.protocols.test_query import DAY, END_MS, START_MS, fleet, grafana_get  # noqa: F401
+from tests.protocols.test_query import DAY, END_MS, START_MS, fleet, grafana_get, store  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
