@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from fleetwatch.protocols import prometheus, write
+from fleetwatch.protocols.query import query
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,6 +16,8 @@ urlpatterns = [
     path("controller/", include("fleetwatch.inventory.controller_urls")),
     # Prometheus scrapes (bearer token with read permission, docs/prometheus.md)
     path("metrics", prometheus.metrics, name="prometheus-metrics"),
+    # InfluxDB 1.x's InfluxQL endpoint for Grafana and InfluxDB clients (docs/grafana.md)
+    path("query", query, name="influxdb-query"),
     path("", include("fleetwatch.web.urls")),
 ]
 

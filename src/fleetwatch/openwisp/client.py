@@ -110,8 +110,19 @@ def _time(moment: datetime, precision: str | None):
         return int(moment.timestamp())
     if precision == "ms":
         return int(moment.timestamp() * 1000)
-    if precision in ("u", "us"):
+    if precision in ("u", "us", "µs"):
         return to_micros(moment)
+    if precision in ("n", "ns"):
+        return to_micros(moment) * 1000
+    if precision == "m":
+        return to_micros(moment) // 60_000_000
+    if precision == "h":
+        return to_micros(moment) // 3_600_000_000
+    if precision == "rfc3339":
+        # As InfluxDB writes times: seconds, then only the fraction's significant digits.
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        fraction = f"{moment.microsecond:06d}".rstrip("0")
+        return f"{text}.{fraction}Z" if fraction else f"{text}Z"
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -69,6 +69,11 @@ DURATION_UNITS = {
 }
 
 
+# Microseconds in one unit of an epoch time literal (``1700000000000ms``); ns is divided instead.
+_EPOCH_MICROS = {"u": 1, "µs": 1, "ms": 1000, "s": 10**6, "m": 60 * 10**6, "h": 3600 * 10**6}
+_EPOCH_MICROS.update(d=86400 * 10**6, w=7 * 86400 * 10**6)
+
+
 @dataclass
 class Token:
     kind: str
@@ -142,6 +147,8 @@ class Select:
     order: str = "asc"
     limit: int | None = None
     timezone: str | None = None
+    # fill(): "null" (InfluxDB's default), "none", "previous", "linear" or a number as text
+    fill: str = "null"
 
     @property
     def is_aggregate(self) -> bool:
@@ -225,7 +232,11 @@ class Parser:
         while self.at_op(","):
             self.take()
             items.append(self.item())
+        if self.at_word("INTO"):
+            raise self.error("SELECT … INTO is not supported (queries are read-only)")
         self.expect_word("FROM")
+        if self.at_op("("):
+            raise self.error("subqueries are not supported")
         retention, measurements = self.sources()
         select = Select(items=items, retention=retention, measurements=measurements)
         if self.at_word("WHERE"):
@@ -239,7 +250,17 @@ class Parser:
             elif self.at_word("FILL"):
                 self.take()
                 self.expect_op("(")
-                self.take()
+                token = self.take()
+                if token.kind == "op" and token.text == "-" and self.peek() and self.peek().kind == "number":
+                    token = Token("number", "-" + self.take().text, token.position)
+                if token.kind == "number" or (
+                    token.kind == "word" and token.text.lower() in ("null", "none", "previous", "linear")
+                ):
+                    select.fill = token.text.lower()
+                else:
+                    raise InfluxQLError(
+                        f"fill() takes null, none, previous, linear or a number, not {token.text!r}"
+                    )
                 self.expect_op(")")
             elif self.at_word("ORDER"):
                 self.take()
@@ -403,6 +424,11 @@ class Parser:
             return moment
         if token.kind == "number" and token.text.isdigit():
             return datetime.fromtimestamp(int(token.text) / 1e9, UTC)
+        if token.kind == "number" and re.fullmatch(r"\d+(ns|u|µs|ms|s|m|h|d|w)", token.text):
+            # An epoch with a unit, as Grafana's $timeFilter sends it: time >= 1700000000000ms
+            number, unit = re.fullmatch(r"(\d+)(\D+)", token.text).groups()
+            micros = int(number) * _EPOCH_MICROS[unit] if unit not in ("ns",) else int(number) // 1000
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
         raise InfluxQLError(f"unsupported time value {token.text!r} at position {token.position}")
 
     def group_by(self, select: Select) -> None:
@@ -426,6 +452,167 @@ class Parser:
 
 def parse(text: str) -> Select:
     return Parser(text).parse()
+
+
+# Statements InfluxDB has that change data, users or the schema: refused by name.
+WRITING_STATEMENTS = ("DROP", "DELETE", "CREATE", "ALTER", "GRANT", "REVOKE", "KILL", "INSERT", "SET")
+
+
+@dataclass
+class Show:
+    """A ``SHOW`` statement: what (``measurements``, ``tag keys``, ``tag values``,
+    ``field keys``, ``retention policies``, ``databases``) and its clauses.
+
+    ``key_op``/``key_value`` are SHOW TAG VALUES' ``WITH KEY`` (``=`` a name, ``!=``, ``=~``/``!~``
+    a compiled regex, ``in`` a list of names); ``measurement_op``/``measurement_value`` SHOW
+    MEASUREMENTS' ``WITH MEASUREMENT`` (``=`` or ``=~``); ``conditions`` the WHERE clause (ANDed).
+    """
+
+    what: str
+    measurements: list[str] = field(default_factory=list)
+    measurement_regex: Any = None
+    measurement_op: str | None = None
+    measurement_value: Any = None
+    key_op: str | None = None
+    key_value: Any = None
+    conditions: list[Condition] = field(default_factory=list)
+    limit: int | None = None
+    offset: int = 0
+
+
+class ShowParser(Parser):
+    WHAT = {
+        ("MEASUREMENTS",): "measurements",
+        ("TAG", "KEYS"): "tag keys",
+        ("TAG", "VALUES"): "tag values",
+        ("FIELD", "KEYS"): "field keys",
+        ("RETENTION", "POLICIES"): "retention policies",
+        ("DATABASES",): "databases",
+    }
+
+    def parse(self) -> Show:  # type: ignore[override]
+        self.expect_word("SHOW")
+        words = []
+        for _ in range(2):
+            if self.peek() is not None and self.peek().kind == "word":
+                words.append(self.peek().text.upper())
+                if tuple(words) in self.WHAT:
+                    break
+                self.take()
+        what = self.WHAT.get(tuple(words))
+        if what is None:
+            supported = ", ".join(f"SHOW {' '.join(k)}" for k in self.WHAT)
+            raise self.error(f"only {supported} are supported")
+        self.take()
+        show = Show(what)
+        if what == "retention policies":
+            if self.at_word("ON"):
+                self.take()
+                self.name()
+            self.finish(show, clauses=())
+            return show
+        if self.at_word("ON"):
+            self.take()
+            self.name()
+        if self.at_word("FROM"):
+            if what == "measurements":
+                raise self.error("expected WITH, WHERE or LIMIT")
+            self.take()
+            if self.at_op("("):
+                raise self.error("subqueries are not supported")
+            if self.peek() is not None and self.peek().kind == "op" and self.peek().text == "/":
+                raise self.error("FROM /regex/ is not supported")
+            show.measurements = self.sources()[1]
+        if self.at_word("WITH"):
+            self.take()
+            if what == "measurements":
+                self.expect_word("MEASUREMENT")
+                token = self.take()
+                if token.text not in ("=", "=~"):
+                    raise InfluxQLError(f"WITH MEASUREMENT takes = or =~, not {token.text!r}")
+                show.measurement_op = token.text
+                show.measurement_value = self.regex_or_name(token.text == "=~")
+            elif what == "tag values":
+                self.expect_word("KEY")
+                token = self.take()
+                if token.kind == "word" and token.text.upper() == "IN":
+                    self.expect_op("(")
+                    names = [self.name()]
+                    while self.at_op(","):
+                        self.take()
+                        names.append(self.name())
+                    self.expect_op(")")
+                    show.key_op, show.key_value = "in", names
+                elif token.text in ("=", "!=", "<>", "=~", "!~"):
+                    show.key_op = "!=" if token.text == "<>" else token.text
+                    show.key_value = self.regex_or_name(token.text in ("=~", "!~"))
+                else:
+                    raise InfluxQLError(f"WITH KEY takes =, !=, =~, !~ or IN, not {token.text!r}")
+            else:
+                raise self.error("unexpected WITH")
+        elif what == "tag values":
+            raise self.error("expected WITH KEY")
+        self.finish(show, clauses=("WHERE", "LIMIT", "OFFSET"))
+        return show
+
+    def regex_or_name(self, regex: bool):
+        if regex:
+            token = self.take()
+            if token.kind != "regex":
+                raise InfluxQLError(f"expected a /regex/, found {token.text!r}")
+            return compile_regex(token.text[1:-1])
+        return self.name()
+
+    def finish(self, show: Show, clauses: tuple[str, ...]) -> None:
+        while self.peek() is not None:
+            if "WHERE" in clauses and self.at_word("WHERE"):
+                self.take()
+                select = Select(items=[], retention=None, measurements=[])
+                self.where(select)
+                if select.alternatives:
+                    raise InfluxQLError("(… OR …) is not supported in SHOW statements")
+                show.conditions = select.conditions
+            elif "LIMIT" in clauses and self.at_word("LIMIT", "OFFSET"):
+                word = self.take().text.upper()
+                token = self.take()
+                if token.kind != "number" or not token.text.isdigit():
+                    raise InfluxQLError(f"{word} needs an integer, got {token.text!r}")
+                if word == "LIMIT":
+                    show.limit = int(token.text)
+                else:
+                    show.offset = int(token.text)
+            else:
+                raise self.error("unsupported clause")
+
+
+def compile_regex(body: str) -> re.Pattern:
+    """A /regex/'s body as Python compiles it (InfluxDB's are Go's RE2: the same for what
+    Grafana sends, ``^(a|b\\.c)$``), or InfluxQLError."""
+    try:
+        return re.compile(body)
+    except re.error as exc:
+        raise InfluxQLError(f"invalid regular expression /{body}/: {exc}") from None
+
+
+def parse_statement(text: str) -> Select | Show:
+    """One statement of a ``/query`` request: a :class:`Select` or a :class:`Show`.
+
+    Raises :class:`InfluxQLError` for anything outside the subset, naming it: statements that
+    write (``DROP``, ``DELETE``, ``CREATE``, ``ALTER``, ``GRANT`` …), ``SELECT … INTO``, subqueries.
+    """
+    tokens = tokenize(text.strip().rstrip(";"))
+    if not tokens:
+        raise InfluxQLError("empty statement")
+    first = tokens[0].text.upper()
+    if first in WRITING_STATEMENTS:
+        raise InfluxQLError(f"{first} statements are not supported: /query is read-only")
+    if first == "SHOW":
+        return ShowParser(text).parse()
+    if first == "SELECT":
+        return parse(text)
+    raise InfluxQLError(
+        f"found {tokens[0].text}, expected SELECT or SHOW at line 1, char {tokens[0].position + 1}"
+    )
 
 
 def split_statements(text: str) -> list[str]:
