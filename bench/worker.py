@@ -24,13 +24,14 @@ class Worker:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "fleetwatch", "worker", "--concurrency", str(self.concurrency)],
-                env=self.server.env,
+                # DEBUG: its readiness line below (and the evaluation passes' lines bench/scale reads)
+                env={**self.server.env, "FLEETWATCH_LOG_LEVEL": "DEBUG"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if b" ready." in self.log.read_bytes():
+            if b"fleetwatch.worker: worker ready" in self.log.read_bytes():
                 return self
             if self.process.poll() is not None:
                 break

@@ -30,3 +30,12 @@ def _django_logging(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@signals.worker_ready.connect
+def _ready(**kwargs) -> None:
+    """One DEBUG line when the worker takes tasks (Celery's own "ready." is INFO, below the
+    libraries' WARNING): what bench/worker.py waits for, with FLEETWATCH_LOG_LEVEL=DEBUG."""
+    import logging
+
+    logging.getLogger("fleetwatch.worker").debug("worker ready")

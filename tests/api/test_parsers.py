@@ -101,6 +101,7 @@ def rows(alice, device_a):
     from fleetwatch.backups.models import BackupJob, RunnerToken
     from fleetwatch.backups.runs import open_run
     from fleetwatch.inventory.models import Enrollment, EnrollmentToken
+    from fleetwatch.monitoring.models import Iperf3Server, SshCredentials
 
     org = device_a.organization
     now = datetime.now(UTC)
@@ -124,6 +125,8 @@ def rows(alice, device_a):
         "notification": Notification.objects.create(
             user=alice, organization=org, device=device_a, kind="problem", title="t", time=now
         ),
+        "iperf3-server": Iperf3Server.objects.create(organization=org, host="127.0.0.1", port=5201),
+        "ssh-credentials": SshCredentials.objects.create(device=device_a, username="root", password="pw"),
     }
 
 
@@ -139,6 +142,7 @@ def url_of(name, rows):
 def snapshot() -> str:
     from fleetwatch.backups.models import BackupFile, BackupJob, BackupRun, RunnerToken
     from fleetwatch.inventory.models import Enrollment, EnrollmentToken
+    from fleetwatch.monitoring.models import Iperf3Server, SshCredentials
 
     models = (
         Enrollment,
@@ -153,6 +157,8 @@ def snapshot() -> str:
         BackupRun,
         BackupFile,
         RunnerToken,
+        Iperf3Server,
+        SshCredentials,
     )
     return "".join(serializers.serialize("json", model.objects.order_by("pk")) for model in models)
 

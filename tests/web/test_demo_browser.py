@@ -56,7 +56,8 @@ def demo(tmp_path):
     try:
         deadline = time.monotonic() + START_TIMEOUT
         printed = ""
-        while "remote commands ENABLED" not in printed:
+        # The login comes last, after the fleet's first statuses (docs/cli.md): wait for both.
+        while "remote commands ENABLED" not in printed or "Log in as: demo / " not in printed:
             assert server.poll() is None, f"serve --demo ended ({server.returncode}):\n{printed[-3000:]}"
             assert time.monotonic() < deadline, f"no demo within {START_TIMEOUT} s:\n{printed[-3000:]}"
             time.sleep(0.5)  # a real subprocess starting: nothing to wait on but its output
