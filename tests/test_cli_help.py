@@ -14,8 +14,9 @@ import sys
 import pytest
 from django.core.management import get_commands
 
-from fleetwatch import __version__, cli, commands
+from fleetwatch import __version__, commands
 from fleetwatch.inventory.models import Device
+from tests.commandline import run
 from tests.test_cli_settings import ROOT
 from tests.test_cli_settings import run as run_process
 
@@ -36,16 +37,6 @@ EXPECTED = {
     "manage": "other",
     "completion": "other",
 }
-
-
-def run(capsys, *argv):
-    """``(exit status, stdout, stderr)`` of ``fleetwatch *argv`` in this process."""
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def listed(text: str) -> dict[str, str]:

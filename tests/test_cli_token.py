@@ -11,18 +11,9 @@ from rest_framework.authtoken.models import Token
 
 from fleetwatch import cli
 from fleetwatch.inventory.models import Membership
+from tests.commandline import run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(capsys, *argv):
-    """``(exit status, stdout, stderr)`` of ``fleetwatch *argv``."""
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture

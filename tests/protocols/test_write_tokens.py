@@ -5,19 +5,10 @@ import re
 
 import pytest
 
-from fleetwatch import cli
 from fleetwatch.protocols.models import AccessToken
+from tests.commandline import run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(capsys, *argv):
-    try:
-        status = cli.main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_create_prints_the_token_once_and_it_writes(capsys, client, orgs, device_a, timeseries):
